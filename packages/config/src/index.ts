@@ -1,0 +1,6 @@
+export * from './schema.js';
+export * from './load-config.js';
+export * from './config-error.js';
+export * from './interpolate.js';
+export * from './json-schema.js';
+export * from './match.js';

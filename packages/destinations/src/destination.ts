@@ -1,0 +1,93 @@
+import type { z } from 'zod';
+import type { DeliveryError, FieldValue, Lead } from '@leadrelay/core';
+import type { Logger } from '@leadrelay/observability';
+
+/** Settings every destination has, whatever its type (SPEC §2 `destinations[]`). */
+export interface CommonDestinationSettings {
+  id: string;
+  type: string;
+  enabled: boolean;
+  /** Extra or overriding destination fields; values are templates (`{{customer.email}}`). */
+  fields?: Record<string, FieldValue>;
+  /** Plain http allowed for non-loopback hosts (local emulators). */
+  allowInsecure: boolean;
+}
+
+/** What a destination is given besides its own settings. */
+export interface DestinationContext {
+  logger: Logger;
+  /** Fills CRM-required fields a lead lacks (`defaults.placeholder`). */
+  placeholder: string;
+}
+
+/** A successful delivery; `remoteId` is the record's id at the destination when it tells us. */
+export interface Delivered {
+  remoteId?: string;
+}
+
+/** One lead's result inside a batch call: delivered, or its own classified error. */
+export type BatchItemResult = { ok: true; remoteId?: string } | { ok: false; error: DeliveryError };
+
+export interface CheckResult {
+  ok: boolean;
+  /** What was proven, or what failed. */
+  message: string;
+  /** What to fix, when it failed. */
+  remediation?: string;
+}
+
+/**
+ * A live destination. `deliver` throws a `DeliveryError` subclass (`RetryableError`,
+ * `ThrottledError`, `PayloadValidationError`, `InvalidConfigurationError`) to say how it failed;
+ * anything else it throws counts as transient.
+ */
+export interface DestinationClient {
+  deliver(lead: Lead): Promise<Delivered>;
+  /**
+   * Delivers several leads in one call where the API has batches. Throws when the whole call
+   * failed; otherwise one result per lead, in order.
+   */
+  deliverBatch?(leads: Lead[]): Promise<BatchItemResult[]>;
+  /** Proves credentials and reachability without creating a lead. */
+  check(): Promise<CheckResult>;
+  close?(): Promise<void>;
+}
+
+export interface BatchingOptions {
+  /** Most leads in one call. */
+  maxSize: number;
+  /** Longest a lead waits for a batch to fill, in ms. */
+  maxWaitMs: number;
+  /** Leads with different keys never share a batch (Azure Table: one partition per transaction). */
+  key?(lead: Lead): string;
+}
+
+/** Defaults a type applies when the config does not set them. */
+export interface DestinationDefaults {
+  concurrency: number;
+  rateLimit?: { max: number; perMs: number };
+}
+
+/**
+ * One destination type: its settings schema (merged into the config schema), defaults and factory.
+ * Adding a type = one folder exporting one of these + one line in `registry.ts`.
+ */
+export interface DestinationDefinition<S extends z.ZodObject = z.ZodObject> {
+  type: string;
+  /** Human name for docs and the dashboard. */
+  title: string;
+  /** The type-specific keys (SPEC §2 table); common keys are added by the config package. */
+  settings: S;
+  /** Rules across keys that a plain object schema cannot say (e.g. `operation: push` needs `programName`). */
+  refine?(settings: z.output<S>, report: (path: string[], message: string) => void): void;
+  /** Every URL the destination will call, so config can require https (or loopback / `allowInsecure`). */
+  outboundUrls?(settings: z.output<S>): { path: string[]; url: string }[];
+  defaults: DestinationDefaults;
+  /** Batching where the API has it, derived from settings. */
+  batching?(settings: z.output<S> & CommonDestinationSettings): BatchingOptions | undefined;
+  create(settings: z.output<S> & CommonDestinationSettings, ctx: DestinationContext): DestinationClient;
+}
+
+export function defineDestination<S extends z.ZodObject>(def: DestinationDefinition<S>): DestinationDefinition<S> {
+  return def;
+}

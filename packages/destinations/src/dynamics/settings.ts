@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { zHttpUrl } from '@leadrelay/core';
+
+const authorityHost = zHttpUrl().default('https://login.microsoftonline.com');
+
+export const dynamicsSettings = z.object({
+  /** The environment URL, e.g. https://contoso.crm4.dynamics.com. */
+  instanceUrl: zHttpUrl(),
+  /** Web API version: requests go to `/api/data/v<apiVersion>/`. */
+  apiVersion: z.string().regex(/^9\.\d+$/, 'must be a Dataverse Web API version like 9.2').default('9.2'),
+  auth: z.discriminatedUnion('mode', [
+    z.object({
+      mode: z.literal('client-secret'),
+      tenantId: z.string().min(1, 'is required'),
+      clientId: z.string().min(1, 'is required'),
+      clientSecret: z.string().min(1, 'is required'),
+      /** Azure AD host; any https host other than the default is trusted as a known authority. */
+      authorityHost,
+    }).strict(),
+    z.object({
+      mode: z.literal('password'),
+      tenantId: z.string().min(1, 'is required'),
+      clientId: z.string().min(1, 'is required'),
+      username: z.string().min(1, 'is required'),
+      password: z.string().min(1, 'is required'),
+      authorityHost,
+    }).strict(),
+  ]),
+  /** `leadsourcecode` option value written on every lead (8 = Web). */
+  leadSourceCode: z.number().int().min(1).default(8),
+});
+export type DynamicsSettings = z.output<typeof dynamicsSettings>;

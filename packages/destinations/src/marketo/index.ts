@@ -1,0 +1,18 @@
+import { defineDestination } from '../destination.js';
+import { marketoSettings } from './settings.js';
+import { MarketoClient } from './marketo-client.js';
+
+export const marketo = defineDestination({
+  type: 'marketo',
+  title: 'Marketo',
+  settings: marketoSettings,
+  refine: (s, report) => {
+    if (s.operation === 'push' && !s.programName) report(['programName'], "is required when operation is 'push'");
+    if (s.operation === 'form' && s.formId === undefined) report(['formId'], "is required when operation is 'form'");
+  },
+  outboundUrls: (s) => [{ path: ['restUrl'], url: s.restUrl }, ...(s.identityUrl ? [{ path: ['identityUrl'], url: s.identityUrl }] : [])],
+  // Marketo: 100 calls per 20 s and 10 concurrent calls per instance, shared by every integration.
+  defaults: { concurrency: 5, rateLimit: { max: 80, perMs: 20_000 } },
+  batching: (s) => ({ maxSize: s.batchSize, maxWaitMs: s.batchWait }),
+  create: (settings, ctx) => new MarketoClient(settings, ctx),
+});

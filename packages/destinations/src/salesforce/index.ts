@@ -1,0 +1,20 @@
+import { defineDestination } from '../destination.js';
+import { OID_PATTERN, salesforceSettings } from './settings.js';
+import { SalesforceClient } from './salesforce-client.js';
+
+export const salesforce = defineDestination({
+  type: 'salesforce',
+  title: 'Salesforce',
+  settings: salesforceSettings,
+  refine: (s, report) => {
+    if (s.mode === 'web-to-lead') {
+      if (!s.oid) report(['oid'], "is required when mode is 'web-to-lead'");
+      else if (!OID_PATTERN.test(s.oid)) report(['oid'], 'must be a Salesforce organization id: 00D followed by 12 or 15 letters and digits');
+    } else {
+      for (const key of ['loginUrl', 'clientId', 'clientSecret'] as const) if (!s[key]) report([key], "is required when mode is 'api'");
+    }
+  },
+  outboundUrls: (s) => (s.mode === 'web-to-lead' ? [{ path: ['url'], url: s.url }] : s.loginUrl ? [{ path: ['loginUrl'], url: s.loginUrl }] : []),
+  defaults: { concurrency: 4 },
+  create: (settings, ctx) => new SalesforceClient(settings, ctx),
+});

@@ -1,0 +1,17 @@
+import type { Lead } from '@leadrelay/core';
+import { InvalidConfigurationError } from '@leadrelay/core';
+import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import type { SalesforceSettings } from './settings.js';
+
+/** Placeholder until this destination's worker lands: pauses the destination rather than losing leads. */
+export class SalesforceClient implements DestinationClient {
+  constructor(private readonly settings: SalesforceSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {}
+
+  async deliver(_lead: Lead): Promise<Delivered> {
+    throw new InvalidConfigurationError('The salesforce destination is not implemented yet', { remediation: 'Upgrade LeadRelay.' });
+  }
+
+  async check(): Promise<CheckResult> {
+    return { ok: false, message: 'not implemented' };
+  }
+}

@@ -1,0 +1,4 @@
+export * from './free-port.js';
+export * from './redis-server.js';
+export * from './azurite.js';
+export * from './unique.js';
