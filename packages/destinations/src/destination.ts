@@ -13,11 +13,21 @@ export interface CommonDestinationSettings {
   allowInsecure: boolean;
 }
 
+/** A budget of `limit` uses per rolling window, shared by every worker process (Redis-backed in production). */
+export interface RollingQuota {
+  /** Takes one use, or says how long until one frees up. */
+  take(): Promise<{ ok: true } | { ok: false; retryAfterMs: number }>;
+  /** Uses left in the current window. */
+  remaining(): Promise<number>;
+}
+
 /** What a destination is given besides its own settings. */
 export interface DestinationContext {
   logger: Logger;
   /** Fills CRM-required fields a lead lacks (`defaults.placeholder`). */
   placeholder: string;
+  /** A rolling-window budget scoped to this destination (`name` separates several budgets of one destination). */
+  rollingQuota(name: string, limit: number, windowMs: number): RollingQuota;
 }
 
 /** A successful delivery; `remoteId` is the record's id at the destination when it tells us. */

@@ -1,1 +1,2 @@
 export * from './http-outcome.js';
+export * from './memory-rolling-quota.js';
