@@ -100,7 +100,9 @@ export const configSchema = z.object({
     metricsPort: z.number().int().min(0).max(65535).default(9464),
     /** On SIGTERM, how long active deliveries may take to finish before they are released. */
     shutdownTimeout: zDuration().default(30_000),
-  }).strict().default({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000 }),
+    /** How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them. */
+    lockDuration: zDuration().default(30_000),
+  }).strict().default({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000, lockDuration: 30_000 }),
   retry: retrySchema.default({ attempts: 12, initialDelay: 10_000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 }),
   defaults: z.object({
     /** Fills CRM-required fields a lead lacks (last name, company). */

@@ -1,1 +1,5 @@
-export {};
+export * from './backoff.js';
+export * from './batcher.js';
+export * from './call-gate.js';
+export * from './destination-worker.js';
+export * from './delivery-service.js';

@@ -1,0 +1,53 @@
+import { EventEmitter } from 'node:events';
+import type { SecretRedactor } from '@leadrelay/core';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
+import { Relay, UnknownDestinationError, exposeQueueMetrics } from '@leadrelay/queue';
+import { DestinationWorker, type DestinationWorkerEvents } from './destination-worker.js';
+
+export interface DeliveryServiceOptions {
+  config: LeadRelayConfig;
+  logger: Logger;
+  metrics: LeadRelayMetrics;
+  redactor?: SecretRedactor;
+  /** Deliver only these destinations (`worker --only`); default all enabled ones. */
+  only?: string[];
+  /** See DestinationWorkerOptions.lockDurationMs (default 30 s). */
+  lockDurationMs?: number;
+}
+
+/** Every destination worker of one process, started and stopped together. */
+export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
+  readonly relay: Relay;
+  readonly workers: DestinationWorker[] = [];
+
+  constructor(private readonly options: DeliveryServiceOptions) {
+    super();
+    const known = options.config.destinations.map((d) => d.id);
+    for (const id of options.only ?? []) if (!known.includes(id)) throw new UnknownDestinationError(id, known);
+    this.relay = new Relay(options.config, { role: 'blocking' });
+    exposeQueueMetrics(this.relay, options.metrics);
+  }
+
+  async start(): Promise<void> {
+    const { config, only } = this.options;
+    for (const d of config.destinations) {
+      if (!d.enabled || (only && !only.includes(d.id))) continue;
+      const w = new DestinationWorker({
+        relay: this.relay, destination: d, logger: this.options.logger, metrics: this.options.metrics, redactor: this.options.redactor,
+        placeholder: config.defaults.placeholder, lockDurationMs: this.options.lockDurationMs ?? config.worker.lockDuration,
+      });
+      w.on('destination-paused', (e) => this.emit('destination-paused', e));
+      w.on('dead-lettered', (e) => this.emit('dead-lettered', e));
+      await w.start();
+      this.workers.push(w);
+    }
+    this.options.logger.info({ destinations: this.workers.map((w) => w.destinationId) }, 'delivering');
+  }
+
+  /** SIGTERM path: stop taking jobs, give active ones `timeoutMs` in total, then release them. */
+  async stop(timeoutMs = this.options.config.worker.shutdownTimeout): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close(timeoutMs)));
+    await this.relay.close();
+  }
+}

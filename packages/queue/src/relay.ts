@@ -1,0 +1,258 @@
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
+import type { Lead } from '@leadrelay/core';
+import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
+import { DestinationControl, type DestinationHealth, type PauseInfo } from './destination-control.js';
+import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationStats, LeadStatus } from './delivery-state.js';
+import { KeySpace } from './key-space.js';
+import { LeadStore } from './lead-store.js';
+import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
+import { RedisRollingQuota } from './redis-rolling-quota.js';
+
+export interface AcceptResult {
+  id: string;
+  duplicate: boolean;
+  /** Destinations the lead was queued for (its `match` took it). */
+  destinations: string[];
+}
+
+export interface RelayOptions {
+  /** `fail-fast` (default) for request paths; `blocking` inside workers. */
+  role?: ConnectionRole;
+  /** Use this client instead of opening one (tests, shared connections). */
+  redis?: RedisClient;
+}
+
+/** Name of the BullMQ custom backoff every delivery job uses (see packages/delivery backoff). */
+export const BACKOFF_TYPE = 'leadrelay-jitter';
+
+/** Finished jobs are only kept briefly: the lead hash is the record of what happened. */
+const REMOVE_ON_COMPLETE = { age: 3600, count: 5000 };
+
+/**
+ * LeadRelay's state in Redis, for every process: accepting leads (atomic fan-out to one queue per
+ * destination), lead status, destination pause/throttle state, stats and the dead-letter set.
+ */
+export class Relay {
+  readonly keys: KeySpace;
+  readonly redis: RedisClient;
+  readonly leads: LeadStore;
+  private readonly ownsRedis: boolean;
+  private readonly queues = new Map<string, Queue>();
+  private flow?: FlowProducer;
+
+  constructor(readonly config: LeadRelayConfig, options: RelayOptions = {}) {
+    this.keys = new KeySpace(config.redis.prefix);
+    this.redis = options.redis ?? createRedisConnection(config.redis, options.role ?? 'fail-fast');
+    this.ownsRedis = !options.redis;
+    this.leads = new LeadStore(this.redis, this.keys, config.leads.retention);
+  }
+
+  destination(id: string): ResolvedDestination {
+    const d = this.config.destinations.find((x) => x.id === id);
+    if (!d) throw new UnknownDestinationError(id, this.config.destinations.map((x) => x.id));
+    return d;
+  }
+
+  /** The BullMQ queue of a destination (one per destination, created on first use). */
+  queue(destinationId: string): Queue<DeliveryJobData> {
+    this.destination(destinationId);
+    let q = this.queues.get(destinationId);
+    if (!q) {
+      q = new Queue(this.keys.queueName(destinationId), { connection: this.redis, prefix: this.keys.bullPrefix });
+      q.on('error', () => { /* surfaced by the command that failed */ });
+      this.queues.set(destinationId, q);
+    }
+    return q as Queue<DeliveryJobData>;
+  }
+
+  control(destinationId: string): DestinationControl {
+    return new DestinationControl(this.redis, this.keys, destinationId, this.queue(destinationId));
+  }
+
+  rollingQuota(destinationId: string, name: string, limit: number, windowMs: number): RedisRollingQuota {
+    return new RedisRollingQuota(this.redis, this.keys.quota(destinationId, name), limit, windowMs);
+  }
+
+  jobOptions(d: ResolvedDestination, leadId: string): JobsOptions {
+    return {
+      jobId: this.keys.jobId(d.id, leadId),
+      attempts: d.retry.attempts,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: REMOVE_ON_COMPLETE,
+      removeOnFail: false,
+    };
+  }
+
+  /**
+   * Stores a lead for every destination its `match` takes, before answering. Steps are ordered so
+   * any failure midway can be retried with the same lead without duplicating: the lead hash never
+   * overwrites progress, job ids are deterministic (an existing job is not added again), and the
+   * lead only counts as accepted once every job is in Redis.
+   */
+  async accept(input: Lead, options: { clientId: boolean; now?: Date }): Promise<AcceptResult> {
+    const now = options.now ?? new Date();
+    let lead = input;
+    const contentId = input.id;
+    if (options.clientId) {
+      const existing = await this.leads.acceptedDestinations(lead.id);
+      if (existing) return { id: lead.id, duplicate: true, destinations: existing };
+    } else {
+      const prior = await this.redis.get(this.keys.dedupe(contentId));
+      const priorDestinations = prior ? await this.leads.acceptedDestinations(prior) : undefined;
+      if (prior && priorDestinations) return { id: prior, duplicate: true, destinations: priorDestinations };
+      // Outside the dedupe window the same content is a new lead (a customer may ask twice): give it its own id.
+      if (!prior && (await this.leads.acceptedDestinations(contentId))) lead = { ...lead, id: `${contentId}-${now.getTime().toString(36)}` };
+    }
+    const enabled = this.config.destinations.filter((d) => d.enabled);
+    const matched = enabled.filter((d) => destinationMatches(d, lead));
+    const skipped = enabled.filter((d) => !matched.includes(d)).map((d) => d.id);
+    await this.leads.writeLead(lead, now, matched.map((d) => d.id), skipped);
+    if (matched.length > 0) {
+      this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.keys.bullPrefix });
+      await this.flow.addBulk(matched.map((d) => ({
+        name: 'deliver', queueName: this.keys.queueName(d.id), data: { lead } satisfies DeliveryJobData, opts: this.jobOptions(d, lead.id),
+      })));
+    }
+    const first = await this.leads.markAccepted(lead.id, now);
+    if (!options.clientId) await this.redis.set(this.keys.dedupe(contentId), lead.id, 'PX', this.config.intake.dedupeWindow, 'NX');
+    return { id: lead.id, duplicate: !first, destinations: matched.map((d) => d.id) };
+  }
+
+  /** SPEC §3 lead status; deliveries waiting at a paused destination show `paused`. */
+  async status(leadId: string): Promise<LeadStatus | undefined> {
+    const status = await this.leads.getStatus(leadId);
+    if (!status) return undefined;
+    const waiting = Object.entries(status.deliveries).filter(([, r]) => r.state === 'queued' || r.state === 'retrying' || r.state === 'delayed');
+    await Promise.all(waiting.map(async ([d, r]) => {
+      if (this.config.destinations.some((x) => x.id === d) && (await this.queue(d).isPaused())) status.deliveries[d] = { ...r, state: 'paused' };
+    }));
+    return status;
+  }
+
+  async health(destinationId: string): Promise<DestinationHealth> {
+    return this.control(destinationId).health();
+  }
+
+  async pause(destinationId: string, info: Omit<PauseInfo, 'at'> = { by: 'operator', reason: 'paused by an operator' }): Promise<void> {
+    await this.control(destinationId).pause({ ...info, at: new Date().toISOString() });
+  }
+
+  async resume(destinationId: string): Promise<void> {
+    await this.control(destinationId).resume();
+  }
+
+  /** Counts delivered/dead for stats and the hourly buckets the dashboard shows. */
+  async countOutcome(destinationId: string, outcome: 'delivered' | 'dead', at = Date.now()): Promise<void> {
+    const hour = Math.floor(at / 3_600_000);
+    const bucket = this.keys.counter(destinationId, outcome, hour);
+    await this.redis.multi().incr(this.keys.counter(destinationId, outcome)).incr(bucket).expire(bucket, 49 * 3600).exec();
+  }
+
+  private async recentCount(destinationId: string, outcome: 'delivered' | 'dead', hours: number): Promise<number> {
+    const now = Math.floor(Date.now() / 3_600_000);
+    const keys = Array.from({ length: hours }, (_, i) => this.keys.counter(destinationId, outcome, now - i));
+    const values = await this.redis.mget(...keys);
+    return values.reduce((s, v) => s + Number(v ?? 0), 0);
+  }
+
+  async stats(destinationId: string): Promise<DestinationStats> {
+    const d = this.destination(destinationId);
+    const q = this.queue(d.id);
+    const [counts, health, delivered, dLastHour, dLastDay, xLastHour, xLastDay] = await Promise.all([
+      q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+      this.health(d.id),
+      this.redis.get(this.keys.counter(d.id, 'delivered')),
+      this.recentCount(d.id, 'delivered', 1), this.recentCount(d.id, 'delivered', 24),
+      this.recentCount(d.id, 'dead', 1), this.recentCount(d.id, 'dead', 24),
+    ]);
+    return {
+      destination: d.id, type: d.type,
+      state: health.paused ? 'paused' : health.throttledUntil ? 'throttled' : 'running',
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0, delayed: counts.delayed ?? 0, delivered: Number(delivered ?? 0), dead: counts.failed ?? 0,
+      ...(health.lastError ? { lastError: health.lastError.message, remediation: health.lastError.remediation } : {}),
+      ...(health.pause ? { pausedReason: health.pause.reason, remediation: health.pause.remediation ?? health.lastError?.remediation } : {}),
+      ...(health.throttledUntil ? { throttledUntil: health.throttledUntil } : {}),
+      deliveredLastHour: dLastHour, deliveredLastDay: dLastDay, deadLastHour: xLastHour, deadLastDay: xLastDay,
+    };
+  }
+
+  async allStats(): Promise<DestinationStats[]> {
+    return Promise.all(this.config.destinations.map((d) => this.stats(d.id)));
+  }
+
+  private destinationsFor(filter?: string): ResolvedDestination[] {
+    return filter ? [this.destination(filter)] : this.config.destinations;
+  }
+
+  /** Dead-lettered deliveries, newest first (SPEC §1 `dlq list`). */
+  async deadLetters(options: { destination?: string; leadId?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    for (const d of this.destinationsFor(options.destination)) {
+      const jobs = options.leadId
+        ? [await this.queue(d.id).getJob(this.keys.jobId(d.id, options.leadId))].filter((j) => j && j.finishedOn && j.failedReason)
+        : await this.queue(d.id).getFailed(0, (options.limit ?? 10_000) - 1);
+      for (const job of jobs) {
+        if (!job || (await job.getState()) !== 'failed') continue;
+        const errors = job.data.errors ?? [];
+        const last = errors.at(-1);
+        out.push({
+          leadId: job.data.lead.id, destination: d.id, attempts: job.attemptsMade,
+          lastError: last?.message ?? job.failedReason, remediation: last?.remediation ?? 'Check the destination, then `leadrelay dlq replay`.',
+          failedAt: new Date(job.finishedOn ?? job.timestamp).toISOString(), errors, lead: job.data.lead,
+        });
+      }
+    }
+    return out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
+  }
+
+  /** Re-queues dead deliveries with fresh attempts; returns how many. */
+  async replay(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
+    let n = 0;
+    for (const dl of await this.deadLetters(options)) {
+      const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
+      if (!job) continue;
+      await job.updateData({ ...job.data, throttledMs: 0 });
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      const record: DeliveryRecord = { state: 'queued', attempts: 0, lastError: dl.lastError };
+      await this.leads.recordAttempt(dl.leadId, dl.destination, record);
+      onProgress?.(++n);
+    }
+    return n;
+  }
+
+  /** Deletes dead deliveries; returns how many. */
+  async purge(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
+    let n = 0;
+    for (const dl of await this.deadLetters(options)) {
+      const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
+      if (!job) continue;
+      await job.remove();
+      onProgress?.(++n);
+    }
+    return n;
+  }
+
+  /** True when Redis answers. */
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await this.flow?.close().catch(() => undefined);
+    if (this.ownsRedis) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+export class UnknownDestinationError extends Error {
+  readonly code = 'LR_UNKNOWN_DESTINATION';
+  constructor(id: string, known: string[]) {
+    super(`unknown destination '${id}' (configured: ${known.join(', ') || 'none'})`);
+    this.name = 'UnknownDestinationError';
+  }
+}
