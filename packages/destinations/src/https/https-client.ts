@@ -1,17 +1,230 @@
-import type { Lead } from '@leadrelay/core';
-import { InvalidConfigurationError } from '@leadrelay/core';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { Webhook } from 'standardwebhooks';
+import {
+  InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, SecretRedactor, type DeliveryError, type Lead,
+} from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import { classifyHttpFailure, networkFailure } from '../shared/index.js';
 import type { HttpsSettings } from './settings.js';
+import { webhookBody, webhookIdOf } from './https-payload.js';
 
-/** Placeholder until this destination's worker lands: pauses the destination rather than losing leads. */
+/** Most of a failed response's body quoted in an error message. */
+const EXCERPT_CHARS = 300;
+/** Most bytes read from a failed response (the rest is discarded). */
+const EXCERPT_READ_BYTES = 4096;
+
+/** Headers LeadRelay sets itself; `headers:` in the config cannot replace them (signing and parsing depend on them). */
+export const RESERVED_HEADERS = ['content-type', 'content-length', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
+
+export const USER_AGENT = `LeadRelay/${packageVersion()}`;
+
+function packageVersion(): string {
+  try {
+    // src/https and dist/https are both two levels below the package root.
+    return (createRequire(import.meta.url)('../../package.json') as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * POSTs each lead as JSON to a webhook (SPEC §2 `https`). Outcomes: 2xx delivered; 408/429/5xx and network
+ * failures transient (429, and 503 with Retry-After, throttle); 401/403 configuration; 3xx and 410
+ * configuration (the URL is wrong for every lead); any other 4xx permanent.
+ */
 export class HttpsClient implements DestinationClient {
-  constructor(private readonly settings: HttpsSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {}
+  private readonly http: AxiosInstance;
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  private readonly signer?: Webhook;
+  private readonly redactor = new SecretRedactor();
+  /** Names the receiver in messages by origin only: the path or query may hold a key (Power Automate `sig=`, `?code=`). */
+  private readonly what: string;
 
-  async deliver(_lead: Lead): Promise<Delivered> {
-    throw new InvalidConfigurationError('The https destination is not implemented yet', { remediation: 'Upgrade LeadRelay.' });
+  constructor(private readonly settings: HttpsSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {
+    this.what = `Webhook ${safeOrigin(settings.url)}`;
+    this.signer = settings.signingSecret ? new Webhook(settings.signingSecret) : undefined;
+    this.redactor.add(settings.signingSecret);
+    this.redactor.add(settings.signingSecret?.replace(/^whsec_/, ''));
+    for (const v of Object.values(settings.headers)) this.redactor.add(v);
+    for (const v of urlSecrets(settings.url)) this.redactor.add(v);
+    // Own agents: keep-alive to one receiver, closed with the client.
+    this.agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+    this.http = axios.create({
+      timeout: settings.timeout,
+      // A redirect means the configured URL is wrong; re-sending a signed lead to another host silently is worse.
+      maxRedirects: 0,
+      // Every status is classified here, not thrown by axios.
+      validateStatus: () => true,
+      responseType: 'stream',
+      // The body is signed as the exact string sent: keep axios from re-serialising it.
+      transformRequest: [(data: unknown) => data],
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+    });
   }
 
+  async deliver(lead: Lead): Promise<Delivered> {
+    const body = JSON.stringify(webhookBody(this.settings.format, lead, this.settings.fields));
+    const webhookId = webhookIdOf(this.settings.id, lead.id);
+    // A fresh timestamp (and signature) per attempt: receivers reject stale timestamps; the id stays the same.
+    const now = new Date();
+    const headers: Record<string, string> = {
+      ...this.userHeaders(),
+      'content-type': 'application/json',
+      'webhook-id': webhookId,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      ...(this.signer ? { 'webhook-signature': this.signer.sign(webhookId, now, body) } : {}),
+    };
+    const res = await this.send('POST', headers, body);
+    if (res.status >= 200 && res.status < 300) {
+      res.data.resume(); // drain so the keep-alive socket is reused
+      return {};
+    }
+    throw this.classifyResponse(res.status, res.headers as Record<string, unknown>, await readExcerpt(res.data));
+  }
+
+  /**
+   * Proves reachability without creating a lead: an OPTIONS request with the configured headers. Receivers
+   * such as Power Automate or Azure Functions only accept POST, so any answer below 500 (404, 405…) proves the
+   * host is there; 401/403 mean the configured headers or signed URL are refused; a redirect means the URL is wrong.
+   */
   async check(): Promise<CheckResult> {
-    return { ok: false, message: 'not implemented' };
+    let res: AxiosResponse<Readable>;
+    try {
+      res = await this.send('OPTIONS', this.userHeaders(), undefined);
+    } catch (e) {
+      const err = e as DeliveryError;
+      return { ok: false, message: err.message, remediation: `Check that url is right and that ${safeOrigin(this.settings.url)} is reachable from the worker (DNS, firewall, TLS certificate).` };
+    }
+    const excerpt = await readExcerpt(res.data);
+    if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
+      const err = this.classifyResponse(res.status, res.headers as Record<string, unknown>, excerpt);
+      return { ok: false, message: err.message, remediation: err.remediation };
+    }
+    return { ok: true, message: `${this.what} is reachable (OPTIONS answered HTTP ${res.status}; no lead was sent)` };
+  }
+
+  async close(): Promise<void> {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** Configured headers, minus the reserved ones (config validation rejects those; this guards direct use). */
+  private userHeaders(): Record<string, string> {
+    const out: Record<string, string> = { 'user-agent': USER_AGENT };
+    for (const [k, v] of Object.entries(this.settings.headers)) {
+      if (!RESERVED_HEADERS.includes(k.toLowerCase())) out[k.toLowerCase()] = v;
+    }
+    return out;
+  }
+
+  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined): Promise<AxiosResponse<Readable>> {
+    try {
+      return await this.http.request<Readable>({
+        method, url: this.settings.url, headers, data: body,
+        // The socket timeout above covers idle gaps; this bounds the whole exchange (a slow drip too).
+        signal: AbortSignal.timeout(this.settings.timeout),
+      });
+    } catch (e) {
+      const err = e as { code?: string; message?: string; name?: string };
+      const timedOut = err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || err.code === 'ERR_CANCELED' || err.name === 'CanceledError';
+      const message = timedOut ? `no answer within ${this.settings.timeout}ms` : this.redact(err.message ?? String(e));
+      throw networkFailure(this.what, timedOut ? 'ETIMEDOUT' : err.code, message);
+    }
+  }
+
+  private classifyResponse(status: number, headers: Record<string, unknown>, excerpt: string): DeliveryError {
+    const text = this.redact(excerpt);
+    const detail = `${this.what} answered HTTP ${status}${text ? `: ${text}` : ''}`;
+    const common = { status, destinationCode: String(status) };
+    if (status >= 300 && status < 400) {
+      const location = typeof headers.location === 'string' ? safeUrl(headers.location, this.settings.url) : undefined;
+      return new InvalidConfigurationError(`${this.what} answered HTTP ${status} (redirect${location ? ` to ${location}` : ''}); LeadRelay does not follow redirects`, {
+        ...common,
+        remediation: `Update url in leadrelay.yaml to the final address${location ? ` (the receiver redirects to ${location})` : ''}; a signed lead is never re-sent to another address silently. Then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    if (status === 410) {
+      return new InvalidConfigurationError(`${detail} (the receiver says this endpoint is gone)`, {
+        ...common,
+        remediation: `The receiver has disabled this endpoint: update url (e.g. the flow's new HTTP POST URL) or disable the destination, then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    if (status === 401) {
+      return new InvalidAuthenticationError(detail, {
+        ...common,
+        remediation: `The receiver refused our credentials: check the key in url (e.g. ?code= or sig=), the headers (Authorization, API key) and signingSecret configured for ${this.settings.id}, then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    if (status === 403) {
+      return new InvalidConfigurationError(detail, {
+        ...common,
+        remediation: `The receiver refused access: check that the key in url or headers of ${this.settings.id} is allowed to post leads (and any IP allow-list), then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    const err = classifyHttpFailure({ status, message: text, retryAfter: headers['retry-after'] as string | undefined }, this.what);
+    if (err instanceof PayloadValidationError) {
+      return new PayloadValidationError(err.message, {
+        ...common,
+        remediation: `The receiver rejected this lead: check what it expects (format: ${this.settings.format}, fields:) against its error, fix the receiver or the mapping, then \`leadrelay dlq replay --id <leadId>\`.`,
+      });
+    }
+    return err;
+  }
+
+  private redact(text: string): string {
+    return this.redactor.redact(text).replace(/([?&](?:sig|code|key|token|access_token|api[-_]?key)=)[^&\s"']+/gi, '$1[redacted]');
+  }
+}
+
+/** Reads at most a few KiB of a failed response and returns a one-line excerpt. */
+async function readExcerpt(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      chunks.push(b);
+      size += b.length;
+      if (size >= EXCERPT_READ_BYTES) break;
+    }
+  } catch {
+    // A body cut short still gives whatever arrived.
+  } finally {
+    stream.destroy();
+  }
+  const text = Buffer.concat(chunks).subarray(0, EXCERPT_READ_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** A URL without credentials or query string, for messages. */
+function safeUrl(url: string, base: string): string | undefined {
+  try {
+    const u = new URL(url, base);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Values in a URL that may be keys: the password and every query value. */
+function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [decodeURIComponent(u.password), ...u.searchParams.values()].filter(Boolean);
+  } catch {
+    return [];
   }
 }
