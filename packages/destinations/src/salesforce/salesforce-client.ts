@@ -1,17 +1,9 @@
-import type { Lead } from '@leadrelay/core';
-import { InvalidConfigurationError } from '@leadrelay/core';
-import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import type { CommonDestinationSettings, DestinationClient, DestinationContext } from '../destination.js';
+import { SalesforceApiClient } from './api-client.js';
 import type { SalesforceSettings } from './settings.js';
+import { WebToLeadClient } from './web-to-lead-client.js';
 
-/** Placeholder until this destination's worker lands: pauses the destination rather than losing leads. */
-export class SalesforceClient implements DestinationClient {
-  constructor(private readonly settings: SalesforceSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {}
-
-  async deliver(_lead: Lead): Promise<Delivered> {
-    throw new InvalidConfigurationError('The salesforce destination is not implemented yet', { remediation: 'Upgrade LeadRelay.' });
-  }
-
-  async check(): Promise<CheckResult> {
-    return { ok: false, message: 'not implemented' };
-  }
+/** `mode: web-to-lead` posts the form Microsoft's connector posts; `mode: api` creates the Lead through REST with jsforce. */
+export function createSalesforceClient(settings: SalesforceSettings & CommonDestinationSettings, ctx: DestinationContext): DestinationClient {
+  return settings.mode === 'api' ? new SalesforceApiClient(settings, ctx) : new WebToLeadClient(settings, ctx);
 }

@@ -1,0 +1,140 @@
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { InvalidConfigurationError, ThrottledError, type Lead } from '@leadrelay/core';
+import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
+import { classifyHttpFailure, networkFailure } from '../shared/index.js';
+import { webToLeadForm } from './mapping.js';
+import { OID_PATTERN, type SalesforceSettings } from './settings.js';
+
+export const WEB_TO_LEAD_WINDOW_MS = 24 * 60 * 60_000;
+
+export interface WebToLeadClientOptions {
+  /** Per-request timeout in ms. Default 30 000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Salesforce Web-to-Lead: the form POST Microsoft's own connector makes (SPEC §5, reference §4.2).
+ *
+ * Web-to-Lead NEVER reports failure: the servlet answers 200 whether or not a lead was created.
+ * A 200 is therefore all "delivered" can mean here. When leads don't show up, check in Salesforce:
+ * - Web-to-Lead is enabled and a Default Lead Creator is set (Setup → Web-to-Lead); without one,
+ *   or with a wrong `oid`, Salesforce only emails its own support;
+ * - the form was generated with "Include reCAPTCHA in HTML" cleared (a captcha-protected form drops our posts);
+ * - no Lead field is mandatory and picklist-based (Microsoft's list: use a non-mandatory text field);
+ * - validation rules and duplicate rules (Block, or Allow with alert) silently block the save;
+ * - the 500-per-24 h limit: beyond it Salesforce parks requests in a hidden pending queue. We keep
+ *   `dailyLimit` (default 500) in a rolling 24 h ourselves, so extra leads wait in our queue, visible
+ *   as `delayed`, and never reach that queue.
+ * `mode: api` is the alternative that does report errors.
+ */
+export class WebToLeadClient implements DestinationClient {
+  private readonly http: AxiosInstance;
+  private readonly quota: RollingQuota;
+  private readonly limit: number;
+
+  constructor(
+    private readonly settings: SalesforceSettings & CommonDestinationSettings,
+    private readonly ctx: DestinationContext,
+    options: WebToLeadClientOptions = {},
+  ) {
+    this.limit = settings.dailyLimit;
+    this.quota = ctx.rollingQuota('web-to-lead', this.limit, WEB_TO_LEAD_WINDOW_MS);
+    this.http = axios.create({
+      timeout: options.timeoutMs ?? 30_000,
+      // We classify every status ourselves; a redirect would turn the POST into a GET and lose the lead.
+      validateStatus: () => true,
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: (d: unknown) => d,
+    });
+  }
+
+  async deliver(lead: Lead): Promise<Delivered> {
+    const oid = this.oid();
+    const body = new URLSearchParams(webToLeadForm(lead, oid, { placeholder: this.ctx.placeholder, fields: this.settings.fields })).toString();
+    // One use per POST, taken before sending: a POST that fails on the wire may still have reached Salesforce.
+    const slot = await this.quota.take();
+    if (!slot.ok) {
+      // A rolling window frees its oldest use at most one window after it was taken, so this wait never exceeds 24 h.
+      throw new ThrottledError(
+        `Web-to-Lead daily limit reached: ${this.limit} requests in the last 24 h; the next one frees in ${formatWait(slot.retryAfterMs)}`,
+        Math.min(slot.retryAfterMs, WEB_TO_LEAD_WINDOW_MS),
+        { destinationCode: 'WEB_TO_LEAD_DAILY_LIMIT', remediation: `None needed: leads over the limit wait in LeadRelay's queue until a slot frees. Salesforce allows 500 Web-to-Lead requests per 24 h; if you have a higher allowance raise dailyLimit, or use mode: api.` },
+      );
+    }
+    const res = await this.send(() => this.http.post(this.settings.url, body, { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' } }));
+    if (res.status >= 200 && res.status < 300) return {};
+    throw this.failure(res);
+  }
+
+  /**
+   * Proves the oid format and that the servlet answers, without creating a lead: a GET of the
+   * servlet URL with no form fields and no oid cannot create one (no org to create it in).
+   */
+  async check(): Promise<CheckResult> {
+    if (!this.settings.oid || !OID_PATTERN.test(this.settings.oid)) {
+      return {
+        ok: false, message: `oid '${this.settings.oid ?? ''}' is not a Salesforce organization id`,
+        remediation: 'Set oid to the Organization ID from Salesforce Setup → Company Information (00D followed by 12 or 15 letters and digits), the value of the hidden `oid` input of a generated Web-to-Lead form.',
+      };
+    }
+    try {
+      const res = await this.send(() => this.http.get(this.settings.url));
+      if (res.status < 200 || res.status >= 300) {
+        const e = this.failure(res);
+        return { ok: false, message: e.message, remediation: e.remediation };
+      }
+      const left = await this.quota.remaining();
+      return {
+        ok: true,
+        message: `Web-to-Lead endpoint answered HTTP ${res.status}; ${left} of ${this.limit} daily requests left. Web-to-Lead never reports failure: send \`leadrelay test-lead\` and look for the MSFT_TEST lead in Salesforce.`,
+      };
+    } catch (e) {
+      const err = e as { message: string; remediation?: string };
+      return { ok: false, message: err.message, remediation: err.remediation };
+    }
+  }
+
+  private oid(): string {
+    const oid = this.settings.oid;
+    if (!oid || !OID_PATTERN.test(oid)) {
+      throw new InvalidConfigurationError(`Web-to-Lead oid '${oid ?? ''}' is not a Salesforce organization id`, {
+        destinationCode: 'INVALID_OID',
+        remediation: 'Set oid to the Organization ID from Salesforce Setup → Company Information (00D followed by 12 or 15 letters and digits), then `leadrelay resume <destination>`.',
+      });
+    }
+    return oid;
+  }
+
+  private async send(call: () => Promise<AxiosResponse<string>>): Promise<AxiosResponse<string>> {
+    try {
+      return await call();
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      throw networkFailure('Salesforce Web-to-Lead', err.code, err.message ?? String(e));
+    }
+  }
+
+  private failure(res: AxiosResponse<string>) {
+    if (res.status >= 300 && res.status < 400) {
+      const to = res.headers.location ? ` to ${String(res.headers.location)}` : '';
+      return new InvalidConfigurationError(`Salesforce Web-to-Lead answered HTTP ${res.status} (redirect${to}) instead of taking the form`, {
+        status: res.status, destinationCode: String(res.status),
+        remediation: `The url setting does not point at the Web-to-Lead servlet: set it to the form action of a generated Web-to-Lead form (default https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8), then \`leadrelay resume <destination>\`.`,
+      });
+    }
+    if (res.status === 404 || res.status === 405) {
+      return new InvalidConfigurationError(`Salesforce Web-to-Lead answered HTTP ${res.status}: no Web-to-Lead servlet at the configured url`, {
+        status: res.status, destinationCode: String(res.status),
+        remediation: `Set url to the form action of a generated Web-to-Lead form (default https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8), then \`leadrelay resume <destination>\`.`,
+      });
+    }
+    const text = typeof res.data === 'string' ? res.data.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200) : '';
+    return classifyHttpFailure({ status: res.status, message: text, retryAfter: res.headers['retry-after'] as string | undefined }, 'Salesforce Web-to-Lead');
+  }
+}
+
+function formatWait(ms: number): string {
+  const minutes = Math.ceil(ms / 60_000);
+  return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
+}

@@ -1,0 +1,2 @@
+export * from './fake-salesforce.js';
+export * from './salesforce-wire.js';
