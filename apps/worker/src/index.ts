@@ -1,1 +1,47 @@
-export {};
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import { DeliveryService } from '@leadrelay/delivery';
+import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
+
+export interface WorkerOptions {
+  config: LeadRelayConfig;
+  /** Only these destinations (`worker --only a,b`). */
+  only?: string[];
+  runtime?: Runtime;
+  /** Serve /healthz, /readyz, /metrics on worker.metricsPort (default true). */
+  serveMetrics?: boolean;
+}
+
+export interface RunningWorker {
+  service: DeliveryService;
+  server?: FastifyInstance;
+  /** Drains within worker.shutdownTimeout and closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Starts delivery for the configured destinations, and the worker's probe/metrics server. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { config } = options;
+  const runtime = options.runtime ?? createRuntime({ name: 'worker', secretsFrom: config });
+  const service = new DeliveryService({ config, logger: runtime.logger, metrics: runtime.metrics, redactor: runtime.redactor, ...(options.only ? { only: options.only } : {}) });
+  await service.start();
+  let server: FastifyInstance | undefined;
+  if (options.serveMetrics ?? true) {
+    server = Fastify({ logger: false });
+    for (const path of PROBE_PATHS) {
+      server.get(path, async (_req, reply) => {
+        const a = await answerProbe(path, { ready: () => service.relay.ping(), metrics: runtime.metrics });
+        return reply.code(a.status).type(a.contentType).send(a.body);
+      });
+    }
+    await server.listen({ host: config.worker.host, port: config.worker.metricsPort });
+  }
+  return {
+    service,
+    server,
+    async stop() {
+      await service.stop();
+      await server?.close();
+    },
+  };
+}

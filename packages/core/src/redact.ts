@@ -2,7 +2,7 @@
  * Secrets must never reach logs, errors or metrics. Config keys whose names look secret are
  * redacted by name; values registered at config load are redacted wherever they appear in text.
  */
-const SECRET_KEY = /(secret|password|passwd|apikey|api_key|apiKeys|token|connectionstring|authorization|signingsecret|accountkey|sig)$/i;
+const SECRET_KEY = /(secret|password|passwd|api[-_]?keys?|token|connectionstring|authorization|accountkey|sig)$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
@@ -21,6 +21,8 @@ export class SecretRedactor {
     if (typeof value === 'string') {
       if (isSecretKey(key)) this.add(value);
       for (const m of value.matchAll(/(?:AccountKey|SharedAccessSignature)=([^;]+)/gi)) this.add(m[1]);
+      // Credentials inside URLs (redis://:password@host, https://user:pass@host).
+      for (const m of value.matchAll(/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:([^/@\s]+)@/gi)) this.add(decodeURIComponent(m[1]!));
     } else if (Array.isArray(value)) {
       for (const v of value) this.addFromObject(v, key);
     } else if (value && typeof value === 'object') {

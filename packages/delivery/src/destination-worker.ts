@@ -51,6 +51,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   private worker?: Worker<DeliveryJobData>;
   private client?: DestinationClient;
   private batcher?: Batcher;
+  /** Dead-letter bookkeeping waiting for BullMQ to confirm the job is in the failed set. */
+  private readonly pendingDead = new Map<string, () => Promise<void>>();
   private readonly d: ResolvedDestination;
   private readonly log: Logger;
 
@@ -105,6 +107,12 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       },
     });
     this.worker.on('error', (err) => this.log.error({ err: this.redact(err.message) }, 'worker error'));
+    this.worker.on('failed', (job) => {
+      const record = job?.id ? this.pendingDead.get(job.id) : undefined;
+      if (!record) return;
+      this.pendingDead.delete(job!.id!);
+      record().catch((e: Error) => this.log.error({ err: e.message, leadId: job!.data.lead.id }, 'could not record a dead-lettered delivery'));
+    });
   }
 
   /** A destination paused for its configuration resumes when the configuration it runs with has changed. */
@@ -194,11 +202,14 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     await job.updateData({ ...job.data, errors });
     const exhausted = attempt >= (job.opts.attempts ?? 1);
     if (error.kind === 'permanent' || exhausted) {
-      await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
-      await relay.countOutcome(this.d.id, 'dead');
-      metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
-      this.log.error({ ...logLine, outcome: 'dead', remediation: serialized.remediation }, 'delivery attempt');
-      this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });
+      // Recorded once BullMQ has moved the job to the failed set (see onDeadLettered), so "dead" always means replayable.
+      this.pendingDead.set(job.id!, async () => {
+        await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
+        await relay.countOutcome(this.d.id, 'dead');
+        metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
+        this.log.error({ ...logLine, outcome: 'dead', remediation: serialized.remediation }, 'delivery attempt');
+        this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });
+      });
       return new UnrecoverableError(serialized.message);
     }
 

@@ -1,2 +1,4 @@
 export * from './logger.js';
 export * from './metrics.js';
+export * from './runtime.js';
+export * from './probes.js';

@@ -89,7 +89,7 @@ export class Relay {
    * overwrites progress, job ids are deterministic (an existing job is not added again), and the
    * lead only counts as accepted once every job is in Redis.
    */
-  async accept(input: Lead, options: { clientId: boolean; now?: Date }): Promise<AcceptResult> {
+  async accept(input: Lead, options: { clientId: boolean; now?: Date; only?: string[] }): Promise<AcceptResult> {
     const now = options.now ?? new Date();
     let lead = input;
     const contentId = input.id;
@@ -104,7 +104,8 @@ export class Relay {
       if (!prior && (await this.leads.acceptedDestinations(contentId))) lead = { ...lead, id: `${contentId}-${now.getTime().toString(36)}` };
     }
     const enabled = this.config.destinations.filter((d) => d.enabled);
-    const matched = enabled.filter((d) => destinationMatches(d, lead));
+    // `only` (test leads from the CLI) names destinations outright, bypassing their match rules.
+    const matched = options.only ? enabled.filter((d) => options.only!.includes(d.id)) : enabled.filter((d) => destinationMatches(d, lead));
     const skipped = enabled.filter((d) => !matched.includes(d)).map((d) => d.id);
     await this.leads.writeLead(lead, now, matched.map((d) => d.id), skipped);
     if (matched.length > 0) {
@@ -216,7 +217,8 @@ export class Relay {
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       const record: DeliveryRecord = { state: 'queued', attempts: 0, lastError: dl.lastError };
       await this.leads.recordAttempt(dl.leadId, dl.destination, record);
-      onProgress?.(++n);
+      n++;
+      onProgress?.(n);
     }
     return n;
   }
@@ -228,7 +230,8 @@ export class Relay {
       const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
       if (!job) continue;
       await job.remove();
-      onProgress?.(++n);
+      n++;
+      onProgress?.(n);
     }
     return n;
   }

@@ -1,0 +1,8 @@
+/** A failure the CLI explains and exits 1 for (SPEC §1: exit 1 on a failure it explains). */
+export class CliFailure extends Error {
+  readonly code = 'LR_CLI_FAILURE';
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliFailure';
+  }
+}

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { CliFailure } from './cli-failure.js';
+import type { CommandContext } from './main.js';
+import { progress, table } from './output.js';
+import { withRelay } from './with-relay.js';
+
+function print(ctx: CommandContext, data: unknown, text: () => string): void {
+  ctx.output().out(ctx.json() ? JSON.stringify(data, null, 2) : text());
+}
+
+/** `status`, `stats` and `dlq …`: reading and acting on what is in Redis. */
+export function registerDataCommands(program: Command, ctx: CommandContext): void {
+  program.command('status').argument('<leadId>').description("the lead's delivery state at every destination")
+    .action(async (leadId: string) => withRelay(ctx, async (relay) => {
+      const status = await relay.status(leadId);
+      if (!status) throw new CliFailure(`no lead '${leadId}' (unknown, or older than leads.retention)`);
+      const { timeline, ...body } = status;
+      print(ctx, { ...body, timeline }, () => [
+        `lead ${status.id}  received ${status.receivedAt}${status.testLead ? '  (test lead)' : ''}`,
+        '',
+        table(Object.entries(status.deliveries).map(([destination, r]) => ({ destination, ...r, when: r.deliveredAt ?? r.nextAttemptAt })),
+          ['destination', 'state', 'attempts', 'when', 'remoteId', 'lastError']),
+        ...Object.entries(status.deliveries).filter(([, r]) => r.remediation && r.state !== 'delivered').map(([d, r]) => `\n${d}: what to do: ${r.remediation}`),
+        ...(timeline.length ? ['', 'attempts:', table(timeline.map((t) => ({ ...t, duration: `${t.durationMs}ms` })), ['at', 'destination', 'attempt', 'outcome', 'duration', 'error'])] : []),
+      ].join('\n'));
+    }));
+
+  program.command('stats').description('per destination: waiting, active, delayed, delivered, dead, paused, last error')
+    .action(async () => withRelay(ctx, async (relay) => {
+      const stats = await relay.allStats();
+      const shaped = stats.map((s) => ({
+        destination: s.destination, type: s.type, state: s.state, waiting: s.waiting, active: s.active, delayed: s.delayed,
+        delivered: s.delivered, dead: s.dead, ...(s.lastError ? { lastError: s.lastError } : {}),
+      }));
+      print(ctx, shaped, () => table(shaped, ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'lastError'])
+        + stats.filter((s) => s.state === 'paused').map((s) => `\n${s.destination} is paused: ${s.pausedReason ?? ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join(''));
+    }));
+
+  const dlq = program.command('dlq').description('dead-lettered deliveries');
+  dlq.command('list').option('--destination <id>', 'only this destination').description('lead id, destination, attempts, last error, remediation, time')
+    .action(async (o: { destination?: string }) => withRelay(ctx, async (relay) => {
+      const items = await relay.deadLetters({ destination: o.destination });
+      const shaped = items.map((d) => ({ leadId: d.leadId, destination: d.destination, attempts: d.attempts, lastError: d.lastError, remediation: d.remediation, failedAt: d.failedAt }));
+      print(ctx, shaped, () => (shaped.length === 0 ? 'no dead-lettered deliveries' : table(shaped, ['failedAt', 'leadId', 'destination', 'attempts', 'lastError', 'remediation'])));
+    }));
+
+  for (const verb of ['replay', 'purge'] as const) {
+    const cmd = dlq.command(verb)
+      .description(verb === 'replay' ? 're-queue dead deliveries with fresh attempts' : 'delete dead deliveries')
+      .option('--destination <id>', 'only this destination').option('--id <leadId>', 'one lead').option('--all', 'every dead delivery (of --destination, if given)');
+    if (verb === 'purge') cmd.option('--yes', 'do not ask');
+    cmd.action(async (o: { destination?: string; id?: string; all?: boolean; yes?: boolean }) => {
+      if (Boolean(o.id) === Boolean(o.all)) throw new CliFailure(`dlq ${verb} needs exactly one of --id <leadId> or --all`, 2);
+      await withRelay(ctx, async (relay) => {
+        const filter = { destination: o.destination, leadId: o.id };
+        const total = (await relay.deadLetters(filter)).length;
+        if (verb === 'purge' && total > 0 && !o.yes) await confirm(`Delete ${total} dead deliver${total === 1 ? 'y' : 'ies'} for good?`);
+        const bar = progress(ctx.output(), verb === 'replay' ? 'replayed' : 'purged', total);
+        const n = await relay[verb](filter, (done) => bar.update(done));
+        bar.end();
+        if (o.id && n === 0) throw new CliFailure(`no dead delivery for lead '${o.id}'${o.destination ? ` at ${o.destination}` : ''}`);
+        print(ctx, { [verb === 'replay' ? 'replayed' : 'purged']: n }, () => `${verb === 'replay' ? 'replayed' : 'purged'} ${n} dead deliver${n === 1 ? 'y' : 'ies'}`);
+      });
+    });
+  }
+}
+
+async function confirm(question: string): Promise<void> {
+  if (!process.stdin.isTTY) throw new CliFailure('refusing to purge without confirmation: add --yes', 2);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliFailure('purge cancelled');
+}

@@ -1,0 +1,82 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
+import { CliFailure } from './cli-failure.js';
+import { processOutput, type Output } from './output.js';
+import { registerDataCommands } from './data-commands.js';
+import { registerProcessCommands } from './process-commands.js';
+import { registerDestinationCommands } from './destination-commands.js';
+
+/** Shared by every command: where the config is and whether to print JSON. */
+export interface CommandContext {
+  /** Loads (once) and returns the config, or fails with every problem as file:line:col. */
+  config(): LeadRelayConfig;
+  configPath(): string;
+  json(): boolean;
+  output(): Output;
+}
+
+export function buildProgram(output?: Output): { program: Command; ctx: CommandContext } {
+  const program = new Command('leadrelay')
+    .description('Relays Microsoft marketplace leads to every CRM you use, durably.')
+    .addOption(new Option('--config <path>', 'config file (default: $LEADRELAY_CONFIG, else ./leadrelay.yaml)'))
+    .option('--json', 'print data as JSON')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (output ?? processOutput(false)).out(s.trimEnd()), writeErr: (s) => (output ?? processOutput(false)).err(s.trimEnd()) });
+  let loaded: LeadRelayConfig | undefined;
+  const ctx: CommandContext = {
+    configPath: () => program.opts<{ config?: string }>().config ?? defaultConfigPath(),
+    json: () => Boolean(program.opts<{ json?: boolean }>().json),
+    output: () => output ?? processOutput(ctx.json()),
+    config: () => (loaded ??= loadConfig(ctx.configPath())),
+  };
+  registerProcessCommands(program, ctx);
+  registerDestinationCommands(program, ctx);
+  registerDataCommands(program, ctx);
+  // Subcommands accept --json/--config after their own name too.
+  for (const c of program.commands) applyGlobalOptions(c);
+  return { program, ctx };
+}
+
+function applyGlobalOptions(c: Command): void {
+  if (!c.options.some((o) => o.long === '--json')) c.option('--json', 'print data as JSON');
+  if (!c.options.some((o) => o.long === '--config')) c.option('--config <path>', 'config file');
+  c.exitOverride();
+  c.hook('preAction', (_this, action) => {
+    const own = action.opts<{ json?: boolean; config?: string }>();
+    const root = action.parent?.parent ?? action.parent;
+    if (own.json) root?.setOptionValue('json', true);
+    if (own.config) root?.setOptionValue('config', own.config);
+  });
+  for (const sub of c.commands) applyGlobalOptions(sub);
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 explained failure, 2 bad usage). */
+export async function main(argv: string[], output?: Output): Promise<number> {
+  const { program, ctx } = buildProgram(output);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const out = output ?? processOutput(false);
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      out.err(e.message);
+      return 1;
+    }
+    if (e instanceof CliFailure) {
+      out.err(e.message);
+      return e.exitCode;
+    }
+    const err = e as Error & { code?: string };
+    if (err.code === 'LR_UNKNOWN_DESTINATION') {
+      out.err(err.message);
+      return 2;
+    }
+    out.err(`leadrelay: ${err.message}${ctx.json() ? '' : ''}`);
+    return 1;
+  }
+}

@@ -1,0 +1,31 @@
+import { Relay } from '@leadrelay/queue';
+import { CliFailure } from './cli-failure.js';
+import type { CommandContext } from './main.js';
+
+/** Where Redis is, without its password, for messages. */
+export function redisLocation(url: string, cluster?: string[]): string {
+  const strip = (u: string) => u.replace(/\/\/[^@/]*@/, '//');
+  return cluster?.length ? `cluster ${cluster.map(strip).join(', ')}` : strip(url);
+}
+
+/** Opens the shared state, fails with a readable message when Redis is down, always closes. */
+export async function withRelay<T>(ctx: CommandContext, fn: (relay: Relay) => Promise<T>): Promise<T> {
+  const config = ctx.config();
+  const relay = new Relay(config);
+  try {
+    if (!(await waitForPing(relay))) {
+      throw new CliFailure(`Redis at ${redisLocation(config.redis.url, config.redis.cluster)} is not reachable: start it, or fix redis.url in ${ctx.configPath()}`);
+    }
+    return await fn(relay);
+  } finally {
+    await relay.close();
+  }
+}
+
+async function waitForPing(relay: Relay): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    if (await relay.ping()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
