@@ -5,33 +5,34 @@ import { destinationTypes, type DestinationDefinition } from '@leadrelay/destina
 const DESTINATION_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
 const redisUrl = z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL');
+const port = z.number().int().min(0).max(65535);
+const DURATION_HELP = 'Duration: 500ms, 10s, 5m, 2h or 1d.';
+const duration = (description: string) => zDuration().describe(`${description} ${DURATION_HELP}`);
+/** A duration whose default is written as a person would write it (and shown so in the JSON Schema). */
+const durationOr = (fallback: string, description: string) => zDuration().prefault(fallback).describe(`${description} ${DURATION_HELP}`);
+
+const attempts = z.number().int().min(1).max(100);
 
 const retrySchema = z.object({
-  /** Attempts before a delivery is dead-lettered (throttling waits do not count). */
-  attempts: z.number().int().min(1).max(100).default(12),
-  initialDelay: zDuration().default(10_000),
-  /** Backoff is exponential with jitter, capped here. */
-  maxDelay: zDuration().default(7_200_000),
-  /** Total time one delivery may spend waiting for a destination's throttling before it counts as an attempt. */
-  maxThrottleWait: zDuration().default(86_400_000),
+  attempts: attempts.default(12).describe('Attempts before a delivery is dead-lettered (throttling waits do not count).'),
+  initialDelay: durationOr('10s', 'Delay before the first retry.'),
+  maxDelay: durationOr('2h', 'Cap of the exponential backoff (with jitter).'),
+  maxThrottleWait: durationOr('1d', "Total time one delivery may wait for a destination's throttling before that counts as an attempt."),
 }).strict();
 
-/** Per-destination retry: any key overrides the global `retry`. */
 const retryOverride = z.object({
-  attempts: z.number().int().min(1).max(100).optional(),
-  initialDelay: zDuration().optional(),
-  maxDelay: zDuration().optional(),
-  maxThrottleWait: zDuration().optional(),
-}).strict();
+  attempts: attempts.optional().describe('Attempts before a delivery is dead-lettered.'),
+  initialDelay: duration('Delay before the first retry.').optional(),
+  maxDelay: duration('Cap of the exponential backoff.').optional(),
+  maxThrottleWait: duration('Total throttling wait before it counts as an attempt.').optional(),
+}).strict().describe('Overrides the global `retry` for this destination; any key may be left out.');
 
 const matchSchema = z.object({
-  actions: z.array(z.string().min(1)).optional(),
-  sources: z.array(z.string().min(1)).optional(),
-  /** Globs on `publisherid.offerid` (`*` any run of characters, `?` one). */
-  offers: z.array(z.string().min(1)).optional(),
-  /** Whether MSFT_TEST leads go here (default true). */
-  testLeads: z.boolean().default(true),
-}).strict();
+  actions: z.array(z.string().min(1)).optional().describe('Action codes taken (INS, PLT, Create, StartTestDrive, ...); absent = all.'),
+  sources: z.array(z.string().min(1)).optional().describe('Lead sources taken (AzureMarketplace, AzurePortal, SPZA, TestDrive, ...); absent = all.'),
+  offers: z.array(z.string().min(1)).optional().describe('Globs on publisherid.offerid (`*` any run of characters, `?` one); absent = all.'),
+  testLeads: z.boolean().default(true).describe('Whether MSFT_TEST leads go here.'),
+}).strict().describe('Which leads this destination takes; every key optional.');
 
 const fieldValue = z.union([z.string(), z.number(), z.boolean()]).superRefine((v, ctx) => {
   for (const problem of checkTemplate(v)) ctx.addIssue({ code: 'custom', message: problem });
@@ -39,29 +40,49 @@ const fieldValue = z.union([z.string(), z.number(), z.boolean()]).superRefine((v
 
 /** Keys every destination has, whatever its type. */
 const commonDestinationShape = {
-  id: z.string().regex(DESTINATION_ID, 'must match ^[a-z][a-z0-9-]{0,39}$ (lowercase letters, digits, dashes)'),
-  enabled: z.boolean().default(true),
-  match: matchSchema.default({ testLeads: true }),
-  /** Leads delivered at once by one worker process (default per type). */
-  concurrency: z.number().int().min(1).max(500).optional(),
-  /** At most `max` deliveries (API calls, for batching types) per `per`, across all workers. */
-  rateLimit: z.object({ max: z.number().int().min(1), per: zDuration() }).strict().optional(),
+  id: z.string().regex(DESTINATION_ID, 'must match ^[a-z][a-z0-9-]{0,39}$ (lowercase letters, digits, dashes)')
+    .describe('Unique id: lowercase letters, digits and dashes, starting with a letter.'),
+  enabled: z.boolean().default(true).describe('A disabled destination takes no leads.'),
+  match: matchSchema.prefault({}),
+  concurrency: z.number().int().min(1).max(500).optional().describe('Deliveries (API calls) at once per worker process; default per type.'),
+  rateLimit: z.object({
+    max: z.number().int().min(1).describe('Calls allowed per window.'),
+    per: duration('The window.'),
+  }).strict().optional().describe('At most `max` calls per `per`, across all workers; default per type.'),
   retry: retryOverride.optional(),
-  fields: z.record(z.string().min(1), fieldValue).optional(),
-  /** Allow plain http to a non-loopback host (local emulators such as Azurite in compose). */
-  allowInsecure: z.boolean().default(false),
+  fields: z.record(z.string().min(1), fieldValue).optional()
+    .describe('Extra or overriding destination fields. Values are templates: {{id}}, {{source}}, {{action}}, {{offer}}, {{offerTitle}}, {{leadSource}}, {{description}}, {{createdAt}}, {{customer.<field>}}, {{extra.<key>}}.'),
+  allowInsecure: z.boolean().default(false).describe('Allow plain http to a non-loopback host (local emulators such as Azurite in compose).'),
 };
 
 function destinationVariant<T extends string, S extends z.ZodObject>(type: T, def: DestinationDefinition<S>) {
   const shape = { ...commonDestinationShape, type: z.literal(type), ...(def.settings.shape as S['shape']) };
   return z.object(shape).strict().superRefine((value, ctx) => {
     const s = value as z.output<S> & { allowInsecure: boolean };
-    def.refine?.(s, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
-    for (const { path, url } of def.outboundUrls?.(s) ?? []) {
-      const problem = checkOutboundUrl(url, s.allowInsecure);
-      if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
-    }
-  });
+    const report = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    // These also run when other keys of the destination are wrong, so every problem is reported at once;
+    // on such partial values a rule may throw, and then it has nothing reliable to say.
+    attempt(() => def.refine?.(s, report));
+    attempt(() => {
+      for (const { path, url } of def.outboundUrls?.(s) ?? []) {
+        if (typeof url !== 'string') continue;
+        const problem = checkOutboundUrl(url, s.allowInsecure === true);
+        if (problem) report(path, problem);
+      }
+    });
+  }, { when: isObjectPayload });
+}
+
+function isObjectPayload(payload: { value: unknown }): boolean {
+  return typeof payload.value === 'object' && payload.value !== null;
+}
+
+function attempt(rule: () => void): void {
+  try {
+    rule();
+  } catch {
+    // a partial value (another key already reported) the rule cannot judge
+  }
 }
 
 type Types = typeof destinationTypes;
@@ -74,59 +95,54 @@ export const destinationSchema = z.discriminatedUnion('type', variants);
 
 export const configSchema = z.object({
   redis: z.object({
-    url: redisUrl.default('redis://127.0.0.1:6379'),
-    /** Every key and queue lives under it. */
-    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, _ or -').default('leadrelay'),
-    /** Redis Cluster seed nodes, instead of `url`. */
-    cluster: z.array(redisUrl).min(1).optional(),
-  }).strict().default({ url: 'redis://127.0.0.1:6379', prefix: 'leadrelay' }),
+    url: redisUrl.default('redis://127.0.0.1:6379').describe('redis:// or rediss:// (TLS) URL.'),
+    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, _ or -').default('leadrelay')
+      .describe('Every key and queue lives under it.'),
+    cluster: z.array(redisUrl).min(1).optional().describe('Redis Cluster seed nodes, instead of `url`.'),
+  }).strict().prefault({}),
   intake: z.object({
-    host: z.string().default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(8080),
-    apiKeys: z.array(z.string().min(16, 'must be at least 16 characters')).min(1, 'needs at least one key'),
-    maxBodyBytes: z.number().int().min(1024).max(10_485_760).default(65_536),
-    /** Identical id-less leads inside it are one lead. */
-    dedupeWindow: zDuration().default(86_400_000),
+    host: z.string().default('0.0.0.0').describe('Address the intake server listens on.'),
+    port: port.default(8080),
+    apiKeys: z.array(z.string().min(16, 'must be at least 16 characters')).min(1, 'needs at least one key')
+      .describe('Keys a client sends as `Authorization: Bearer`, `X-Api-Key` or `?code=`; at least 16 characters each.'),
+    maxBodyBytes: z.number().int().min(1024).max(10_485_760).default(65_536).describe('Largest accepted request body.'),
+    dedupeWindow: durationOr('24h', 'Identical id-less leads inside it are one lead.'),
   }).strict(),
   ops: z.object({
     host: z.string().default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(3000),
+    port: port.default(3000),
     username: z.string().min(1).default('ops'),
-    /** Required to start the ops server. */
-    password: z.string().min(8, 'must be at least 8 characters').optional(),
-  }).strict().default({ host: '0.0.0.0', port: 3000, username: 'ops' }),
+    password: z.string().min(8, 'must be at least 8 characters').optional().describe('Required to start the ops server.'),
+  }).strict().prefault({}),
   worker: z.object({
     host: z.string().default('0.0.0.0'),
-    metricsPort: z.number().int().min(0).max(65535).default(9464),
-    /** On SIGTERM, how long active deliveries may take to finish before they are released. */
-    shutdownTimeout: zDuration().default(30_000),
-    /** How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them. */
-    lockDuration: zDuration().default(30_000),
-  }).strict().default({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000, lockDuration: 30_000 }),
-  retry: retrySchema.default({ attempts: 12, initialDelay: 10_000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 }),
+    metricsPort: port.default(9464).describe('Port of /healthz, /readyz and /metrics.'),
+    shutdownTimeout: durationOr('30s', 'On SIGTERM, how long active deliveries may take before they are released.'),
+  }).strict().prefault({}),
+  retry: retrySchema.prefault({}).describe('Default retry for every destination.'),
   defaults: z.object({
-    /** Fills CRM-required fields a lead lacks (last name, company). */
-    placeholder: z.string().min(1).default('[not provided]'),
-  }).strict().default({ placeholder: '[not provided]' }),
+    placeholder: z.string().min(1).default('[not provided]').describe('Fills CRM-required fields a lead lacks (last name, company).'),
+  }).strict().prefault({}),
   leads: z.object({
-    /** How long lead status and attempt timelines are kept. */
-    retention: zDuration().default(2_592_000_000),
-  }).strict().default({ retention: 2_592_000_000 }),
+    retention: durationOr('30d', 'How long lead status and attempt timelines are kept.'),
+  }).strict().prefault({}),
   alerts: z.object({
-    /** Standard Webhooks–signed POST for each alert, when set. */
-    webhookUrl: zHttpUrl().optional(),
+    webhookUrl: zHttpUrl().optional().describe('Standard Webhooks-signed POST for each alert, when set.'),
     signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be 'whsec_' followed by base64").optional(),
-    /** Alert when a destination's oldest waiting lead has waited longer than this. */
-    queueWaitThreshold: zDuration().default(900_000),
-  }).strict().default({ queueWaitThreshold: 900_000 }),
+    queueWaitThreshold: durationOr('15m', "Alert when a destination's oldest waiting lead has waited longer than this."),
+  }).strict().prefault({}),
   destinations: z.array(destinationSchema).min(1, 'needs at least one destination'),
 }).strict().superRefine((c, ctx) => {
+  // Runs even when other parts are invalid (`when`), so a duplicate id is reported with everything else.
+  const destinations: unknown[] = Array.isArray(c.destinations) ? c.destinations : [];
   const seen = new Map<string, number>();
-  c.destinations.forEach((d, i) => {
-    if (seen.has(d.id)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'id'], message: `duplicate destination id '${d.id}' (first at destinations[${seen.get(d.id)}])` });
-    else seen.set(d.id, i);
+  destinations.forEach((d, i) => {
+    const id = (d as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return;
+    if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'id'], message: `duplicate destination id '${id}' (first at destinations[${seen.get(id)}])` });
+    else seen.set(id, i);
   });
-});
+}, { when: isObjectPayload });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
