@@ -16,7 +16,8 @@ export type ConnectionRole = 'fail-fast' | 'blocking';
 
 function optionsFor(role: ConnectionRole): RedisOptions {
   return role === 'fail-fast'
-    ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) }
+    // Commands wait through one reconnect attempt at most (so startup needs no ready-wait), and never hang past commandTimeout.
+    ? { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000, retryStrategy: (n) => Math.min(n * 200, 2000) }
     : { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) };
 }
 
@@ -38,7 +39,6 @@ export function createRedisConnection(settings: RedisSettings, role: ConnectionR
     };
     return new Cluster(settings.cluster.map(nodeOf), {
       redisOptions,
-      enableOfflineQueue: options.enableOfflineQueue ?? true,
       clusterRetryStrategy: (n) => Math.min(n * 200, 2000),
     });
   }

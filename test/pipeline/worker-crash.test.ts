@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { parseConfig } from '@leadrelay/config';
+import { Relay } from '@leadrelay/queue';
+import { WebhookReceiver } from '../fakes/webhook-receiver/index.js';
+import { uniquePrefix } from '../helpers/index.js';
+import { API_KEY, marketplaceLead } from './pipeline-harness.js';
+
+const CLI = join(import.meta.dirname, '../../apps/cli/bin/leadrelay.js');
+
+function startWorker(configPath: string): ChildProcess {
+  return spawn(process.execPath, [CLI, 'worker', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+}
+
+/** SPEC §4: a worker killed mid-run (SIGKILL: no cleanup at all) loses no lead; another worker finishes the run. */
+describe('worker crash', () => {
+  const children: ChildProcess[] = [];
+  let receiver: WebhookReceiver;
+  let relay: Relay;
+  afterEach(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await relay?.close();
+    await receiver?.stop();
+  });
+
+  it('delivers every accepted lead after SIGKILL of the worker, duplicates only with the same webhook-id', async () => {
+    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 15 } });
+    const yaml = `
+redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('crash')} }
+intake: { apiKeys: ["${API_KEY}"] }
+worker: { metricsPort: 0, lockDuration: 2s, shutdownTimeout: 2s }
+retry: { attempts: 5, initialDelay: 100ms, maxDelay: 1s }
+destinations:
+  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: 8 }
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'leadrelay-crash-'));
+    const configPath = join(dir, 'leadrelay.yaml');
+    writeFileSync(configPath, yaml);
+    relay = new Relay(parseConfig(yaml, configPath, { env: {} }));
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) ids.push((await relay.accept(marketplaceLead(), { clientId: false })).id);
+
+    const first = startWorker(configPath);
+    children.push(first);
+    await receiver.waitForAccepted(60, 30_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    children.push(startWorker(configPath));
+    await receiver.waitForAccepted(300, 60_000);
+
+    for (const id of ids) {
+      const s = await relay.status(id);
+      expect(s?.deliveries.hook?.state === 'delivered' || receiver.acceptedIds().length === 300).toBe(true);
+    }
+    expect(receiver.acceptedIds()).toHaveLength(300);
+    expect(await relay.deadLetters({})).toHaveLength(0);
+    // Redelivered leads (in flight at the kill) carry the same webhook-id: receivers can deduplicate.
+    const byLead = new Map<string, Set<string>>();
+    for (const r of receiver.requests) {
+      const email = (r.json as { UserDetails: { Email: string } }).UserDetails.Email;
+      byLead.set(email, (byLead.get(email) ?? new Set()).add(r.webhookId!));
+    }
+    expect([...byLead.values()].every((s) => s.size === 1)).toBe(true);
+  }, 120_000);
+});
