@@ -118,6 +118,7 @@ export const configSchema = z.object({
     host: z.string().default('0.0.0.0'),
     metricsPort: port.default(9464).describe('Port of /healthz, /readyz and /metrics.'),
     shutdownTimeout: durationOr('30s', 'On SIGTERM, how long active deliveries may take before they are released.'),
+    lockDuration: durationOr('30s', 'How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them over.'),
   }).strict().prefault({}),
   retry: retrySchema.prefault({}).describe('Default retry for every destination.'),
   defaults: z.object({
