@@ -134,6 +134,14 @@ export class FakeSalesforce {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
 
+  /** Forgets recorded requests, leads and pending faults (tokens stay valid), so one fake can serve several tests. */
+  reset(): void {
+    this.requests.length = 0;
+    this.webToLead.length = 0;
+    this.leads.length = 0;
+    this.faults.length = 0;
+  }
+
   /** Every issued token now answers 401 INVALID_SESSION_ID (a session timeout or a revoked app). */
   expireSessions(): void {
     this.validTokens.clear();

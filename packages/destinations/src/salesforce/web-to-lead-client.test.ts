@@ -53,8 +53,7 @@ function client(over: Parameters<typeof settings>[0] = {}): WebToLeadClient {
 beforeAll(async () => { fake = await FakeSalesforce.start({ orgId: OID }); });
 afterAll(async () => { await fake.close(); });
 beforeEach(() => {
-  fake.requests.length = 0;
-  fake.webToLead.length = 0;
+  fake.reset();
   clock = Date.parse('2024-05-01T12:00:00Z');
   quotas = [];
 });
