@@ -1,0 +1,2 @@
+export * from './fake-marketo.js';
+export * from './fake-marketo-store.js';
