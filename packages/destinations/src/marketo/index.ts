@@ -13,6 +13,7 @@ export const marketo = defineDestination({
   outboundUrls: (s) => [{ path: ['restUrl'], url: s.restUrl }, ...(s.identityUrl ? [{ path: ['identityUrl'], url: s.identityUrl }] : [])],
   // Marketo: 100 calls per 20 s and 10 concurrent calls per instance, shared by every integration.
   defaults: { concurrency: 5, rateLimit: { max: 80, perMs: 20_000 } },
-  batching: (s) => ({ maxSize: s.batchSize, maxWaitMs: s.batchWait }),
+  // Sync and push take up to 300 records per call; Submit Form takes one record per call.
+  batching: (s) => ({ maxSize: s.operation === 'form' ? 1 : s.batchSize, maxWaitMs: s.batchWait }),
   create: (settings, ctx) => new MarketoClient(settings, ctx),
 });

@@ -1,0 +1,101 @@
+import { domainToASCII } from 'node:url';
+import { PayloadValidationError, formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+
+/** One Marketo lead record: REST API field names to values. */
+export type MarketoRecord = Record<string, FieldValue>;
+
+/** SPEC §5 default mapping: customer fields keep their names in Marketo, plus `leadSource` = `Source-Action|Offer`. */
+export function defaultMarketoRecord(lead: Lead): MarketoRecord {
+  const c = lead.customer;
+  const record: Record<string, FieldValue | undefined> = {
+    firstName: c.firstName,
+    lastName: c.lastName,
+    email: c.email,
+    phone: c.phone,
+    country: c.country,
+    company: c.company,
+    title: c.title,
+    leadSource: formatLeadSource(lead),
+  };
+  return withoutBlanks(record);
+}
+
+/**
+ * Blank values are left out rather than sent: on an upsert an empty string would wipe what Marketo
+ * already knows about the person (a later lead from the same customer often has fewer fields).
+ */
+function withoutBlanks(record: Record<string, FieldValue | undefined>): MarketoRecord {
+  const out: MarketoRecord = {};
+  for (const [k, v] of Object.entries(record)) {
+    if (v === undefined) continue;
+    if (typeof v === 'string' && v.trim() === '') continue;
+    out[k] = typeof v === 'string' ? v.trim() : v;
+  }
+  return out;
+}
+
+/** The default mapping with the destination's rendered `fields:` added or overriding. */
+export function mapLeadToMarketo(lead: Lead, fields: Record<string, FieldValue> | undefined): MarketoRecord {
+  const base: Record<string, FieldValue | undefined> = { ...defaultMarketoRecord(lead), ...renderFields(fields, lead) };
+  return withoutBlanks(base);
+}
+
+/**
+ * Marketo accepts only ASCII in email addresses (Adobe `leads.md`). Decision: an internationalised
+ * *domain* is the same mailbox in its ASCII (punycode) form, so it is converted; a non-ASCII *local part*
+ * has no ASCII equivalent, so the lead is rejected here with a remediation and never sent.
+ */
+export function toAsciiEmail(email: string): { ok: true; email: string } | { ok: false; reason: string } {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7F]*$/.test(email)) return { ok: true, email };
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return { ok: false, reason: 'it is not an email address and contains non-ASCII characters' };
+  const local = email.slice(0, at);
+  // eslint-disable-next-line no-control-regex
+  if (!/^[\x00-\x7F]*$/.test(local)) return { ok: false, reason: 'its local part (before @) contains non-ASCII characters' };
+  const domain = domainToASCII(email.slice(at + 1));
+  if (domain === '') return { ok: false, reason: 'its domain is not a valid internationalised domain name' };
+  return { ok: true, email: `${local}@${domain}` };
+}
+
+export interface PreparedRecord {
+  ok: true;
+  record: MarketoRecord;
+}
+
+export interface RejectedRecord {
+  ok: false;
+  error: PayloadValidationError;
+}
+
+/**
+ * Builds the record and checks what Marketo would otherwise skip or mis-file: the key it finds the
+ * person by (`lookupField`; always `email` for form submissions) must be present, and email ASCII.
+ */
+export function prepareMarketoRecord(lead: Lead, opts: { fields?: Record<string, FieldValue>; keyField: string; destinationId: string }): PreparedRecord | RejectedRecord {
+  const record = mapLeadToMarketo(lead, opts.fields);
+  const replay = `then \`leadrelay dlq replay --destination ${opts.destinationId} --id ${lead.id}\``;
+  if (typeof record.email === 'string') {
+    const ascii = toAsciiEmail(record.email);
+    if (!ascii.ok) {
+      return {
+        ok: false,
+        error: new PayloadValidationError(`Not sent to Marketo: the email address is not ASCII (${ascii.reason}); Marketo accepts only ASCII email addresses`, {
+          remediation: `Correct the lead's email address at its source, or map an ASCII address to email with \`fields:\`, ${replay}.`,
+        }),
+      };
+    }
+    record.email = ascii.email;
+  }
+  const key = record[opts.keyField];
+  if (key === undefined || (typeof key === 'string' && key === '')) {
+    return {
+      ok: false,
+      error: new PayloadValidationError(`Not sent to Marketo: the lead has no '${opts.keyField}', the field Marketo finds the person by`, {
+        remediation: `Marketo upserts by '${opts.keyField}' and this lead has none (Microsoft strips personal data from some leads, e.g. .edu addresses). `
+          + `Map a value to '${opts.keyField}' with \`fields:\` or choose another lookupField, ${replay}; or purge it if it cannot be identified.`,
+      }),
+    };
+  }
+  return { ok: true, record };
+}
