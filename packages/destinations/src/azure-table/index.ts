@@ -1,17 +1,24 @@
+import type { CommonDestinationSettings } from '../destination.js';
 import { defineDestination } from '../destination.js';
 import { azureTableSettings, tableEndpoint } from './settings.js';
-import { AzureTableClient, partitionKeyOf } from './azure-table-client.js';
+import { AzureTableClient, MAX_TRANSACTION_SIZE } from './azure-table-client.js';
+import { fieldsProblems, partitionKeyOf } from './azure-table-entity.js';
 
 export const azureTable = defineDestination({
   type: 'azure-table',
   title: 'Azure Table storage',
   settings: azureTableSettings,
+  // `fields:` become entity properties: their names must be valid Azure Table property names.
+  refine: (s, report) => {
+    const { fields } = s as typeof s & Partial<CommonDestinationSettings>;
+    for (const p of fieldsProblems(fields)) report(p.name === undefined ? ['fields'] : ['fields', p.name], p.message);
+  },
   outboundUrls: (s) => {
     const url = tableEndpoint(s.connectionString);
     return url ? [{ path: ['connectionString'], url }] : [];
   },
   defaults: { concurrency: 4 },
   // Entity-group transactions: at most 100 entities, all in one partition.
-  batching: () => ({ maxSize: 100, maxWaitMs: 200, key: partitionKeyOf }),
+  batching: () => ({ maxSize: MAX_TRANSACTION_SIZE, maxWaitMs: 200, key: partitionKeyOf }),
   create: (settings, ctx) => new AzureTableClient(settings, ctx),
 });
