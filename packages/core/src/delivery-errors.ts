@@ -58,14 +58,25 @@ export class RetryableError extends DeliveryError {
   }
 }
 
+export interface ThrottledErrorOptions extends DeliveryErrorOptions {
+  /**
+   * The wait is for a quota with a known reset (Web-to-Lead's 500 a day, Marketo's daily quota), not
+   * open-ended throttling: it never counts against `retry.maxThrottleWait`, so a backlog larger than
+   * one day's quota waits in the queue instead of being dead-lettered.
+   */
+  quotaReset?: boolean;
+}
+
 /** The destination asked us to slow down: wait `retryAfterMs`, pause only this destination, keep the attempt. */
 export class ThrottledError extends DeliveryError {
   readonly kind = 'throttled' as const;
   readonly code = 'LR_THROTTLED';
   readonly retryAfterMs: number;
-  constructor(message: string, retryAfterMs: number, options?: DeliveryErrorOptions) {
+  readonly quotaReset: boolean;
+  constructor(message: string, retryAfterMs: number, options: ThrottledErrorOptions = {}) {
     super(message, 'None needed: delivery resumes when the destination\'s limit resets. If it happens often, lower this destination\'s rateLimit or concurrency.', options);
     this.retryAfterMs = Math.max(0, Math.round(retryAfterMs));
+    this.quotaReset = options.quotaReset ?? false;
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { classifyError, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
+import { ThrottledError, classifyError, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, type BatchItemResult, type DestinationClient } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
@@ -172,10 +172,11 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const logLine = { leadId, attempt, durationMs: Math.round(ms), error: serialized.message, code: serialized.destinationCode ?? serialized.code };
     await relay.control(this.d.id).setLastError(serialized, now);
 
-    if (error.kind === 'throttled') {
-      const waited = (job.data.throttledMs ?? 0) + (error as DeliveryError & { retryAfterMs: number }).retryAfterMs;
+    if (error instanceof ThrottledError) {
+      const retryAfterMs = error.retryAfterMs;
+      // Waiting for a quota with a known reset is never a failure; open-ended throttling is bounded.
+      const waited = (job.data.throttledMs ?? 0) + (error.quotaReset ? 0 : retryAfterMs);
       if (waited <= this.d.retry.maxThrottleWait) {
-        const retryAfterMs = (error as DeliveryError & { retryAfterMs: number }).retryAfterMs;
         const until = new Date(now.getTime() + retryAfterMs);
         await job.updateData({ ...job.data, throttledMs: waited });
         // Holds this destination's queue for every worker; other destinations are untouched.

@@ -59,7 +59,7 @@ export class WebToLeadClient implements DestinationClient {
       throw new ThrottledError(
         `Web-to-Lead daily limit reached: ${this.limit} requests in the last 24 h; the next one frees in ${formatWait(slot.retryAfterMs)}`,
         Math.min(slot.retryAfterMs, WEB_TO_LEAD_WINDOW_MS),
-        { destinationCode: 'WEB_TO_LEAD_DAILY_LIMIT', remediation: `None needed: leads over the limit wait in LeadRelay's queue until a slot frees. Salesforce allows 500 Web-to-Lead requests per 24 h; if you have a higher allowance raise dailyLimit, or use mode: api.` },
+        { destinationCode: 'WEB_TO_LEAD_DAILY_LIMIT', quotaReset: true, remediation: `None needed: leads over the limit wait in LeadRelay's queue until a slot frees. Salesforce allows 500 Web-to-Lead requests per 24 h; if you have a higher allowance raise dailyLimit, or use mode: api.` },
       );
     }
     const res = await this.send(() => this.http.post(this.settings.url, body, { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' } }));
