@@ -136,7 +136,7 @@ export class MarketoClient implements DestinationClient {
     }
     return res.result.map((raw) => {
       const r = readRecordResult(raw);
-      if ((r.status === 'created' || r.status === 'updated') && (!r.reasons || r.reasons.length === 0)) {
+      if (r.status === 'created' || r.status === 'updated') {
         return r.id === undefined || Number.isNaN(r.id) ? { ok: true } : { ok: true, remoteId: String(r.id) };
       }
       return { ok: false, error: classifyRecordFailure(r.reasons, r.status, res.requestId, this.errorCtx) };
