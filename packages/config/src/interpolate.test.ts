@@ -92,3 +92,11 @@ describe('interpolateEnv', () => {
     });
   });
 });
+
+describe('raw', () => {
+  it('gives back each reference as written, for checking the file as an editor sees it', () => {
+    const src = 'a: ${A:-x y} $${B} ${C}';
+    const r = interpolateEnv(src, { A: 'v' });
+    expect(r.raw(r.text)).toBe(src);
+  });
+});

@@ -38,6 +38,8 @@ export interface InterpolationResult {
   expand(value: string): string;
   /** The substitution when `value` is exactly one token (a whole scalar written as `${...}`). */
   whole(value: string): EnvSubstitution | undefined;
+  /** Replaces every token with the reference as written (`${NAME:-default}`): the file as an editor sees it. */
+  raw(value: string): string;
 }
 
 const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\r\n]*))?\}|\$\{/g;
@@ -142,6 +144,10 @@ export function interpolateEnv(source: string, env: Record<string, string | unde
     malformed,
     toSourceOffset: offsetMapper(splices),
     expand: (value) => value.replace(TOKEN, (t, i: string) => substitutions[Number(i)]?.value ?? t),
+    raw: (value) => value.replace(TOKEN, (t, i: string) => {
+      const r = substitutions[Number(i)]?.reference;
+      return r ? source.slice(r.start, r.end) : t;
+    }),
     whole: (value) => {
       const m = WHOLE_TOKEN.exec(value);
       return m ? substitutions[Number(m[1])] : undefined;
