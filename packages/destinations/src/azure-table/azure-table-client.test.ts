@@ -169,6 +169,13 @@ describe('azure-table destination (Azurite)', () => {
     results.forEach((r, i) => expect(stored.has(leads[i]!.id)).toBe(r.ok));
   });
 
+  it('handles the same lead twice in one call (a transaction may hold an entity once)', async () => {
+    const table = newTable();
+    const results = await makeClient(table).deliverBatch([leadN(1), leadN(2), leadN(1)]);
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(await countEntities(table)).toBe(2);
+  });
+
   it('rejects locally an entity that cannot fit, without failing the others', async () => {
     const table = newTable();
     const leads = [leadN(1), leadN(2, { description: 'x'.repeat(40_000) }), leadN(3)];

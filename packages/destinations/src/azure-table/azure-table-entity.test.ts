@@ -98,6 +98,13 @@ describe('azure-table entity', () => {
     expect(() => leadEntity(lead, { ...many, P246: 'v' })).toThrow(InvalidConfigurationError);
   });
 
+  it('the definition batches by sanitised partition, at most 100 per call', () => {
+    const batching = azureTable.batching!({ connectionString: 'UseDevelopmentStorage=true', table: 'Leads', id: 't', type: 'azure-table', enabled: true, allowInsecure: false });
+    expect(batching!.maxSize).toBe(100);
+    expect(batching!.key!({ ...lead, offer: 'a/b' })).toBe(batching!.key!({ ...lead, id: 'other', offer: 'a#b' }));
+    expect(batching!.key!(lead)).not.toBe(batching!.key!({ ...lead, offer: 'fabrikam.app' }));
+  });
+
   it('config validation reports bad fields: names at their path', () => {
     const problems: string[] = [];
     azureTable.refine!({ connectionString: 'UseDevelopmentStorage=true', table: 'Leads', fields: { 'bad-name': 'x', Good: 'y' } } as never,

@@ -103,7 +103,11 @@ export class HttpsClient implements DestinationClient {
     const excerpt = await readExcerpt(res.data);
     if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
       const err = this.classifyResponse(res.status, res.headers as Record<string, unknown>, excerpt);
-      return { ok: false, message: err.message, remediation: err.remediation };
+      // The probe is deliberately unsigned (it is not a lead); a receiver that demands a signature on every method refuses it.
+      const unsignedNote = this.signer && (res.status === 401 || res.status === 403)
+        ? ' If the receiver verifies Standard Webhooks signatures on every request, this unsigned probe is refused by design: send a test lead (`leadrelay test-lead`) instead.'
+        : '';
+      return { ok: false, message: err.message, remediation: err.remediation + unsignedNote };
     }
     return { ok: true, message: `${this.what} is reachable (OPTIONS answered HTTP ${res.status}; no lead was sent)` };
   }
