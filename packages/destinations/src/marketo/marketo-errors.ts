@@ -79,6 +79,7 @@ export function classifyResponseError(errors: MarketoError[] | undefined, reques
     case '607':
       return new ThrottledError(message, quotaResetDelayMs(ctx.now()), {
         ...common,
+        quotaReset: true,
         remediation: 'None needed: delivery resumes after Marketo\'s daily quota resets at midnight US Central time. To avoid it, ask Adobe to raise the '
           + 'daily API quota (Admin > Web Services shows it) or reduce other integrations\' calls.',
       });
