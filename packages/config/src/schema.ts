@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkOutboundUrl, checkTemplate, zDuration, zHttpUrl } from '@leadrelay/core';
-import { destinationTypes, type DestinationDefinition } from '@leadrelay/destinations';
+import { destinationTypes, type CommonDestinationSettings, type DestinationDefinition } from '@leadrelay/destinations';
 
 const DESTINATION_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -58,7 +58,7 @@ const commonDestinationShape = {
 function destinationVariant<T extends string, S extends z.ZodObject>(type: T, def: DestinationDefinition<S>) {
   const shape = { ...commonDestinationShape, type: z.literal(type), ...(def.settings.shape as S['shape']) };
   return z.object(shape).strict().superRefine((value, ctx) => {
-    const s = value as z.output<S> & { allowInsecure: boolean };
+    const s = value as z.output<S> & CommonDestinationSettings;
     const report = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     // These also run when other keys of the destination are wrong, so every problem is reported at once;
     // on such partial values a rule may throw, and then it has nothing reliable to say.

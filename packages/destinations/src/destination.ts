@@ -89,9 +89,9 @@ export interface DestinationDefinition<S extends z.ZodObject = z.ZodObject> {
   /** The type-specific keys (SPEC §2 table); common keys are added by the config package. */
   settings: S;
   /** Rules across keys that a plain object schema cannot say (e.g. `operation: push` needs `programName`). */
-  refine?(settings: z.output<S>, report: (path: string[], message: string) => void): void;
+  refine?(settings: z.output<S> & CommonDestinationSettings, report: (path: string[], message: string) => void): void;
   /** Every URL the destination will call, so config can require https (or loopback / `allowInsecure`). */
-  outboundUrls?(settings: z.output<S>): { path: string[]; url: string }[];
+  outboundUrls?(settings: z.output<S> & CommonDestinationSettings): { path: string[]; url: string }[];
   defaults: DestinationDefaults;
   /** Batching where the API has it, derived from settings. */
   batching?(settings: z.output<S> & CommonDestinationSettings): BatchingOptions | undefined;

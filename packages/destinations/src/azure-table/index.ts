@@ -1,4 +1,3 @@
-import type { CommonDestinationSettings } from '../destination.js';
 import { defineDestination } from '../destination.js';
 import { azureTableSettings, tableEndpoint } from './settings.js';
 import { AzureTableClient, MAX_TRANSACTION_SIZE } from './azure-table-client.js';
@@ -10,7 +9,7 @@ export const azureTable = defineDestination({
   settings: azureTableSettings,
   // `fields:` become entity properties: their names must be valid Azure Table property names.
   refine: (s, report) => {
-    const { fields } = s as typeof s & Partial<CommonDestinationSettings>;
+    const { fields } = s;
     for (const p of fieldsProblems(fields)) report(p.name === undefined ? ['fields'] : ['fields', p.name], p.message);
   },
   outboundUrls: (s) => {
