@@ -1,0 +1,2 @@
+export * from './aadsts-errors.js';
+export * from './azure-ad-server.js';
