@@ -1,17 +1,140 @@
-import type { Lead } from '@leadrelay/core';
-import { InvalidConfigurationError } from '@leadrelay/core';
+import axios, { type AxiosInstance } from 'axios';
+import { classifyError, InvalidConfigurationError, isDeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import {
+  classifyDataverseFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation,
+  type DataverseFailureContext, type DataverseReply,
+} from './dataverse-failure.js';
+import { mapLeadToDynamics } from './dynamics-lead-mapping.js';
+import { DynamicsTokenProvider, environmentUrl } from './dynamics-token-provider.js';
+import { leadRecordId } from './lead-record-id.js';
 import type { DynamicsSettings } from './settings.js';
 
-/** Placeholder until this destination's worker lands: pauses the destination rather than losing leads. */
-export class DynamicsClient implements DestinationClient {
-  constructor(private readonly settings: DynamicsSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {}
+export interface DynamicsClientOptions {
+  /** Timeout of each Web API call and of each token request, in ms. Default 30 000. */
+  timeoutMs?: number;
+}
 
-  async deliver(_lead: Lead): Promise<Delivered> {
-    throw new InvalidConfigurationError('The dynamics destination is not implemented yet', { remediation: 'Upgrade LeadRelay.' });
+/** Headers every Web API request carries (reference §6.2). */
+const ODATA_HEADERS = {
+  Accept: 'application/json',
+  'OData-MaxVersion': '4.0',
+  'OData-Version': '4.0',
+} as const;
+
+/**
+ * Dynamics 365 / Dataverse destination (SPEC §2 `dynamics`, §4, §5). Each lead is upserted with
+ * `PATCH <env>/api/data/v<apiVersion>/leads(<uuid v5 of the lead id>)`, so a retried lead updates the same record
+ * instead of creating a duplicate. Tokens come from one MSAL application per destination (cached); a 401 gets one
+ * fresh token and one retry. Failures are classified in dataverse-failure.ts / dynamics-auth-failure.ts.
+ */
+export class DynamicsClient implements DestinationClient {
+  private readonly env: string;
+  private readonly apiBase: string;
+  private readonly http: AxiosInstance;
+  private readonly tokens: DynamicsTokenProvider;
+
+  constructor(
+    private readonly settings: DynamicsSettings & CommonDestinationSettings,
+    private readonly ctx: DestinationContext,
+    options: DynamicsClientOptions = {},
+  ) {
+    const timeout = options.timeoutMs ?? 30_000;
+    this.env = environmentUrl(settings.instanceUrl);
+    this.apiBase = `${this.env}/api/data/v${settings.apiVersion}`;
+    this.tokens = new DynamicsTokenProvider(settings.auth, settings.instanceUrl, { timeoutMs: timeout, logger: ctx.logger });
+    this.http = axios.create({
+      timeout,
+      // Every status is read by us; redirects are not followed (a redirect means instanceUrl is not the Web API,
+      // and following it would carry the bearer token elsewhere).
+      validateStatus: () => true,
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+    });
+  }
+
+  async deliver(lead: Lead): Promise<Delivered> {
+    const id = leadRecordId(lead.id);
+    const body = mapLeadToDynamics(lead, this.settings, this.ctx.placeholder);
+    // No If-Match / If-None-Match: without them PATCH is an upsert (create with this id, or update it).
+    // The "If-None-Match: null" of Microsoft's header list is a GET cache-buster and has no place on a write.
+    await this.call('PATCH', `${this.apiBase}/leads(${id})`, `PATCH leads(${id})`, body);
+    this.ctx.logger.debug({ leadId: lead.id, destination: this.settings.id, recordId: id }, 'dynamics lead upserted');
+    return { remoteId: id };
   }
 
   async check(): Promise<CheckResult> {
-    return { ok: false, message: 'not implemented' };
+    try {
+      const reply = await this.call('GET', `${this.apiBase}/WhoAmI`, 'GET WhoAmI');
+      let who: { UserId?: string; OrganizationId?: string } = {};
+      try {
+        who = JSON.parse(reply.body) as typeof who;
+      } catch {
+        // handled below
+      }
+      if (!who.UserId) {
+        throw new InvalidConfigurationError(`${this.env} answered WhoAmI without a UserId`, {
+          remediation: notDataverseRemediation(this.failureContext('GET WhoAmI'), 'answered WhoAmI without Dataverse\'s reply'),
+        });
+      }
+      return {
+        ok: true,
+        message: `Signed in to ${this.env} with ${this.settings.auth.mode === 'password' ? `user ${this.settings.auth.username}` : `application ${this.settings.auth.clientId}`} `
+          + `(WhoAmI UserId ${who.UserId}, OrganizationId ${who.OrganizationId ?? 'unknown'}); no lead was created.`,
+      };
+    } catch (err) {
+      const e = classifyError(err);
+      // A retry is the engine's remedy for deliveries; a person running `check` needs to know what to look at.
+      const remediation = e.kind === 'transient' || e.kind === 'throttled'
+        ? `Temporary failure: check that ${this.env} and the Microsoft Entra ID authority (auth.authorityHost) are reachable from this machine, then run the check again.`
+        : e.remediation;
+      return { ok: false, message: e.message, remediation };
+    }
+  }
+
+  /** One Web API call with a token; a 401 gets one fresh token and one retry. Returns 2xx replies, throws the rest classified. */
+  private async call(method: 'GET' | 'PATCH', url: string, operation: string, data?: unknown): Promise<DataverseReply> {
+    let token = await this.tokens.getToken();
+    let reply = await this.send(method, url, operation, token, data);
+    if (reply.status === 401) {
+      token = await this.tokens.getToken({ rejected: token });
+      reply = await this.send(method, url, operation, token, data);
+    }
+    if (reply.status >= 200 && reply.status < 300) {
+      if (looksLikeHtml(reply)) {
+        throw new InvalidConfigurationError(`${operation} at ${this.env} answered HTTP ${reply.status} with a web page instead of the Web API`, {
+          status: reply.status, destinationCode: String(reply.status),
+          remediation: notDataverseRemediation(this.failureContext(operation), 'answered with an HTML page'),
+        });
+      }
+      return reply;
+    }
+    throw classifyDataverseFailure(reply, this.failureContext(operation));
+  }
+
+  private async send(method: 'GET' | 'PATCH', url: string, operation: string, token: string, data?: unknown): Promise<DataverseReply> {
+    try {
+      const res = await this.http.request<string>({
+        method, url,
+        headers: {
+          ...ODATA_HEADERS,
+          Authorization: `Bearer ${token}`,
+          ...(method === 'GET' ? { 'If-None-Match': 'null' } : { 'Content-Type': 'application/json; charset=utf-8' }),
+        },
+        ...(data === undefined ? {} : { data: JSON.stringify(data) }),
+      });
+      return { status: res.status, headers: res.headers as Record<string, unknown>, body: typeof res.data === 'string' ? res.data : '' };
+    } catch (err) {
+      if (isDeliveryError(err)) throw err;
+      const e = err as { code?: string; message?: string };
+      const code = e.code === 'ECONNABORTED' ? 'ETIMEDOUT' : e.code;
+      throw classifyDataverseNetworkFailure(code, e.message ?? String(err), this.failureContext(operation));
+    }
+  }
+
+  private failureContext(operation: string): DataverseFailureContext {
+    const auth = this.settings.auth;
+    return { instanceUrl: this.env, mode: auth.mode, clientId: auth.clientId, username: auth.mode === 'password' ? auth.username : undefined, operation };
   }
 }

@@ -1,0 +1,46 @@
+import type { Lead } from '@leadrelay/core';
+import { describe, expect, it } from 'vitest';
+import { mapLeadToDynamics, truncate } from './dynamics-lead-mapping.js';
+
+const lead: Lead = {
+  id: 'lead-1', source: 'AzureMarketplace', action: 'INS', offer: 'contoso.widget-pro', offerTitle: 'Widget Pro',
+  customer: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@contoso.com', phone: '+44 20 7946 0000', country: 'GB', company: 'Contoso', title: 'CTO' },
+  description: 'Wants a demo', createdAt: '2024-05-01T10:00:00.000Z', testLead: false,
+};
+
+describe('mapLeadToDynamics (SPEC §5)', () => {
+  it('maps every customer field, the lead source, description and leadsourcecode', () => {
+    expect(mapLeadToDynamics(lead, { leadSourceCode: 8 }, '[not provided]')).toEqual({
+      firstname: 'Ada', lastname: 'Lovelace', emailaddress1: 'ada@contoso.com', telephone1: '+44 20 7946 0000',
+      address1_country: 'GB', companyname: 'Contoso', jobtitle: 'CTO',
+      subject: 'AzureMarketplace-INS|contoso.widget-pro', description: 'Wants a demo', leadsourcecode: 8,
+    });
+  });
+
+  it('fills lastname with the placeholder and leaves other absent fields out', () => {
+    const body = mapLeadToDynamics({ ...lead, customer: { email: 'x@y.z', lastName: '  ' }, description: undefined }, { leadSourceCode: 3 }, '[not provided]');
+    expect(body).toEqual({ lastname: '[not provided]', emailaddress1: 'x@y.z', subject: 'AzureMarketplace-INS|contoso.widget-pro', leadsourcecode: 3 });
+  });
+
+  it('applies fields: overrides and additions after the defaults, typed', () => {
+    const body = mapLeadToDynamics(lead, { leadSourceCode: 8, fields: { subject: 'Marketplace: {{offerTitle}}', new_offer: '{{offer}}', leadsourcecode: 10, new_flag: true } }, 'x');
+    expect(body).toMatchObject({ subject: 'Marketplace: Widget Pro', new_offer: 'contoso.widget-pro', leadsourcecode: 10, new_flag: true });
+  });
+
+  it('truncates to the lead columns\' max lengths instead of failing', () => {
+    const long = (n: number) => 'x'.repeat(n);
+    const body = mapLeadToDynamics({ ...lead, customer: { lastName: long(80), title: long(150), country: long(120), company: long(101) }, description: long(2500) }, { leadSourceCode: 8 }, 'p');
+    expect((body.lastname as string).length).toBe(50);
+    expect((body.jobtitle as string).length).toBe(100);
+    expect((body.address1_country as string).length).toBe(80);
+    expect((body.companyname as string).length).toBe(100);
+    expect((body.description as string).length).toBe(2000);
+    // fields: overrides are held to the same limits
+    expect((mapLeadToDynamics(lead, { leadSourceCode: 8, fields: { lastname: long(60) } }, 'p').lastname as string).length).toBe(50);
+  });
+
+  it('never splits a surrogate pair when truncating', () => {
+    expect(truncate('ab😀', 3)).toBe('ab');
+    expect(truncate('ab😀', 4)).toBe('ab😀');
+  });
+});

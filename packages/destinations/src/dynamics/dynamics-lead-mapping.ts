@@ -1,0 +1,68 @@
+import { formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+
+/**
+ * Max lengths of the lead columns we write (Dataverse lead table reference; reference §6.2). Longer values are
+ * truncated rather than failing the whole lead with "exceeded the maximum allowed length".
+ */
+export const DYNAMICS_LEAD_MAX_LENGTHS: Readonly<Record<string, number>> = {
+  firstname: 50,
+  lastname: 50,
+  emailaddress1: 100,
+  telephone1: 50,
+  address1_country: 80,
+  companyname: 100,
+  jobtitle: 100,
+  subject: 300,
+  description: 2000,
+};
+
+export interface DynamicsMappingSettings {
+  /** `leadsourcecode` option value (8 = Web). */
+  leadSourceCode: number;
+  /** `fields:` templates that add to or override the default columns. */
+  fields?: Record<string, FieldValue>;
+}
+
+/** Cuts to `max` UTF-16 units without splitting a surrogate pair. */
+export function truncate(value: string, max: number): string {
+  if (value.length <= max) return value;
+  let out = '';
+  for (const ch of value) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  return out;
+}
+
+function present(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v ? v : undefined;
+}
+
+/**
+ * SPEC §5: the body of the `leads` upsert. Absent customer fields are left out (so a retry never blanks a
+ * column someone filled in Dynamics), except `lastname`, which Dataverse requires: it gets the placeholder.
+ */
+export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings, placeholder: string): Record<string, FieldValue> {
+  const c = lead.customer;
+  const body: Record<string, FieldValue | undefined> = {
+    firstname: present(c.firstName),
+    lastname: present(c.lastName) ?? placeholder,
+    emailaddress1: present(c.email),
+    telephone1: present(c.phone),
+    address1_country: present(c.country),
+    companyname: present(c.company),
+    jobtitle: present(c.title),
+    subject: formatLeadSource(lead),
+    description: present(lead.description),
+    leadsourcecode: settings.leadSourceCode,
+    ...renderFields(settings.fields, lead),
+  };
+  const out: Record<string, FieldValue> = {};
+  for (const [column, value] of Object.entries(body)) {
+    if (value === undefined) continue;
+    const max = DYNAMICS_LEAD_MAX_LENGTHS[column];
+    out[column] = typeof value === 'string' && max !== undefined ? truncate(value, max) : value;
+  }
+  return out;
+}
