@@ -1,0 +1,318 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import { LeadRelayMetrics, silentLogger } from '@leadrelay/observability';
+import { Relay } from '@leadrelay/queue';
+import {
+  canonical, intakeConfig, jobCounts, KEY_ONE, KEY_TWO, microsoftJson, msftTestForm, postLead,
+} from '../test/intake-fixture.js';
+import { buildIntakeServer } from './index.js';
+
+let config: LeadRelayConfig;
+let app: FastifyInstance;
+let relay: Relay;
+
+beforeAll(async () => {
+  config = intakeConfig(inject('redisUrl'));
+  relay = new Relay(config);
+  app = buildIntakeServer({ config, logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }) });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await relay?.close();
+});
+
+function expectProblem(res: LightMyRequestResponse, status: number, type: string): Record<string, unknown> {
+  expect(res.statusCode, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = res.json() as Record<string, unknown>;
+  expect(body).toMatchObject({ type: `https://leadrelay.dev/problems/${type}`, status });
+  expect(typeof body.title).toBe('string');
+  expect(typeof body.detail).toBe('string');
+  expect(Array.isArray(body.errors)).toBe(true);
+  return body;
+}
+
+const get = (url: string, headers: Record<string, string> = { authorization: `Bearer ${KEY_ONE}` }) => app.inject({ method: 'GET', url, headers });
+
+describe('POST /v1/leads: the three formats', () => {
+  it('accepts Microsoft HTTPS-endpoint JSON with camelCase userDetails, taking the offer from ?offer=', async () => {
+    const res = await postLead(app, microsoftJson({ description: 'format test 1' }), { url: '/v1/leads?offer=contoso.widget' });
+    expect(res.statusCode, res.body).toBe(202);
+    const body = res.json();
+    expect(body).toEqual({ id: expect.stringMatching(/^h[0-9a-f]{32}$/), duplicate: false, destinations: ['all', 'ins-only', 'contoso'] });
+    const status = (await get(`/v1/leads/${body.id}`)).json();
+    expect(status.testLead).toBe(false);
+    expect(Object.keys(status.deliveries)).toEqual(['all', 'ins-only', 'contoso']);
+    const job = await relay.queue('contoso').getJob(relay.keys.jobId('contoso', body.id));
+    expect(job?.data.lead).toMatchObject({
+      source: 'AzureMarketplace', action: 'INS', offer: 'contoso.widget', offerTitle: 'Contoso Widget',
+      customer: { firstName: 'Some', lastName: 'One', email: 'someone@contoso.com', phone: '16175555555', country: 'USA', company: 'Contoso', title: 'Esquire' },
+    });
+  });
+
+  it('accepts PascalCase UserDetails too (names match case-insensitively)', async () => {
+    const res = await postLead(app, {
+      UserDetails: { FirstName: 'Pat', Email: 'pat@contoso.com' }, LeadSource: 'AzurePortal', ActionCode: 'Create', OfferTitle: 'X',
+    }, { url: '/v1/leads?offer=contoso.other' });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json().destinations).toEqual(['all', 'contoso']);
+  });
+
+  it('accepts canonical JSON with leadSource, and records filtered destinations as skipped', async () => {
+    const res = await postLead(app, canonical({ description: 'format test 2' }));
+    expect(res.statusCode, res.body).toBe(202);
+    const { id, destinations } = res.json();
+    expect(destinations).toEqual(['all']);
+    const status = await get(`/v1/leads/${id}`);
+    expect(status.statusCode).toBe(200);
+    expect(status.json()).toEqual({
+      id, receivedAt: expect.any(String), testLead: false, timeline: [],
+      deliveries: { all: { state: 'queued', attempts: 0 }, 'ins-only': { state: 'skipped', attempts: 0 }, contoso: { state: 'skipped', attempts: 0 } },
+    });
+    const job = await relay.queue('all').getJob(relay.keys.jobId('all', id));
+    expect(job?.data.lead).toMatchObject({ source: 'SPZA', action: 'PLT', offer: 'fabrikam.app', customer: { email: 'ada@fabrikam.example' } });
+    expect(await relay.queue('ins-only').getJob(relay.keys.jobId('ins-only', id))).toBeUndefined();
+  });
+
+  it('accepts canonical JSON with separate source/action/offer and a client id', async () => {
+    const res = await postLead(app, { id: 'crm-4711', source: 'Web', action: 'INS', offer: 'contoso.widget', customer: {} });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toEqual({ id: 'crm-4711', duplicate: false, destinations: ['all', 'ins-only', 'contoso'] });
+  });
+
+  it("accepts Microsoft's form-style MSFT_TEST lead (repeated encoding, oid) as a test lead", async () => {
+    const res = await postLead(app, msftTestForm('636573304831318844'));
+    expect(res.statusCode, res.body).toBe(202);
+    const { id, destinations } = res.json();
+    // ins-only: the action is MSFT_TEST_…; contoso: takes no test leads.
+    expect(destinations).toEqual(['all']);
+    const status = (await get(`/v1/leads/${id}`)).json();
+    expect(status.testLead).toBe(true);
+    expect(status.deliveries).toEqual({ all: { state: 'queued', attempts: 0 }, 'ins-only': { state: 'skipped', attempts: 0 }, contoso: { state: 'skipped', attempts: 0 } });
+    const job = await relay.queue('all').getJob(relay.keys.jobId('all', id));
+    expect(job?.data.lead).toMatchObject({ source: 'MSFT_TEST_636573304831318844', offer: 'contoso.widget', customer: { phone: '1234567890', country: 'US' } });
+  });
+
+  it('accepts content types with parameters and application/*+json', async () => {
+    for (const [i, type] of ['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/vnd.contoso.lead+json; charset=UTF-8'].entries()) {
+      const res = await postLead(app, canonical({ description: `content type ${i}` }), { headers: { 'content-type': type } });
+      expect(res.statusCode, `${type}: ${res.body}`).toBe(202);
+    }
+    const form = await postLead(app, msftTestForm('636573304831318999'), { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' } });
+    expect(form.statusCode, form.body).toBe(202);
+  });
+});
+
+describe('POST /v1/leads: errors', () => {
+  it('400 with errors[] for an invalid canonical lead; nothing queued', async () => {
+    const before = await jobCounts(relay);
+    const res = await postLead(app, { customer: { email: 'x@example.com', shoeSize: 42 }, offer: 'contoso.widget' });
+    const body = expectProblem(res, 400, 'invalid-lead');
+    expect(body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'customer.shoeSize' })]));
+    const missing = expectProblem(await postLead(app, { offer: 'contoso.widget', customer: {} }), 400, 'invalid-lead');
+    expect((missing.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['action', 'source']);
+    expect(await jobCounts(relay)).toEqual(before);
+  });
+
+  it('400 for a Microsoft lead without ActionCode and a form without lead_source', async () => {
+    const ms = expectProblem(await postLead(app, microsoftJson({ actionCode: undefined, userDetails: 'nope' })), 400, 'invalid-lead');
+    expect(ms.errors).toEqual([{ path: 'UserDetails', message: 'must be an object' }]);
+    const form = expectProblem(await postLead(app, 'first_name=Ada&email=ada%40example.com'), 400, 'invalid-lead');
+    expect(form.errors).toEqual([expect.objectContaining({ path: 'lead_source' })]);
+  });
+
+  it('400 malformed-body for broken JSON, an empty body, non-object JSON and prototype poisoning', async () => {
+    expectProblem(await postLead(app, '{"leadSource": "SPZA-INS|x.y", ', { headers: { 'content-type': 'application/json' } }), 400, 'malformed-body');
+    expectProblem(await postLead(app, '', { headers: { 'content-type': 'application/json' } }), 400, 'malformed-body');
+    expectProblem(await postLead(app, '{"__proto__": {"polluted": true}}', { headers: { 'content-type': 'application/json' } }), 400, 'malformed-body');
+    expectProblem(await postLead(app, '[1,2]', { headers: { 'content-type': 'application/json' } }), 400, 'invalid-lead');
+    expectProblem(await postLead(app, 'null', { headers: { 'content-type': 'application/json' } }), 400, 'invalid-lead');
+  });
+
+  it('413 for a body over intake.maxBodyBytes, JSON or form', async () => {
+    const big = canonical({ description: 'x'.repeat(3000) });
+    const json = expectProblem(await postLead(app, big), 413, 'payload-too-large');
+    expect(json.detail).toContain('2048');
+    expectProblem(await postLead(app, `lead_source=A-B%7Cc.d&description=${'y'.repeat(3000)}`), 413, 'payload-too-large');
+  });
+
+  it('415 for other content types and a POST without one', async () => {
+    for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/jsonx', 'not a type']) {
+      expectProblem(await postLead(app, '{}', { headers: { 'content-type': type } }), 415, 'unsupported-media-type');
+    }
+    const none = await app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: `Bearer ${KEY_ONE}` } });
+    expectProblem(none, 415, 'unsupported-media-type');
+    const noTypeWithBody = await app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: `Bearer ${KEY_ONE}` }, payload: Buffer.from('{}') });
+    expectProblem(noTypeWithBody, 415, 'unsupported-media-type');
+  });
+
+  it('404 problem for an unknown route, 405 with Allow for a wrong method', async () => {
+    expectProblem(await get('/v1/nothing'), 404, 'not-found');
+    expectProblem(await app.inject({ method: 'GET', url: '/' }), 404, 'not-found');
+    const put = await app.inject({ method: 'PUT', url: '/v1/leads', headers: { authorization: `Bearer ${KEY_ONE}` } });
+    expectProblem(put, 405, 'method-not-allowed');
+    expect(put.headers.allow).toBe('POST');
+    const del = await app.inject({ method: 'DELETE', url: '/v1/leads/abc' });
+    expectProblem(del, 405, 'method-not-allowed');
+    expect(del.headers.allow).toBe('GET, HEAD');
+    expectProblem(await app.inject({ method: 'POST', url: '/healthz' }), 405, 'method-not-allowed');
+  });
+});
+
+describe('authentication', () => {
+  const lead = (n: string) => canonical({ description: `auth ${n}` });
+
+  it('accepts the key as Authorization: Bearer, X-Api-Key or ?code=, any configured key', async () => {
+    expect((await postLead(app, lead('bearer'), { key: KEY_ONE })).statusCode).toBe(202);
+    expect((await postLead(app, lead('bearer lowercase'), { key: null, headers: { authorization: `bearer ${KEY_TWO}` } })).statusCode).toBe(202);
+    expect((await postLead(app, lead('x-api-key'), { key: null, headers: { 'x-api-key': KEY_TWO } })).statusCode).toBe(202);
+    expect((await postLead(app, lead('code'), { key: null, url: `/v1/leads?code=${encodeURIComponent(KEY_ONE)}` })).statusCode).toBe(202);
+  });
+
+  it('401 problem with WWW-Authenticate when the key is missing or wrong, each way', async () => {
+    const wrong = 'intake-key-wrong-000000000000';
+    const cases = [
+      { key: null },
+      { key: wrong },
+      { key: `${KEY_ONE}x` },
+      { key: KEY_ONE.slice(0, -1) },
+      { key: null, headers: { 'x-api-key': wrong } },
+      { key: null, url: `/v1/leads?code=${wrong}` },
+      { key: null, url: '/v1/leads?code=' },
+      { key: null, headers: { authorization: `Basic ${Buffer.from(`u:${KEY_ONE}`).toString('base64')}` } },
+    ];
+    for (const c of cases) {
+      const res = await postLead(app, lead('401'), c);
+      expectProblem(res, 401, 'unauthorized');
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="leadrelay"/);
+    }
+  });
+
+  it('answers 401 before reading the body: the body makes no difference', async () => {
+    expectProblem(await postLead(app, canonical({ description: 'z'.repeat(10_000) }), { key: null }), 401, 'unauthorized');
+    expectProblem(await postLead(app, '{not json', { key: null, headers: { 'content-type': 'application/json' } }), 401, 'unauthorized');
+    expectProblem(await postLead(app, '<lead/>', { key: null, headers: { 'content-type': 'application/xml' } }), 401, 'unauthorized');
+  });
+
+  it('GET /v1/leads/:id needs the key; /healthz, /readyz and /metrics do not', async () => {
+    expectProblem(await get('/v1/leads/anything', {}), 401, 'unauthorized');
+    expectProblem(await get('/v1/leads/anything', { 'x-api-key': 'wrong-key-123456789' }), 401, 'unauthorized');
+    expect((await get('/healthz', {})).json()).toEqual({ status: 'ok' });
+    expect((await get('/readyz', {})).statusCode).toBe(200);
+    expect((await get('/metrics', {})).statusCode).toBe(200);
+  });
+});
+
+describe('idempotency', () => {
+  it('a re-post with the same client id is 200 duplicate and queues nothing twice', async () => {
+    const body = canonical({ id: 'retry-me.1', leadSource: 'AzureMarketplace-INS|contoso.widget' });
+    const first = await postLead(app, body);
+    expect(first.statusCode).toBe(202);
+    const before = await jobCounts(relay);
+    const second = await postLead(app, { ...body, description: 'changed on retry' }, { key: KEY_TWO });
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toEqual({ id: 'retry-me.1', duplicate: true, destinations: ['all', 'ins-only', 'contoso'] });
+    expect(await jobCounts(relay)).toEqual(before);
+    for (const d of ['all', 'ins-only', 'contoso']) expect(await relay.queue(d).getJob(relay.keys.jobId(d, 'retry-me.1'))).toBeDefined();
+  });
+
+  it('a re-post without an id has the same content id: 200 duplicate, no second job', async () => {
+    const body = microsoftJson({ description: 'no id, posted twice' });
+    const first = await postLead(app, body, { url: '/v1/leads?offer=contoso.widget' });
+    expect(first.statusCode).toBe(202);
+    const before = await jobCounts(relay);
+    const second = await postLead(app, body, { url: '/v1/leads?offer=contoso.widget' });
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toEqual({ id: first.json().id, duplicate: true, destinations: ['all', 'ins-only', 'contoso'] });
+    expect(await jobCounts(relay)).toEqual(before);
+  });
+
+  it('the same form test lead posted twice is one lead', async () => {
+    const form = msftTestForm('636573304831300001');
+    const first = await postLead(app, form);
+    const second = await postLead(app, form);
+    expect([first.statusCode, second.statusCode]).toEqual([202, 200]);
+    expect(second.json().id).toBe(first.json().id);
+  });
+
+  it('concurrent posts of one lead: exactly one 202, one job per destination', async () => {
+    const body = canonical({ id: 'concurrent-1', leadSource: 'AzureMarketplace-INS|contoso.widget' });
+    const before = await jobCounts(relay);
+    const results = await Promise.all(Array.from({ length: 5 }, () => postLead(app, body)));
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 202]);
+    const after = await jobCounts(relay);
+    expect(after).toEqual({ all: before.all! + 1, 'ins-only': before['ins-only']! + 1, contoso: before.contoso! + 1 });
+  });
+});
+
+describe('GET /v1/leads/:id', () => {
+  it('404 problem for an unknown lead', async () => {
+    expectProblem(await get('/v1/leads/never-posted'), 404, 'lead-not-found');
+  });
+
+  it('400 for an id that does not match ^[A-Za-z0-9._-]{1,128}$', async () => {
+    expectProblem(await get('/v1/leads/bad%24id'), 400, 'invalid-lead-id');
+    expectProblem(await get('/v1/leads/a%2Fb'), 400, 'invalid-lead-id');
+    expectProblem(await get(`/v1/leads/${'a'.repeat(129)}`), 400, 'invalid-lead-id');
+    expectProblem(await get(`/v1/leads/${'a'.repeat(300)}`), 400, 'invalid-lead-id');
+    expect((await get(`/v1/leads/${'a'.repeat(128)}`)).statusCode).toBe(404);
+  });
+
+  it('HEAD answers like GET without a body', async () => {
+    await postLead(app, canonical({ id: 'head-me' }));
+    const res = await app.inject({ method: 'HEAD', url: '/v1/leads/head-me', headers: { 'x-api-key': KEY_ONE } });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('');
+  });
+});
+
+describe('probes and metrics', () => {
+  it('/readyz is 200 when Redis answers', async () => {
+    const res = await get('/readyz', {});
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ready', checks: { config: 'ok', redis: 'ok' } });
+  });
+
+  it('/metrics counts received leads by format, rejections by reason, and reads queue gauges from Redis', async () => {
+    const metricsConfig = intakeConfig(inject('redisUrl'));
+    const metricsApp = buildIntakeServer({ config: metricsConfig, logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }) });
+    try {
+      expect((await postLead(metricsApp, canonical({ description: 'metrics 1' }))).statusCode).toBe(202);
+      expect((await postLead(metricsApp, canonical({ description: 'metrics 1' }))).statusCode).toBe(200);
+      expect((await postLead(metricsApp, microsoftJson(), { url: '/v1/leads?offer=contoso.widget' })).statusCode).toBe(202);
+      expect((await postLead(metricsApp, msftTestForm('636573304831300777'))).statusCode).toBe(202);
+      expect((await postLead(metricsApp, {})).statusCode).toBe(400);
+      expect((await postLead(metricsApp, '{', { headers: { 'content-type': 'application/json' } })).statusCode).toBe(400);
+      expect((await postLead(metricsApp, canonical(), { key: 'not-a-key-000000000' })).statusCode).toBe(401);
+      expect((await postLead(metricsApp, canonical(), { key: null })).statusCode).toBe(401);
+      expect((await postLead(metricsApp, canonical({ description: 'q'.repeat(5000) }))).statusCode).toBe(413);
+      expect((await postLead(metricsApp, 'x', { headers: { 'content-type': 'text/plain' } })).statusCode).toBe(415);
+      // Not lead submissions: not counted as rejected leads.
+      expect((await metricsApp.inject({ method: 'GET', url: '/v1/leads/x' })).statusCode).toBe(401);
+
+      const res = await metricsApp.inject({ method: 'GET', url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = res.body;
+      const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(value('leadrelay_leads_received_total{format="canonical"}')).toBe(1);
+      expect(value('leadrelay_leads_received_total{format="marketplace"}')).toBe(1);
+      expect(value('leadrelay_leads_received_total{format="form"}')).toBe(1);
+      expect(value('leadrelay_leads_rejected_total{reason="invalid"}')).toBe(1);
+      expect(value('leadrelay_leads_rejected_total{reason="malformed"}')).toBe(1);
+      expect(value('leadrelay_leads_rejected_total{reason="unauthorized"}')).toBe(2);
+      expect(value('leadrelay_leads_rejected_total{reason="too_large"}')).toBe(1);
+      expect(value('leadrelay_leads_rejected_total{reason="unsupported_media_type"}')).toBe(1);
+      expect(value('leadrelay_leads_rejected_total{reason="unavailable"}')).toBe(0);
+      // all: 3 leads; ins-only: the Microsoft one; contoso: the Microsoft one (the form lead is a test lead).
+      expect(value('leadrelay_queue_jobs{destination="all",state="waiting"}')).toBe(3);
+      expect(value('leadrelay_queue_jobs{destination="ins-only",state="waiting"}')).toBe(1);
+      expect(value('leadrelay_queue_jobs{destination="contoso",state="waiting"}')).toBe(1);
+    } finally {
+      await metricsApp.close();
+    }
+  });
+});

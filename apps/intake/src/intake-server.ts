@@ -1,0 +1,289 @@
+import formbody from '@fastify/formbody';
+import Fastify, {
+  type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler,
+} from 'fastify';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import { LEAD_ID_PATTERN, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat } from '@leadrelay/core';
+import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
+import { exposeQueueMetrics, Relay, type AcceptResult } from '@leadrelay/queue';
+import { ApiKeyVerifier } from './api-key-verifier.js';
+import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
+import { problem, PROBLEMS, sendProblem, type ProblemBody } from './problem.js';
+import { RedisTimeoutError, withTimeout } from './with-timeout.js';
+
+export interface IntakeServerOptions {
+  config: LeadRelayConfig;
+  /** Default: a fail-fast Relay on `config.redis`, closed with the server. A given relay is left open. */
+  relay?: Relay;
+  /** Default: pino JSON on stdout (`$LOG_LEVEL`, default info) with the config's secrets redacted. */
+  logger?: Logger;
+  /** Default: a new LeadRelayMetrics whose queue gauges read Redis on each scrape. */
+  metrics?: LeadRelayMetrics;
+  /** How long one Redis operation (accept, status, ping, queue gauges) may take before intake answers 503. Default 5000 ms. */
+  redisTimeoutMs?: number;
+  /** `Retry-After` (seconds) on 503 answers. Default 5. */
+  retryAfterSeconds?: number;
+}
+
+/** `leadrelay_leads_rejected_total{reason}` values. */
+export const REJECT_REASONS = ['unauthorized', 'invalid', 'malformed', 'too_large', 'unsupported_media_type', 'unavailable'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+const FORMATS: readonly IntakeFormat[] = ['canonical', 'marketplace', 'form'];
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+/** `application/*+json` (e.g. `application/vnd.contoso.lead+json`), tested against Fastify's normalised content type. */
+const STRUCTURED_JSON = /^application\/[a-z0-9!#$&^_.-]+\+json(?:;|$)/;
+
+/** Paths intake serves and their methods, so a wrong method is 405 with `Allow` rather than 404. */
+const ALLOWED_METHODS: readonly [RegExp, string][] = [
+  [/^\/v1\/leads\/?$/, 'POST'],
+  [/^\/v1\/leads\/[^/]+$/, 'GET, HEAD'],
+  [/^\/(?:healthz|readyz|metrics)$/, 'GET, HEAD'],
+];
+
+const ACCEPT_REPLY_SCHEMA = {
+  type: 'object',
+  properties: { id: { type: 'string' }, duplicate: { type: 'boolean' }, destinations: { type: 'array', items: { type: 'string' } } },
+  required: ['id', 'duplicate', 'destinations'],
+} as const;
+
+/**
+ * The intake HTTP server (SPEC §3): authenticates, parses the three body formats, hands the lead to
+ * `relay.accept` (durable fan-out) and answers only once Redis holds it. Every error is problem+json.
+ * Returns the Fastify instance un-listened: tests use `inject`, `startIntake` listens.
+ */
+export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance {
+  const { config } = options;
+  const redisTimeoutMs = options.redisTimeoutMs ?? 5000;
+  const retryAfter = String(options.retryAfterSeconds ?? 5);
+  const logger = options.logger ?? createIntakeLogger(config);
+  const metrics = options.metrics ?? new LeadRelayMetrics();
+  const ownsRelay = !options.relay;
+  const relay = options.relay ?? new Relay(config);
+  const verifier = new ApiKeyVerifier(config.intake.apiKeys);
+  if (ownsRelay) logConnectionChanges(relay, logger);
+  if (!metrics.refreshFromRedis) exposeResilientQueueMetrics(relay, metrics, redisTimeoutMs, logger);
+
+  // Children bound once: no label hashing per request; every series exists (at 0) from the start.
+  const received = Object.fromEntries(FORMATS.map((f) => [f, metrics.leadsReceived.labels({ format: f })])) as Record<IntakeFormat, { inc(): void }>;
+  const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, metrics.leadsRejected.labels({ reason: r })])) as Record<RejectReason, { inc(): void }>;
+  for (const f of FORMATS) metrics.leadsReceived.inc({ format: f }, 0);
+  for (const r of REJECT_REASONS) metrics.leadsRejected.inc({ reason: r }, 0);
+
+  let closing = false;
+  // Lead contents are logged only at debug; checked once, not per request.
+  const debugEnabled = logger.isLevelEnabled('debug');
+
+  const app = Fastify({
+    // The request serializer redacts `?code=` wherever Fastify logs a request.
+    loggerInstance: logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
+    logController: new IntakeLogController(),
+    bodyLimit: config.intake.maxBodyBytes,
+    trustProxy: false,
+    // Our own 503 while closing is problem+json (Fastify's built-in one is not).
+    return503OnClosing: false,
+    // Ids are at most 128 characters; longer ones reach frameworkErrors and get a 400.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: (error, request, reply) => {
+      if (verifier.verify(request.headers, request.query) !== 'ok') return unauthorized(request, reply);
+      const id = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      return sendProblem(reply, problem(id ? PROBLEMS.invalidLeadId : PROBLEMS.badRequest,
+        id ? 'A lead id must match ^[A-Za-z0-9._-]{1,128}$.' : 'The URL is not valid.'));
+    },
+  });
+  app.decorateRequest('intakeOutcome', null);
+
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(STRUCTURED_JSON, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  void app.register(formbody);
+
+  const isLeadPost = (request: FastifyRequest) => request.method === 'POST' && request.routeOptions.url === '/v1/leads';
+  const outcome = (request: FastifyRequest, o: RequestOutcome) => { request.intakeOutcome = o; };
+  const reject = (request: FastifyRequest, reason: RejectReason, extra: RequestOutcome = {}) => {
+    if (isLeadPost(request)) rejected[reason].inc();
+    outcome(request, { reason, ...extra });
+  };
+  const unavailable = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    if (!closing) request.log.error({ err: redisError(error) }, 'Redis could not answer; replying 503');
+    reject(request, 'unavailable');
+    reply.header('retry-after', retryAfter);
+    return sendProblem(reply, problem(PROBLEMS.unavailable, closing
+      ? 'This intake instance is shutting down; retry (another instance will take the lead).'
+      : 'Redis could not store or read the lead; nothing was queued. Retry later with the same body.'));
+  };
+  function unauthorized(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const verdict = verifier.verify(request.headers, request.query);
+    reject(request, 'unauthorized');
+    reply.header('www-authenticate', verdict === 'invalid' ? 'Bearer realm="leadrelay", error="invalid_token"' : 'Bearer realm="leadrelay"');
+    return sendProblem(reply, problem(PROBLEMS.unauthorized, verdict === 'invalid'
+      ? 'The API key is not one of intake.apiKeys.'
+      : 'Send an intake API key as `Authorization: Bearer <key>`, `X-Api-Key: <key>` or `?code=<key>`.'));
+  }
+
+  // Runs before the body is read: a 401 never depends on the body, and an unauthenticated body is never parsed.
+  const authenticate: onRequestHookHandler = (request, reply, done) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      unavailable(request, reply, undefined);
+      return;
+    }
+    if (verifier.verify(request.headers, request.query) === 'ok') done();
+    else unauthorized(request, reply);
+  };
+
+  app.post('/v1/leads', { onRequest: authenticate, schema: { response: { 200: ACCEPT_REPLY_SCHEMA, 202: ACCEPT_REPLY_SCHEMA } } },
+    async (request, reply) => {
+      const mediaType = request.mediaType;
+      // Only JSON and form parsers exist, so any other type was already refused; this is a body-less POST.
+      if (mediaType === undefined) {
+        reject(request, 'unsupported_media_type');
+        return sendProblem(reply, problem(PROBLEMS.unsupportedMediaType, UNSUPPORTED_DETAIL));
+      }
+      const ctx = { query: request.query as Record<string, unknown> };
+      const parsed = mediaType === FORM_MEDIA_TYPE ? parseForm(request.body, ctx) : parseJsonLead(request.body, ctx);
+      if (!parsed.ok) {
+        reject(request, 'invalid', { format: parsed.format, invalid: parsed.errors.map((e) => e.path) });
+        const n = parsed.errors.length;
+        return sendProblem(reply, problem(PROBLEMS.invalidLead,
+          `The ${parsed.format} lead has ${n} invalid field${n === 1 ? '' : 's'}; see errors.`, parsed.errors));
+      }
+      const { lead } = parsed;
+      if (debugEnabled) request.log.debug({ lead, format: parsed.format }, 'lead parsed');
+      let accepted: AcceptResult;
+      try {
+        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId }), redisTimeoutMs);
+      } catch (e) {
+        return unavailable(request, reply, e);
+      }
+      // Counted once per lead: a client's retry of an accepted lead is not a new lead.
+      if (!accepted.duplicate) received[parsed.format].inc();
+      outcome(request, { leadId: accepted.id, format: parsed.format, duplicate: accepted.duplicate, destinations: accepted.destinations.length });
+      reply.code(accepted.duplicate ? 200 : 202);
+      return accepted;
+    });
+
+  app.get<{ Params: { id: string } }>('/v1/leads/:id', { onRequest: authenticate }, async (request, reply) => {
+    const { id } = request.params;
+    if (!LEAD_ID_PATTERN.test(id)) {
+      outcome(request, { reason: 'invalid_id' });
+      return sendProblem(reply, problem(PROBLEMS.invalidLeadId, 'A lead id must match ^[A-Za-z0-9._-]{1,128}$.', [{ path: 'id', message: 'must match ^[A-Za-z0-9._-]{1,128}$' }]));
+    }
+    outcome(request, { leadId: id });
+    let status;
+    try {
+      status = await withTimeout(relay.status(id), redisTimeoutMs);
+    } catch (e) {
+      return unavailable(request, reply, e);
+    }
+    if (!status) return sendProblem(reply, problem(PROBLEMS.leadNotFound, `No lead '${id}' was accepted (or its status has expired after leads.retention).`));
+    return status;
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (request, reply) => {
+    const redis = !closing && await withTimeout(relay.ping(), redisTimeoutMs).catch(() => false);
+    const checks = { config: 'ok', redis: redis ? 'ok' : 'unreachable' };
+    if (redis) return { status: 'ready', checks };
+    reply.header('retry-after', retryAfter);
+    return sendProblem(reply, problem(PROBLEMS.unavailable, closing ? 'Shutting down.' : 'Redis does not answer.', [], { checks }));
+  });
+
+  app.get('/metrics', async (request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0]!;
+    const allow = ALLOWED_METHODS.find(([re]) => re.test(path))?.[1];
+    if (allow) {
+      reply.header('allow', allow);
+      return sendProblem(reply, problem(PROBLEMS.methodNotAllowed, `${request.method} is not allowed here; use ${allow}.`));
+    }
+    return sendProblem(reply, problem(PROBLEMS.notFound, 'Intake serves POST /v1/leads, GET /v1/leads/{id}, /healthz, /readyz and /metrics.'));
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { body, reason } = problemForError(error, config.intake.maxBodyBytes);
+    if (body.status >= 500) request.log.error({ err: error }, 'unexpected error');
+    if (reason) reject(request, reason);
+    return sendProblem(reply, body);
+  });
+
+  app.addHook('preClose', (done) => { closing = true; done(); });
+  if (ownsRelay) app.addHook('onClose', async () => { await relay.close(); });
+
+  return app;
+}
+
+const UNSUPPORTED_DETAIL = 'Send application/json (canonical or Microsoft\'s HTTPS-endpoint JSON, also application/*+json) or application/x-www-form-urlencoded (Web-to-Lead fields).';
+
+/** Maps Fastify's and the parsers' errors to problems; a 4xx never becomes a 5xx. */
+function problemForError(error: FastifyError, maxBodyBytes: number): { body: ProblemBody; reason?: RejectReason } {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { reason: 'too_large', body: problem(PROBLEMS.payloadTooLarge, `The body is larger than intake.maxBodyBytes (${maxBodyBytes} bytes).`, [{ path: '', message: `must be at most ${maxBodyBytes} bytes` }]) };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { reason: 'unsupported_media_type', body: problem(PROBLEMS.unsupportedMediaType, UNSUPPORTED_DETAIL) };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body is empty; send a JSON object.', [{ path: '', message: 'must not be empty' }]) };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body is not valid JSON (or uses __proto__/constructor.prototype keys).', [{ path: '', message: 'must be valid JSON' }]) };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body length does not match Content-Length.') };
+  }
+  if (error instanceof SyntaxError) {
+    return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body is not valid JSON.', [{ path: '', message: error.message }]) };
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const k = status === 413 ? PROBLEMS.payloadTooLarge : status === 415 ? PROBLEMS.unsupportedMediaType : { ...PROBLEMS.badRequest, status };
+    return { reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : 'malformed', body: problem(k, error.message) };
+  }
+  return { body: problem(PROBLEMS.internal, 'Intake failed unexpectedly; the error is logged. Retry later.') };
+}
+
+/** Queue gauges read Redis on each scrape; while Redis is down /metrics still answers (that is when it matters). */
+function exposeResilientQueueMetrics(relay: Relay, metrics: LeadRelayMetrics, timeoutMs: number, logger: Logger): void {
+  exposeQueueMetrics(relay, metrics);
+  const refresh = metrics.refreshFromRedis!;
+  metrics.refreshFromRedis = async () => {
+    try {
+      await withTimeout(refresh(), timeoutMs);
+    } catch (e) {
+      logger.warn({ err: redisError(e) }, 'queue gauges not refreshed: Redis did not answer');
+    }
+  };
+}
+
+/**
+ * One line when the Redis connection drops and one when it is back, instead of ioredis printing
+ * every failed reconnect to stderr (which it does when a client has no 'error' listener).
+ */
+function logConnectionChanges(relay: Relay, logger: Logger): void {
+  let down = false;
+  relay.redis.on('error', (e: unknown) => {
+    if (down) return;
+    down = true;
+    logger.error({ err: redisError(e) }, 'Redis connection lost; intake answers 503 until it is back');
+  });
+  relay.redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info('Redis connection restored');
+  });
+}
+
+/** Only the message: a Redis error object can carry the command and its arguments (lead data). */
+function redisError(e: unknown): { message: string; name?: string } {
+  if (e instanceof RedisTimeoutError) return { name: e.name, message: e.message };
+  return e instanceof Error ? { name: e.name, message: e.message } : { message: String(e) };
+}
+
+/** Intake's default logger: pino JSON on stdout, every secret in the config redacted from every line. */
+export function createIntakeLogger(config: LeadRelayConfig): Logger {
+  const redactor = new SecretRedactor();
+  redactor.addFromObject(config);
+  return createLogger({ name: 'intake', redactText: (t) => redactor.redact(t) });
+}

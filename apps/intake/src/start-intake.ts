@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
+import type { Relay } from '@leadrelay/queue';
+import { buildIntakeServer, createIntakeLogger } from './intake-server.js';
+
+export interface StartIntakeOptions {
+  /** Default: pino JSON on stdout with the config's secrets redacted. */
+  logger?: Logger;
+  metrics?: LeadRelayMetrics;
+  /** Default: a fail-fast Relay of its own, closed on shutdown. */
+  relay?: Relay;
+  /**
+   * Close on SIGTERM/SIGINT (default true). A process running several servers (`leadrelay start`)
+   * may pass false and call `close()` itself. A second signal while closing kills the process as usual.
+   */
+  handleSignals?: boolean;
+  /** Overrides `intake.host` / `intake.port` (port 0: any free port, see `address`). */
+  host?: string;
+  port?: number;
+}
+
+export interface RunningIntake {
+  app: FastifyInstance;
+  /** `http://host:port` actually listened on. */
+  address: string;
+  /** Stops taking connections, lets in-flight requests finish, closes Redis. Idempotent. */
+  close(): Promise<void>;
+  /** Resolves once the server has closed (after a signal or `close()`). */
+  closed: Promise<void>;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Runs intake on `intake.host:intake.port` (the CLI's `leadrelay intake`). */
+export async function startIntake(config: LeadRelayConfig, options: StartIntakeOptions = {}): Promise<RunningIntake> {
+  const logger = options.logger ?? createIntakeLogger(config);
+  const app = buildIntakeServer({ config, logger, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.relay ? { relay: options.relay } : {}) });
+
+  let closing: Promise<void> | undefined;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'intake shutting down');
+    void close();
+  };
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const s of SIGNALS) process.off(s, onSignal);
+      try {
+        await app.close();
+        logger.info('intake stopped');
+      } finally {
+        markClosed();
+      }
+    })();
+    return closing;
+  };
+
+  const address = await app.listen({ host: options.host ?? config.intake.host, port: options.port ?? config.intake.port });
+  if (options.handleSignals ?? true) for (const s of SIGNALS) process.once(s, onSignal);
+  // Not fatal: intake answers 503 (and /readyz says not ready) until Redis is back.
+  if ((await app.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) logger.warn('Redis does not answer yet; leads get 503 until it does');
+  return { app, address, close, closed };
+}
