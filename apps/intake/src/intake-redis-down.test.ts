@@ -9,7 +9,10 @@ import { buildIntakeServer } from './index.js';
 
 let server: RedisServer;
 let config: LeadRelayConfig;
+/** Waits for the relay's own verdict (so no command of a refused lead is still pending when Redis returns). */
 let app: FastifyInstance;
+/** Gives up on a hung Redis after 500 ms. */
+let impatient: FastifyInstance;
 /** The test's own view of Redis, to count jobs. */
 let inspect: Relay;
 
@@ -18,20 +21,22 @@ beforeAll(async () => {
   config = intakeConfig(server.url);
   inspect = new Relay(config);
   inspect.redis.on('error', () => { /* expected while the server is stopped */ });
-  app = buildIntakeServer({ config, logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }), redisTimeoutMs: 500 });
-  await app.ready();
+  app = buildIntakeServer({ config, logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }), redisTimeoutMs: 25_000 });
+  impatient = buildIntakeServer({ config, logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }), redisTimeoutMs: 500 });
+  await Promise.all([app.ready(), impatient.ready()]);
 });
 
 afterAll(async () => {
   await app?.close();
+  await impatient?.close();
   await inspect?.close();
   await server?.destroy();
 });
 
 /** Polls /readyz until intake's own connection is back (ioredis reconnects with backoff). */
-async function untilReady(): Promise<void> {
+async function untilReady(server = app): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if ((await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200) return;
+    if ((await server.inject({ method: 'GET', url: '/readyz' })).statusCode === 200) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('intake never became ready again');
@@ -79,17 +84,17 @@ describe('Redis unavailable', () => {
     expect(await jobCounts(inspect)).toEqual({ all: 2, 'ins-only': 2, contoso: 2 });
     expect((await postLead(app, lead)).statusCode).toBe(200);
     expect(await jobCounts(inspect)).toEqual({ all: 2, 'ins-only': 2, contoso: 2 });
-  });
+  }, 60_000); // each refused command waits out one reconnect attempt (backoff up to 2 s)
 
   it('503 when Redis hangs (no answer within redisTimeoutMs); the late write is never duplicated by a retry', async () => {
-    await untilReady();
+    await untilReady(impatient);
     const before = await jobCounts(inspect);
     const pid = await redisPid();
     const lead = canonical({ id: 'during-hang', leadSource: 'AzureMarketplace-INS|contoso.widget' });
     process.kill(pid, 'SIGSTOP');
     let hung;
     try {
-      hung = await postLead(app, lead);
+      hung = await postLead(impatient, lead);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
@@ -97,11 +102,11 @@ describe('Redis unavailable', () => {
     expect(hung.headers['retry-after']).toBe('5');
 
     // The stalled accept may finish in the background once Redis resumes; a retry must not queue it twice.
-    await untilReady();
-    const retried = await postLead(app, lead);
+    await untilReady(impatient);
+    const retried = await postLead(impatient, lead);
     expect([200, 202]).toContain(retried.statusCode);
     expect(retried.json()).toMatchObject({ id: 'during-hang', destinations: ['all', 'ins-only', 'contoso'] });
-    expect((await postLead(app, lead)).statusCode).toBe(200);
+    expect((await postLead(impatient, lead)).statusCode).toBe(200);
     expect(await jobCounts(inspect)).toEqual({ all: before.all! + 1, 'ins-only': before['ins-only']! + 1, contoso: before.contoso! + 1 });
   });
 });

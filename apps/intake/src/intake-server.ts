@@ -19,7 +19,11 @@ export interface IntakeServerOptions {
   logger?: Logger;
   /** Default: a new LeadRelayMetrics whose queue gauges read Redis on each scrape. */
   metrics?: LeadRelayMetrics;
-  /** How long one Redis operation (accept, status, ping, queue gauges) may take before intake answers 503. Default 5000 ms. */
+  /**
+   * How long one Redis operation (accept, status, ping) may take before intake answers 503; a backstop
+   * for a hung server (the relay's own connection errors sooner when Redis is down). Default 5000 ms.
+   * Queue gauges on /metrics wait at most min(this, 2000 ms), then the scrape answers without fresh gauges.
+   */
   redisTimeoutMs?: number;
   /** `Retry-After` (seconds) on 503 answers. Default 5. */
   retryAfterSeconds?: number;
@@ -62,7 +66,8 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   const relay = options.relay ?? new Relay(config);
   const verifier = new ApiKeyVerifier(config.intake.apiKeys);
   if (ownsRelay) logConnectionChanges(relay, logger);
-  if (!metrics.refreshFromRedis) exposeResilientQueueMetrics(relay, metrics, redisTimeoutMs, logger);
+  // A scrape must answer promptly while Redis is down (that is when its counters matter most).
+  if (!metrics.refreshFromRedis) exposeResilientQueueMetrics(relay, metrics, Math.min(redisTimeoutMs, 2000), logger);
 
   // Children bound once: no label hashing per request; every series exists (at 0) from the start.
   const received = Object.fromEntries(FORMATS.map((f) => [f, metrics.leadsReceived.labels({ format: f })])) as Record<IntakeFormat, { inc(): void }>;
@@ -85,6 +90,8 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     // Ids are at most 128 characters; longer ones reach frameworkErrors and get a 400.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors: (error, request, reply) => {
+      // Fastify has not parsed the query string on this path.
+      request.query = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
       if (verifier.verify(request.headers, request.query) !== 'ok') return unauthorized(request, reply);
       const id = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       return sendProblem(reply, problem(id ? PROBLEMS.invalidLeadId : PROBLEMS.badRequest,

@@ -1,0 +1,85 @@
+import { request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createLogger, silentLogger } from '@leadrelay/observability';
+import { freePort } from '../../../test/helpers/index.js';
+import { canonical, intakeConfig, KEY_ONE, LogCapture } from '../test/intake-fixture.js';
+import { startIntake, type RunningIntake } from './index.js';
+
+let running: RunningIntake | undefined;
+
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+/** POSTs a body in chunks without Content-Length (Transfer-Encoding: chunked). */
+function postChunked(url: string, chunks: string[]): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/leads`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY_ONE } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    const write = (i: number) => {
+      if (i === chunks.length) { req.end(); return; }
+      // The server may answer 413 and close before every chunk is written.
+      if (!req.write(chunks[i]!)) req.once('drain', () => write(i + 1));
+      else setImmediate(() => write(i + 1));
+    };
+    write(0);
+  });
+}
+
+describe('startIntake', () => {
+  it('listens on a real port: leads, probes, and a chunked body over the limit is 413', async () => {
+    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: silentLogger, handleSignals: false });
+    expect(running.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await (await fetch(`${running.address}/healthz`)).json()).toEqual({ status: 'ok' });
+
+    const res = await fetch(`${running.address}/v1/leads`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY_ONE}`, 'content-type': 'application/json' },
+      body: JSON.stringify(canonical({ description: 'over a real socket' })),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ duplicate: false, destinations: ['all'] });
+
+    const big = await postChunked(running.address, Array.from({ length: 8 }, (_, i) => (i === 0 ? '{"description":"' : 'x'.repeat(1000))));
+    expect(big.status).toBe(413);
+    expect(big.type).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(big.body)).toMatchObject({ type: 'https://leadrelay.dev/problems/payload-too-large', status: 413 });
+
+    // A body within the limit, chunked, is fine.
+    const small = await postChunked(running.address, [JSON.stringify(canonical({ description: 'chun' })).slice(0, 20), JSON.stringify(canonical({ description: 'chun' })).slice(20)]);
+    expect(small.status).toBe(202);
+  });
+
+  it('closes on SIGTERM: stops listening, removes its signal handlers, resolves `closed`', async () => {
+    const before = process.listeners('SIGTERM').length;
+    const log = new LogCapture();
+    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: createLogger({ destination: log }) });
+    const added = process.listeners('SIGTERM').slice(before);
+    expect(added).toHaveLength(1);
+    expect(process.listeners('SIGINT')).toContain(added[0]);
+    // Invoke the handler directly: emitting a real SIGTERM would reach the test runner's own handlers.
+    (added[0] as (s: NodeJS.Signals) => void)('SIGTERM');
+    await running.closed;
+    expect(process.listeners('SIGTERM')).toHaveLength(before);
+    expect(process.listeners('SIGINT')).not.toContain(added[0]);
+    await expect(fetch(`${running.address}/healthz`)).rejects.toThrow();
+    expect(log.records.map((r) => r.msg)).toEqual(expect.arrayContaining(['intake shutting down', 'intake stopped']));
+  });
+
+  it('starts while Redis is down: not ready, leads get 503, and it says so once in the log', async () => {
+    const log = new LogCapture();
+    const config = intakeConfig(`redis://127.0.0.1:${await freePort()}`);
+    running = await startIntake(config, { host: '127.0.0.1', port: 0, logger: createLogger({ destination: log }), handleSignals: false });
+    expect((await fetch(`${running.address}/readyz`)).status).toBe(503);
+    const res = await fetch(`${running.address}/v1/leads`, {
+      method: 'POST', headers: { 'x-api-key': KEY_ONE, 'content-type': 'application/json' }, body: JSON.stringify(canonical()),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(log.records.filter((r) => r.msg === 'Redis does not answer yet; leads get 503 until it does')).toHaveLength(1);
+  });
+});
