@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { read, readCompose, readDockerfile } from './compose-model.js';
+
+describe('Dockerfile', () => {
+  const file = readDockerfile();
+  const runtime = file.stages.at(-1)!;
+  const build = file.stages.find((s) => s.name === 'build');
+  const text = (lines: string[]) => lines.join('\n');
+
+  it('is multi-stage on node:20-bookworm-slim', () => {
+    expect(file.stages.length).toBeGreaterThanOrEqual(2);
+    for (const s of file.stages) expect(s.from).toBe('node:20-bookworm-slim');
+    expect(build, 'a stage named build').toBeDefined();
+  });
+
+  it('builds with npm ci and npm run build, and ships only production dependencies and compiled output', () => {
+    expect(text(build!.lines)).toMatch(/RUN npm ci\b/);
+    expect(text(build!.lines)).toMatch(/npm run build/);
+    const runtimeText = text(runtime.lines);
+    expect(runtimeText).toMatch(/npm ci --omit=dev/);
+    // Sources stay in the build stage: the runtime copies from it only what the staging step put in /out.
+    const copies = runtime.lines.filter((l) => /^COPY /.test(l));
+    expect(copies.every((l) => /--from=(manifests|build)\b/.test(l)), copies.join('\n')).toBe(true);
+    expect(text(build!.lines)).toMatch(/for dir in packages\/\* apps\/\*.*"\$dir\/dist"/s);
+    expect(text(build!.lines)).toMatch(/"\$dir\/bin"/);
+  });
+
+  it('runs as a non-root user with the CLI as entrypoint', () => {
+    expect(file.user).toBeDefined();
+    expect(file.user).not.toMatch(/^(root|0)(:|$)/);
+    expect(file.entrypoint).toEqual(['node', 'apps/cli/bin/leadrelay.js']);
+    expect(file.cmd).toEqual(['start']);
+  });
+
+  it('ships the default config at the path compose mounts over', () => {
+    expect(file.env.LEADRELAY_CONFIG).toBe('/app/leadrelay.yaml');
+    expect(text(build!.lines)).toMatch(/cp [^\n]*leadrelay\.yaml[^\n]* \/out\//);
+    expect(readCompose().services.intake!.volumes).toContain('./leadrelay.yaml:/app/leadrelay.yaml:ro');
+  });
+});
+
+describe('.dockerignore', () => {
+  it('keeps local installs, build output and git history out of the build context', () => {
+    const entries = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    for (const e of ['node_modules', 'dist', '.git', '.turbo']) expect(entries).toContain(e);
+  });
+});
