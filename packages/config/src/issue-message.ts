@@ -8,9 +8,9 @@ const TYPE_NAMES: Record<string, string> = {
   number: 'a number',
   int: 'a whole number',
   boolean: 'true or false',
-  object: 'a mapping (key: value)',
+  object: 'a mapping of keys to values',
   array: 'a list',
-  record: 'a mapping (key: value)',
+  record: 'a mapping of keys to values',
 };
 
 /** What a YAML value is, in words, for "must be X (got Y)". */
@@ -43,6 +43,13 @@ export function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
       if (issue.origin === 'string') return `must be at most ${n} character${n === 1 ? '' : 's'}`;
       if (issue.origin === 'array' || issue.origin === 'set') return `takes at most ${n} item${n === 1 ? '' : 's'}`;
       return issue.inclusive === false ? `must be less than ${n}` : `must be at most ${n}`;
+    }
+    case 'invalid_union': {
+      // A plain union (not by a discriminator key): say which kinds of value would do.
+      const expected = issue.errors.map((branch) => (branch.length === 1 && branch[0]!.code === 'invalid_type' ? branch[0]!.expected : undefined));
+      if (expected.length === 0 || expected.some((e) => e === undefined)) return 'is not any of the accepted forms of this value';
+      const names = [...new Set(expected.map((e) => TYPE_NAMES[e!] ?? e!))];
+      return `must be ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1)} (got ${describeValue(value)})`;
     }
     case 'invalid_format':
       return issue.pattern ? `must match ${issue.pattern}` : `must be a valid ${issue.format}`;

@@ -126,6 +126,17 @@ describe('validation problems', () => {
     ]);
   });
 
+  it('reports wrong kinds of value in fields, an unknown auth mode and a destination that is not a mapping', () => {
+    const dests = `${HOOK}    fields: { a: [1], b: 2 }\n`
+      + '  - id: crm\n    type: dynamics\n    instanceUrl: https://contoso.crm.dynamics.com\n    auth: { mode: token }\n'
+      + '  - just-a-string\n';
+    expect(problems(config(dests))).toEqual([
+      'lr.yaml:7:18 destinations[0].fields.a: must be a string, a number or true or false (got a list)',
+      "lr.yaml:11:19 destinations[1].auth.mode: unknown mode 'token'; expected one of client-secret, password",
+      'lr.yaml:12:5 destinations[2]: must be a mapping of keys to values (got the string "just-a-string")',
+    ]);
+  });
+
   it('reports bad durations', () => {
     expect(problems(config(`${HOOK}    rateLimit: { max: 10, per: 10 seconds }\n`, 'retry:\n  maxDelay: 2hours\n'))).toEqual([
       'lr.yaml:2:13 retry.maxDelay: must be a duration like 500ms, 10s, 5m, 2h or 1d',
