@@ -96,6 +96,11 @@ describe('POST /v1/leads: the three formats', () => {
     expect(job?.data.lead).toMatchObject({ source: 'MSFT_TEST_636573304831318844', offer: 'contoso.widget', customer: { phone: '1234567890', country: 'US' } });
   });
 
+  it('accepts /v1/leads/ with a trailing slash (a pasted URL)', async () => {
+    const res = await postLead(app, canonical({ description: 'trailing slash' }), { url: '/v1/leads/?offer=ignored.when.given' });
+    expect(res.statusCode, res.body).toBe(202);
+  });
+
   it('accepts content types with parameters and application/*+json', async () => {
     for (const [i, type] of ['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/vnd.contoso.lead+json; charset=UTF-8'].entries()) {
       const res = await postLead(app, canonical({ description: `content type ${i}` }), { headers: { 'content-type': type } });
@@ -145,6 +150,9 @@ describe('POST /v1/leads: errors', () => {
     }
     const none = await app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: `Bearer ${KEY_ONE}` } });
     expectProblem(none, 415, 'unsupported-media-type');
+    const gzip = await postLead(app, canonical(), { headers: { 'content-encoding': 'gzip' } });
+    expect(expectProblem(gzip, 415, 'unsupported-media-type').errors).toEqual([{ path: '', message: "Content-Encoding 'gzip' is not supported" }]);
+    expect((await postLead(app, canonical({ description: 'identity' }), { headers: { 'content-encoding': 'identity' } })).statusCode).toBe(202);
     const noTypeWithBody = await app.inject({ method: 'POST', url: '/v1/leads', headers: { authorization: `Bearer ${KEY_ONE}` }, payload: Buffer.from('{}') });
     expectProblem(noTypeWithBody, 415, 'unsupported-media-type');
   });

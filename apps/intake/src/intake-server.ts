@@ -1,12 +1,13 @@
 import formbody from '@fastify/formbody';
 import Fastify, {
-  type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler,
+  type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { LEAD_ID_PATTERN, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { exposeQueueMetrics, Relay, type AcceptResult } from '@leadrelay/queue';
 import { ApiKeyVerifier } from './api-key-verifier.js';
+import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
 import { problem, PROBLEMS, sendProblem, type ProblemBody } from './problem.js';
 import { RedisTimeoutError, withTimeout } from './with-timeout.js';
@@ -41,8 +42,8 @@ const STRUCTURED_JSON = /^application\/[a-z0-9!#$&^_.-]+\+json(?:;|$)/;
 /** Paths intake serves and their methods, so a wrong method is 405 with `Allow` rather than 404. */
 const ALLOWED_METHODS: readonly [RegExp, string][] = [
   [/^\/v1\/leads\/?$/, 'POST'],
-  [/^\/v1\/leads\/[^/]+$/, 'GET, HEAD'],
-  [/^\/(?:healthz|readyz|metrics)$/, 'GET, HEAD'],
+  [/^\/v1\/leads\/[^/]+\/?$/, 'GET, HEAD'],
+  [/^\/(?:healthz|readyz|metrics)\/?$/, 'GET, HEAD'],
 ];
 
 const ACCEPT_REPLY_SCHEMA = {
@@ -87,8 +88,9 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     trustProxy: false,
     // Our own 503 while closing is problem+json (Fastify's built-in one is not).
     return503OnClosing: false,
-    // Ids are at most 128 characters; longer ones reach frameworkErrors and get a 400.
-    routerOptions: { maxParamLength: 256 },
+    // `/v1/leads/` is what people paste; ids are at most 128 characters, longer ones reach frameworkErrors (400).
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
+    clientErrorHandler,
     frameworkErrors: (error, request, reply) => {
       // Fastify has not parsed the query string on this path.
       request.query = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
@@ -138,7 +140,16 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     else unauthorized(request, reply);
   };
 
-  app.post('/v1/leads', { onRequest: authenticate, schema: { response: { 200: ACCEPT_REPLY_SCHEMA, 202: ACCEPT_REPLY_SCHEMA } } },
+  // Compressed bodies are not decoded: refuse them before parsing rather than report them as malformed.
+  const identityEncodingOnly: preParsingHookHandler = (request, reply, payload, done) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') { done(null, payload); return; }
+    reject(request, 'unsupported_media_type');
+    sendProblem(reply, problem(PROBLEMS.unsupportedMediaType, 'Content-Encoding is not supported; send the body uncompressed.',
+      [{ path: '', message: `Content-Encoding '${encoding}' is not supported` }]));
+  };
+
+  app.post('/v1/leads', { onRequest: authenticate, preParsing: identityEncodingOnly, schema: { response: { 200: ACCEPT_REPLY_SCHEMA, 202: ACCEPT_REPLY_SCHEMA } } },
     async (request, reply) => {
       const mediaType = request.mediaType;
       // Only JSON and form parsers exist, so any other type was already refused; this is a body-less POST.

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createLogger, silentLogger } from '@leadrelay/observability';
 import { freePort } from '../../../test/helpers/index.js';
@@ -52,6 +53,25 @@ describe('startIntake', () => {
     // A body within the limit, chunked, is fine.
     const small = await postChunked(running.address, [JSON.stringify(canonical({ description: 'chun' })).slice(0, 20), JSON.stringify(canonical({ description: 'chun' })).slice(20)]);
     expect(small.status).toBe(202);
+  });
+
+  it('answers requests the HTTP parser rejects with problem+json too', async () => {
+    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: silentLogger, handleSignals: false });
+    const port = Number(new URL(running.address).port);
+    const raw = (text: string) => new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(text));
+      let out = '';
+      socket.on('data', (d) => { out += d.toString(); });
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(garbage).toMatch(/content-type: application\/problem\+json/i);
+    expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4))).toMatchObject({ type: 'https://leadrelay.dev/problems/bad-request', status: 400 });
+    const overflow = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`);
+    expect(overflow).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(overflow.slice(overflow.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431 });
   });
 
   it('closes on SIGTERM: stops listening, removes its signal handlers, resolves `closed`', async () => {
