@@ -1,0 +1,75 @@
+import type { DeliveryErrorKind } from '@leadrelay/core';
+
+/** What an alert is about; the same string is the log event's `alert` field and the webhook body's `type`. */
+export type AlertType = 'destination-paused' | 'lead-dead-lettered' | 'queue-waiting-too-long';
+
+/** A destination stopped delivering: a configuration failure (or an operator) paused it; its leads keep queueing. */
+export interface DestinationPausedData {
+  destination: string;
+  destinationType: string;
+  /** The destination's own message (secrets redacted). */
+  reason: string;
+  /** What a person should fix, then `leadrelay resume <id>` (or a config change) continues. */
+  remediation: string;
+}
+
+/** One lead will not be delivered to one destination until someone replays it. */
+export interface LeadDeadLetteredData {
+  destination: string;
+  destinationType: string;
+  leadId: string;
+  /** Attempts made, when LeadRelay could read them. */
+  attempts?: number;
+  /** The last error, with customer data and secrets removed. */
+  error: string;
+  /** LeadRelay's error code (LR_…). */
+  code: string;
+  /** The destination's own error code, when it gave one. */
+  destinationCode?: string;
+  /** HTTP status of the failed call, when there was one. */
+  status?: number;
+  kind: DeliveryErrorKind;
+  remediation: string;
+}
+
+/** Leads sit in a destination's queue longer than `alerts.queueWaitThreshold`: no worker, or too slow a destination. */
+export interface QueueWaitingTooLongData {
+  destination: string;
+  destinationType: string;
+  /** `throttled` when the destination asked LeadRelay to slow down. */
+  state: 'running' | 'throttled';
+  /** The lead that has waited longest. */
+  oldestLeadId: string;
+  /** ISO-8601: since when it has been waiting (see QueueWaitMonitor for how that is estimated). */
+  waitingSince: string;
+  waitedMs: number;
+  thresholdMs: number;
+  /** Leads waiting at this destination right now. */
+  waiting: number;
+  /** The destination's last error, when it has one (secrets redacted). */
+  lastError?: string;
+}
+
+export interface AlertDataByType {
+  'destination-paused': DestinationPausedData;
+  'lead-dead-lettered': LeadDeadLetteredData;
+  'queue-waiting-too-long': QueueWaitingTooLongData;
+}
+
+/**
+ * The JSON body of an alert webhook (Standard Webhooks' recommended shape):
+ * `{type, timestamp, data}`, signed with `alerts.signingSecret` in `webhook-signature`.
+ */
+export interface AlertPayload<T extends AlertType = AlertType> {
+  type: T;
+  /** ISO-8601 time the alert was raised. */
+  timestamp: string;
+  data: AlertDataByType[T];
+}
+
+/** Log level of each alert's log event. */
+export const ALERT_LEVEL: Record<AlertType, 'warn' | 'error'> = {
+  'destination-paused': 'error',
+  'lead-dead-lettered': 'error',
+  'queue-waiting-too-long': 'warn',
+};

@@ -1,0 +1,173 @@
+import type { Lead, SecretRedactor, SerializedDeliveryError } from '@leadrelay/core';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import type { Logger } from '@leadrelay/observability';
+import type { DeliveryRecord, Relay } from '@leadrelay/queue';
+import { ALERT_LEVEL, type AlertDataByType, type AlertPayload, type AlertType, type QueueWaitingTooLongData } from './alert.js';
+import { AlertWebhook, type AlertWebhookOptions } from './alert-webhook.js';
+import { scrubCustomerData } from './customer-data.js';
+
+/** The events a DeliveryService (or one DestinationWorker) emits; structural so this package needs no engine. */
+export interface AlertSource {
+  on(event: 'destination-paused', listener: (e: { destination: string; reason: string; remediation: string }) => void): unknown;
+  on(event: 'dead-lettered', listener: (e: { leadId: string; destination: string; error: SerializedDeliveryError }) => void): unknown;
+  off(event: 'destination-paused' | 'dead-lettered', listener: (...args: never[]) => void): unknown;
+}
+
+export interface AlertsOptions {
+  config: LeadRelayConfig;
+  logger: Logger;
+  /**
+   * Reads the lead (to remove its personal data from error texts) and its attempts, and shares
+   * "already alerted" marks between processes. Without it, error texts of dead-lettered leads are
+   * withheld from alerts (they could quote customer data) and de-duplication is per process.
+   */
+  relay?: Relay;
+  /** Hides the config's secret values (default: none beyond what the worker already redacted). */
+  redactor?: SecretRedactor;
+  /** Overrides for the alert webhook (retry delays, timeout…); url and secret come from `alerts.*`. */
+  webhook?: Omit<AlertWebhookOptions, 'url' | 'signingSecret' | 'logger'>;
+  /** Further `destination-paused` alerts for a destination inside this window are dropped (default 60 s): every in-flight lead fails alike. */
+  pausedRepeatWindowMs?: number;
+  /** Longest wait for Redis when enriching an alert; an alert is never held longer (default 2 s). */
+  lookupTimeoutMs?: number;
+}
+
+const WITHHELD = 'error text withheld: the lead could not be read to remove customer data from it';
+
+/**
+ * Raises LeadRelay's alerts: one structured log event each (`{alert, destination, …}` at warn or
+ * error) and, when `alerts.webhookUrl` is set, a Standard Webhooks-signed POST sent in the
+ * background. Alerts carry ids, codes, messages and remediations, never secrets or customer data.
+ */
+export class Alerts {
+  readonly webhook?: AlertWebhook;
+  private readonly log: Logger;
+  private readonly recent = new Map<string, number>();
+
+  constructor(private readonly options: AlertsOptions) {
+    this.log = options.logger.child({ component: 'alerts' });
+    const { webhookUrl, signingSecret } = options.config.alerts;
+    if (webhookUrl) {
+      this.webhook = new AlertWebhook({ ...options.webhook, url: webhookUrl, logger: this.log, ...(signingSecret ? { signingSecret } : {}) });
+      if (!signingSecret) this.log.warn('alerts.webhookUrl is set without alerts.signingSecret: alert webhooks are sent unsigned');
+    }
+  }
+
+  /** Alerts for every pause and dead letter `source` reports; returns a function that stops listening. */
+  attach(source: AlertSource): () => void {
+    const onPaused = (e: { destination: string; reason: string; remediation: string }) => { void this.destinationPaused(e); };
+    const onDead = (e: { leadId: string; destination: string; error: SerializedDeliveryError }) => { void this.leadDeadLettered(e); };
+    source.on('destination-paused', onPaused);
+    source.on('dead-lettered', onDead);
+    return () => {
+      source.off('destination-paused', onPaused);
+      source.off('dead-lettered', onDead);
+    };
+  }
+
+  /** A destination was paused. Repeats inside `pausedRepeatWindowMs` (other in-flight leads failing alike, other workers) are dropped. */
+  async destinationPaused(e: { destination: string; reason: string; remediation: string }): Promise<boolean> {
+    try {
+      if (!(await this.firstWithin(e.destination, 'destination-paused', this.options.pausedRepeatWindowMs ?? 60_000))) return false;
+      this.raise('destination-paused', {
+        destination: e.destination, destinationType: this.typeOf(e.destination),
+        reason: this.redact(e.reason), remediation: this.redact(e.remediation),
+      });
+      return true;
+    } catch (err) {
+      this.log.error({ err: this.redact((err as Error).message), destination: e.destination }, 'could not raise a destination-paused alert');
+      return false;
+    }
+  }
+
+  /** A lead was dead-lettered at a destination. */
+  async leadDeadLettered(e: { leadId: string; destination: string; error: SerializedDeliveryError }): Promise<void> {
+    try {
+      const { lead, record } = await this.lookup(e.leadId, e.destination);
+      const clean = (text: string) => (lead ? scrubCustomerData(this.redact(text), lead) : WITHHELD);
+      this.raise('lead-dead-lettered', {
+        destination: e.destination, destinationType: this.typeOf(e.destination), leadId: e.leadId,
+        ...(record ? { attempts: record.attempts } : {}),
+        error: clean(e.error.message), code: e.error.code,
+        ...(e.error.destinationCode !== undefined ? { destinationCode: e.error.destinationCode } : {}),
+        ...(e.error.status !== undefined ? { status: e.error.status } : {}),
+        kind: e.error.kind,
+        // Remediations are LeadRelay's own words, but some quote the destination: scrub them too.
+        remediation: lead ? scrubCustomerData(this.redact(e.error.remediation), lead) : this.redact(e.error.remediation),
+      });
+    } catch (err) {
+      this.log.error({ err: this.redact((err as Error).message), destination: e.destination, leadId: e.leadId }, 'could not raise a lead-dead-lettered alert');
+    }
+  }
+
+  /** A destination's oldest waiting lead has waited too long (QueueWaitMonitor decides when). */
+  queueWaitingTooLong(data: QueueWaitingTooLongData): void {
+    this.raise('queue-waiting-too-long', { ...data, ...(data.lastError ? { lastError: this.redact(data.lastError) } : {}) });
+  }
+
+  /**
+   * True the first time a (destination, kind) is seen inside `windowMs`: a Redis mark (shared by
+   * every process) when there is a relay, else only this process's memory. When Redis cannot
+   * answer, alerting twice is better than not at all.
+   */
+  async firstWithin(destination: string, kind: string, windowMs: number): Promise<boolean> {
+    const memoryKey = `${destination}\u0000${kind}`;
+    const now = Date.now();
+    const last = this.recent.get(memoryKey);
+    if (last !== undefined && now - last < windowMs) return false;
+    this.recent.set(memoryKey, now);
+    const relay = this.options.relay;
+    if (!relay) return true;
+    try {
+      const key = `${relay.keys.destination(destination)}:alert:${kind}`;
+      const set = await withTimeout(relay.redis.set(key, String(now), 'PX', Math.max(1, Math.round(windowMs)), 'NX'), this.options.lookupTimeoutMs ?? 2000);
+      return set === 'OK';
+    } catch {
+      return true;
+    }
+  }
+
+  /** Resolves once every queued alert webhook has been sent or given up on. */
+  async idle(): Promise<void> {
+    await this.webhook?.idle();
+  }
+
+  /** Gives alert webhooks in flight `timeoutMs` to finish (shutdown). */
+  async close(timeoutMs = 5000): Promise<void> {
+    await this.webhook?.close(timeoutMs);
+  }
+
+  private raise<T extends AlertType>(type: T, data: AlertDataByType[T]): void {
+    const payload: AlertPayload<T> = { type, timestamp: new Date().toISOString(), data };
+    const fields: Record<string, unknown> = { alert: type, ...data };
+    this.log[ALERT_LEVEL[type]](fields, `alert: ${type as string}`);
+    this.webhook?.send(payload as AlertPayload);
+  }
+
+  private async lookup(leadId: string, destination: string): Promise<{ lead?: Lead; record?: DeliveryRecord }> {
+    const relay = this.options.relay;
+    if (!relay) return {};
+    try {
+      const [lead, record] = await withTimeout(Promise.all([relay.leads.getLead(leadId), relay.leads.getRecord(leadId, destination)]), this.options.lookupTimeoutMs ?? 2000);
+      return { ...(lead ? { lead } : {}), ...(record ? { record } : {}) };
+    } catch {
+      return {};
+    }
+  }
+
+  private typeOf(destination: string): string {
+    return this.options.config.destinations.find((d) => d.id === destination)?.type ?? 'unknown';
+  }
+
+  private redact(text: string): string {
+    return this.options.redactor ? this.options.redactor.redact(text) : text;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms); }),
+  ]);
+}

@@ -1,0 +1,5 @@
+export * from './alert.js';
+export * from './alert-webhook.js';
+export * from './alerts.js';
+export * from './customer-data.js';
+export * from './queue-wait-monitor.js';
