@@ -1,0 +1,104 @@
+import basicAuth from '@fastify/basic-auth';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { LeadRelayConfig } from '@leadrelay/config';
+import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
+import { Relay, exposeQueueMetrics } from '@leadrelay/queue';
+import { CsrfGuard } from './csrf-guard.js';
+import { OpsCredentials } from './ops-credentials.js';
+import { OpsPasswordMissingError } from './ops-password-missing-error.js';
+import { apiRoutes, problem } from './routes/api-routes.js';
+import { registerBullBoard } from './routes/bull-board.js';
+import { dashboardRoutes, sendPage } from './routes/dashboard-routes.js';
+import { messagePage } from './views/message-pages.js';
+
+export interface OpsOptions {
+  config: LeadRelayConfig;
+  runtime?: Runtime;
+  /** Use this Relay (tests); default: one opened (and closed) by the server. */
+  relay?: Relay;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The ops server (SPEC §6): `/healthz`, `/readyz` and `/metrics` open; everything else behind
+ * `ops.username` / `ops.password`: the dashboard (`/`, `/destinations/:id`, `/dlq`, `/leads/:id`),
+ * the JSON API under `/api`, and bull-board under `/queues`.
+ */
+export async function buildOpsServer(options: OpsOptions): Promise<{ app: FastifyInstance; relay: Relay }> {
+  const { config } = options;
+  const password = config.ops.password;
+  if (!password) throw new OpsPasswordMissingError();
+  const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: config });
+  const relay = options.relay ?? new Relay(config);
+  exposeQueueMetrics(relay, runtime.metrics);
+  const app = Fastify({ logger: false });
+  app.addHook('onClose', async () => { if (!options.relay) await relay.close(); });
+
+  for (const path of PROBE_PATHS) {
+    app.get(path, async (_req, reply) => {
+      const a = await answerProbe(path, { ready: () => relay.ping(), metrics: runtime.metrics });
+      return reply.code(a.status).type(a.contentType).send(a.body);
+    });
+  }
+
+  const credentials = new OpsCredentials(config.ops.username, password);
+  const csrf = new CsrfGuard(password);
+  const log = runtime.logger.child({ component: 'ops' });
+
+  await app.register(async (secured) => {
+    await secured.register(basicAuth, {
+      validate: async (username, pass) => {
+        if (!credentials.matches(username, pass)) return new Error('wrong user name or password');
+        return undefined;
+      },
+      authenticate: { realm: 'LeadRelay ops' },
+    });
+    secured.addHook('onRequest', secured.basicAuth);
+    // After authentication: a forged cross-site request must not even learn more than a 401 would.
+    secured.addHook('onRequest', async (req, reply) => {
+      if (SAFE_METHODS.has(req.method)) return;
+      const why = csrf.crossSiteReason(req);
+      if (why) {
+        log.warn({ method: req.method, url: req.url, why }, 'cross-site request refused');
+        return reply.code(403).type('text/plain; charset=utf-8').send(`Refused: this request did not come from the ops dashboard (${why}).`);
+      }
+    });
+    secured.addHook('onSend', async (_req, reply, payload) => {
+      reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'same-origin');
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      // Pages show errors destinations sent; none should hold a configured secret, but never let one through.
+      return typeof payload === 'string' ? runtime.redactor.redact(payload) : payload;
+    });
+    secured.setErrorHandler(async (error: FastifyError, req, reply) => {
+      const unknownDestination = (error as { code?: string }).code === 'LR_UNKNOWN_DESTINATION';
+      const status = unknownDestination ? 404 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      if (status === 500) log.error({ err: error.message, method: req.method, url: req.url }, 'ops request failed');
+      const title = status === 401 ? 'Authentication required' : status === 404 ? 'Not found' : status === 500 ? 'Something went wrong' : 'Bad request';
+      const detail = status === 500 ? 'The ops server could not answer (is Redis reachable?). Details are in its log.' : error.message;
+      if (req.url.startsWith('/api/')) return problem(reply, status, title, detail);
+      return sendPage(reply, messagePage(title, detail, status), status);
+    });
+
+    await secured.register(dashboardRoutes, { relay, csrf, username: config.ops.username });
+    await secured.register(apiRoutes, { relay, prefix: '/api' });
+    await registerBullBoard(secured, relay);
+  });
+  return { app, relay };
+}
+
+export interface RunningOps {
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+/** `leadrelay ops`: listens on ops.host:ops.port until stopped. */
+export async function startOps(options: OpsOptions): Promise<RunningOps> {
+  if (!options.config.ops.password) throw new OpsPasswordMissingError();
+  const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: options.config });
+  const { app } = await buildOpsServer({ ...options, runtime });
+  await app.listen({ host: options.config.ops.host, port: options.config.ops.port });
+  runtime.logger.info({ host: options.config.ops.host, port: options.config.ops.port }, 'ops server listening (dashboard at /, bull-board at /queues)');
+  return { app, stop: () => app.close() };
+}

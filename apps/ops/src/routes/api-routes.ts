@@ -1,0 +1,92 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LEAD_ID_PATTERN } from '@leadrelay/core';
+import type { DeadLetter, Relay } from '@leadrelay/queue';
+import { destinationDetail, destinationView } from '../destination-view.js';
+
+export interface ApiOptions {
+  relay: Relay;
+}
+
+/** `dlq list --json` shape (SPEC §1) plus every recorded error; the lead's customer data stays out of lists. */
+export function deadLetterJson(dl: DeadLetter): Omit<DeadLetter, 'lead'> {
+  const { lead: _lead, ...rest } = dl;
+  return rest;
+}
+
+export function problem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
+  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
+}
+
+interface DlqBody {
+  destination?: unknown;
+  leadId?: unknown;
+  all?: unknown;
+}
+
+/**
+ * JSON API under /api: the dashboard's data and actions for scripts. State changes are POSTs with a
+ * JSON body (or none); a browser cannot send JSON cross-site without CORS, which is never granted.
+ */
+export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Promise<void> {
+  const { relay } = options;
+  const known = (id: unknown): id is string => typeof id === 'string' && relay.config.destinations.some((d) => d.id === id);
+
+  /** Only JSON (or an empty body): text/plain is what a cross-site form could send. */
+  const jsonBody = (req: FastifyRequest, reply: FastifyReply): Record<string, unknown> | undefined => {
+    if (req.body === undefined || req.body === null) return {};
+    if (typeof req.body === 'object' && !Array.isArray(req.body) && /^application\/json\b/i.test(req.headers['content-type'] ?? '')) return req.body as Record<string, unknown>;
+    void problem(reply, 415, 'Unsupported body', 'Send a JSON object with Content-Type: application/json (or no body).');
+    return undefined;
+  };
+
+  app.get('/destinations', async () => Promise.all(relay.config.destinations.map((d) => destinationView(relay, d.id))));
+
+  app.get<{ Params: { id: string } }>('/destinations/:id', async (req, reply) => {
+    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
+    return destinationDetail(relay, req.params.id);
+  });
+
+  app.post<{ Params: { id: string } }>('/destinations/:id/pause', async (req, reply) => {
+    const body = jsonBody(req, reply);
+    if (!body) return reply;
+    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
+    const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 200) : 'paused by an operator';
+    await relay.pause(req.params.id, { by: 'operator', reason });
+    return destinationDetail(relay, req.params.id);
+  });
+
+  app.post<{ Params: { id: string } }>('/destinations/:id/resume', async (req, reply) => {
+    if (!jsonBody(req, reply)) return reply;
+    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
+    await relay.resume(req.params.id);
+    return destinationDetail(relay, req.params.id);
+  });
+
+  app.get<{ Querystring: { destination?: string; leadId?: string } }>('/dlq', async (req, reply) => {
+    const { destination, leadId } = req.query;
+    if (destination && !known(destination)) return problem(reply, 404, 'Unknown destination', `There is no destination '${destination}'.`);
+    if (leadId && !LEAD_ID_PATTERN.test(leadId)) return problem(reply, 400, 'Invalid lead id', 'leadId must match ^[A-Za-z0-9._-]{1,128}$.');
+    const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) });
+    return letters.map(deadLetterJson);
+  });
+
+  /** `{destination?, leadId}` for one lead or `{destination?, all: true}` for every dead letter (at one destination or all). */
+  const dlqAction = (action: 'replay' | 'purge') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const body = jsonBody(req, reply) as DlqBody | undefined;
+    if (!body) return reply;
+    const { destination, leadId, all } = body;
+    if (destination !== undefined && !known(destination)) return problem(reply, 404, 'Unknown destination', `There is no destination '${String(destination)}'.`);
+    if (leadId !== undefined && (typeof leadId !== 'string' || !LEAD_ID_PATTERN.test(leadId))) return problem(reply, 400, 'Invalid lead id', 'leadId must match ^[A-Za-z0-9._-]{1,128}$.');
+    if ((leadId === undefined) === (all !== true)) return problem(reply, 400, 'Choose what to ' + action, 'Send either leadId or all: true.');
+    const filter = { ...(destination ? { destination: destination as string } : {}), ...(leadId ? { leadId: leadId as string } : {}) };
+    return action === 'replay' ? { replayed: await relay.replay(filter) } : { purged: await relay.purge(filter) };
+  };
+  app.post('/dlq/replay', dlqAction('replay'));
+  app.post('/dlq/purge', dlqAction('purge'));
+
+  app.get<{ Params: { id: string } }>('/leads/:id', async (req, reply) => {
+    const status = LEAD_ID_PATTERN.test(req.params.id) ? await relay.status(req.params.id) : undefined;
+    if (!status) return problem(reply, 404, 'Unknown lead', `No lead '${req.params.id}' was accepted (or it is older than leads.retention).`);
+    return status;
+  });
+}

@@ -1,0 +1,141 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LEAD_ID_PATTERN } from '@leadrelay/core';
+import { destinationDetail, destinationView } from '../destination-view.js';
+import type { CsrfGuard } from '../csrf-guard.js';
+import type { SafeHtml } from '../safe-html.js';
+import type { Relay } from '@leadrelay/queue';
+import { STYLESHEET, type PageContext } from '../views/components.js';
+import { homePage } from '../views/home-page.js';
+import { destinationPage } from '../views/destination-page.js';
+import { deadLetterPage } from '../views/dead-letter-page.js';
+import { leadPage } from '../views/lead-page.js';
+import { confirmPurgePage, messagePage } from '../views/message-pages.js';
+import type { ReturnTo } from '../views/dead-letter-table.js';
+
+export interface DashboardOptions {
+  relay: Relay;
+  csrf: CsrfGuard;
+  username: string;
+  /** Dead letters listed per destination on a page (default 500). */
+  listLimit?: number;
+}
+
+/** No script runs on these pages, styles come from our one stylesheet, forms only post here, and no site may frame them. */
+export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+type Form = Record<string, string | undefined>;
+
+export function sendPage(reply: FastifyReply, page: SafeHtml, status = 200): FastifyReply {
+  return reply.code(status).header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8').send(page.value);
+}
+
+/** The server-rendered dashboard: destinations, one destination, dead letters, lead lookup; POST forms with a CSRF token. */
+export async function dashboardRoutes(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+  const { relay, csrf } = options;
+  const limit = options.listLimit ?? 500;
+  const ctx: PageContext = { csrf: csrf.token(options.username) };
+  const ids = () => relay.config.destinations.map((d) => d.id);
+  const known = (id: string | undefined): id is string => !!id && ids().includes(id);
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  /** A form must carry this user's token; otherwise nothing runs. */
+  const formOf = (req: FastifyRequest, reply: FastifyReply): Form | undefined => {
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Form;
+    if (csrf.validToken(options.username, body._csrf)) return body;
+    void sendPage(reply, messagePage('Form refused', 'This form did not come from this dashboard, or it is out of date (the ops password changed). Reload the page and try again.'), 403);
+    return undefined;
+  };
+
+  app.get('/assets/ops.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'private, max-age=300').send(STYLESHEET));
+
+  app.get('/', async (_req, reply) => sendPage(reply, homePage(await Promise.all(ids().map((id) => destinationView(relay, id))))));
+
+  app.get<{ Params: { id: string }; Querystring: Notice }>('/destinations/:id', async (req, reply) => {
+    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
+    const [detail, letters] = await Promise.all([destinationDetail(relay, req.params.id), relay.deadLetters({ destination: req.params.id, limit })]);
+    return sendPage(reply, destinationPage(ctx, detail, letters, noticeText(req.query)));
+  });
+
+  app.post<{ Params: { id: string } }>('/destinations/:id/pause', async (req, reply) => {
+    const form = formOf(req, reply);
+    if (!form) return reply;
+    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
+    const reason = form.reason?.trim().slice(0, 200) || 'paused by an operator';
+    await relay.pause(req.params.id, { by: 'operator', reason });
+    return reply.redirect(`/destinations/${encodeURIComponent(req.params.id)}?done=paused`, 303);
+  });
+
+  app.post<{ Params: { id: string } }>('/destinations/:id/resume', async (req, reply) => {
+    if (!formOf(req, reply)) return reply;
+    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
+    await relay.resume(req.params.id);
+    return reply.redirect(`/destinations/${encodeURIComponent(req.params.id)}?done=resumed`, 303);
+  });
+
+  app.get<{ Querystring: Notice & { destination?: string } }>('/dlq', async (req, reply) => {
+    const destination = req.query.destination || undefined;
+    if (destination !== undefined && !known(destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${destination}'.`, 404), 404);
+    const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), limit });
+    return sendPage(reply, deadLetterPage(ctx, letters, { ...(destination ? { destination } : {}), destinations: ids(), notice: noticeText(req.query), limit }));
+  });
+
+  /** Replay or purge: one lead (`leadId`) or everything (`all=1`), at one destination or all. */
+  const dlqAction = (action: 'replay' | 'purge') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const form = formOf(req, reply);
+    if (!form) return reply;
+    const destination = form.destination || undefined;
+    const leadId = form.leadId || undefined;
+    if (destination !== undefined && !known(destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${destination}'.`, 404), 404);
+    if (!leadId && form.all !== '1') return sendPage(reply, messagePage('Nothing chosen', 'Choose one lead, or all dead letters.'), 400);
+    if (leadId && !LEAD_ID_PATTERN.test(leadId)) return sendPage(reply, messagePage('Not a lead id', `'${leadId}' is not a lead id.`), 400);
+    const filter = { ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) };
+    const returnTo: ReturnTo = form.return === 'destination' && destination ? 'destination' : form.return === 'lead' && leadId ? 'lead' : 'dlq';
+    if (action === 'purge' && form.confirm !== 'yes') {
+      const count = (await relay.deadLetters(filter)).length;
+      return sendPage(reply, confirmPurgePage(ctx, { ...filter, ...(leadId ? {} : { all: '1' }), return: returnTo }, count));
+    }
+    const n = action === 'replay' ? await relay.replay(filter) : await relay.purge(filter);
+    const done = `done=${action === 'replay' ? 'replayed' : 'purged'}&n=${n}`;
+    const target = returnTo === 'destination' ? `/destinations/${encodeURIComponent(destination!)}?${done}`
+      : returnTo === 'lead' ? `/leads/${encodeURIComponent(leadId!)}?${done}`
+        : `/dlq?${destination ? `destination=${encodeURIComponent(destination)}&` : ''}${done}`;
+    return reply.redirect(target, 303);
+  };
+  app.post('/dlq/replay', dlqAction('replay'));
+  app.post('/dlq/purge', dlqAction('purge'));
+
+  app.get<{ Querystring: { id?: string } }>('/leads', async (req, reply) => {
+    const id = (req.query.id ?? '').trim();
+    if (!LEAD_ID_PATTERN.test(id)) return sendPage(reply, messagePage('Not a lead id', `'${id}' is not a lead id: ids are 1-128 letters, digits, '.', '_' or '-'.`), 400);
+    return reply.redirect(`/leads/${encodeURIComponent(id)}`, 303);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Notice }>('/leads/:id', async (req, reply) => {
+    const id = req.params.id;
+    const status = LEAD_ID_PATTERN.test(id) ? await relay.status(id) : undefined;
+    if (!status) return sendPage(reply, messagePage('Lead not found', `No lead '${id}' was accepted (or it is older than leads.retention).`, 404), 404);
+    const lead = await relay.leads.getLead(id);
+    return sendPage(reply, leadPage(ctx, status, lead, noticeText(req.query)));
+  });
+}
+
+interface Notice {
+  done?: string;
+  n?: string;
+}
+
+/** Notices are chosen from a fixed set; nothing from the query string is echoed. */
+function noticeText(q: Notice): string | undefined {
+  const n = Number.parseInt(q.n ?? '', 10);
+  const count = Number.isFinite(n) && n >= 0 ? n : 0;
+  switch (q.done) {
+    case 'replayed': return `${count} dead-lettered ${count === 1 ? 'delivery' : 'deliveries'} re-queued with fresh attempts.`;
+    case 'purged': return `${count} dead-lettered ${count === 1 ? 'delivery' : 'deliveries'} deleted.`;
+    case 'paused': return 'Delivery paused. Leads keep queueing until you resume.';
+    case 'resumed': return 'Delivery resumed.';
+    default: return undefined;
+  }
+}

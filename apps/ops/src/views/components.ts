@@ -1,0 +1,86 @@
+import { html, type SafeHtml } from '../safe-html.js';
+import type { DestinationStats } from '@leadrelay/queue';
+
+/** What every page needs to render forms. */
+export interface PageContext {
+  /** The CSRF token for this user's forms. */
+  csrf: string;
+}
+
+/** The one stylesheet, served at /assets/ops.css (so the pages' CSP allows no inline code at all). */
+export const STYLESHEET = `
+:root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --bg: #fff; --line: #d0d7de; --bad: #b42318; --warn: #9a6700; --ok: #1a7f37; --accent: #0969da; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #9da7b3; --bg: #0d1117; --line: #30363d; --bad: #ff7b72; --warn: #d29922; --ok: #3fb950; --accent: #58a6ff; } }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); margin: 0; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .6rem 1.2rem; border-bottom: 1px solid var(--line); }
+header nav a { margin-right: 1rem; }
+header form { margin-left: auto; display: flex; gap: .4rem; }
+main { padding: 1rem 1.2rem 3rem; max-width: 90rem; }
+a { color: var(--accent); }
+h1 { font-size: 1.4rem; margin: .4rem 0 1rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
+th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
+th { font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.state-running, .outcome-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
+.state-throttled, .outcome-throttled, .outcome-retrying, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
+.muted { color: var(--muted); } .error { color: var(--bad); } .notice { padding: .5rem .8rem; border: 1px solid var(--line); border-left: 4px solid var(--accent); margin: 0 0 1rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; } dt { font-weight: 600; } dd { margin: 0; }
+form.inline { display: inline; } button { font: inherit; padding: .2rem .7rem; cursor: pointer; }
+button.danger { color: var(--bad); } .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0; }
+input[type=text], input[type=search], select { font: inherit; padding: .2rem .4rem; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; word-break: break-all; }
+`;
+
+export function layout(title: string, body: SafeHtml): SafeHtml {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · LeadRelay ops</title>
+<link rel="stylesheet" href="/assets/ops.css">
+</head>
+<body>
+<header>
+  <strong>LeadRelay ops</strong>
+  <nav aria-label="Main">
+    <a href="/">Destinations</a>
+    <a href="/dlq">Dead letters</a>
+    <a href="/queues/">Queues (bull-board)</a>
+  </nav>
+  <form method="get" action="/leads" role="search">
+    <label for="lead-lookup">Lead id</label>
+    <input id="lead-lookup" type="search" name="id" required maxlength="128" pattern="[A-Za-z0-9._\\-]{1,128}">
+    <button type="submit">Find lead</button>
+  </form>
+</header>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+/** A POST form with one button (and the CSRF token): the only way a page changes anything. */
+export function postButton(ctx: PageContext, action: string, label: string, fields: Record<string, string | undefined> = {}, options: { danger?: boolean; ariaLabel?: string } = {}): SafeHtml {
+  const hidden = Object.entries(fields).filter(([, v]) => v !== undefined)
+    .map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`);
+  return html`<form class="inline" method="post" action="${action}"><input type="hidden" name="_csrf" value="${ctx.csrf}">${hidden}<button type="submit"${options.danger ? html` class="danger"` : ''}${options.ariaLabel ? html` aria-label="${options.ariaLabel}"` : ''}>${label}</button></form>`;
+}
+
+export function time(iso: string | undefined): SafeHtml {
+  if (!iso) return html`<span class="muted">–</span>`;
+  const d = new Date(iso);
+  const text = Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return html`<time datetime="${iso}">${text}</time>`;
+}
+
+export function stateLabel(s: Pick<DestinationStats, 'state' | 'throttledUntil'>): SafeHtml {
+  if (s.state === 'throttled') return html`<span class="state-throttled">throttled until ${time(s.throttledUntil)}</span>`;
+  return html`<span class="state-${s.state}">${s.state}</span>`;
+}
+
+export function notice(text: string | undefined): SafeHtml {
+  return text ? html`<p class="notice" role="status">${text}</p>` : html``;
+}

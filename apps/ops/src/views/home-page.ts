@@ -1,0 +1,36 @@
+import { html, seg, type SafeHtml } from '../safe-html.js';
+import type { DestinationView } from '../destination-view.js';
+import { layout, stateLabel } from './components.js';
+
+/** Every destination at a glance: state, queue counts, recent outcomes and the last error. */
+export function homePage(destinations: DestinationView[]): SafeHtml {
+  const dead = destinations.reduce((n, d) => n + d.dead, 0);
+  const paused = destinations.filter((d) => d.state === 'paused').length;
+  const rows = destinations.map((d) => html`
+  <tr>
+    <th scope="row"><a href="/destinations/${seg(d.destination)}">${d.destination}</a>${d.enabled ? '' : html` <span class="muted">(disabled)</span>`}</th>
+    <td>${d.type}</td>
+    <td class="mono">${d.hosts.join(', ')}</td>
+    <td>${stateLabel(d)}</td>
+    <td class="num">${d.waiting}</td>
+    <td class="num">${d.active}</td>
+    <td class="num">${d.delayed}</td>
+    <td class="num">${d.deliveredLastHour} / ${d.deliveredLastDay}</td>
+    <td class="num">${d.dead > 0 ? html`<a href="/dlq?destination=${seg(d.destination)}">${d.dead}</a>` : d.dead}</td>
+    <td class="num">${d.deadLastHour} / ${d.deadLastDay}</td>
+    <td>${d.pausedReason ?? d.lastError ?? html`<span class="muted">–</span>`}</td>
+  </tr>`);
+  return layout('Destinations', html`
+<h1>Destinations</h1>
+<p>${destinations.length} destination(s); ${paused} paused; ${dead > 0 ? html`<a href="/dlq">${dead} dead-lettered deliveries</a>` : 'no dead-lettered deliveries'}.</p>
+<table>
+  <caption class="muted">Delivered and dead: last hour / last 24 hours. Waiting, active, delayed and dead: now.</caption>
+  <thead><tr>
+    <th scope="col">Destination</th><th scope="col">Type</th><th scope="col">Host</th><th scope="col">State</th>
+    <th scope="col" class="num">Waiting</th><th scope="col" class="num">Active</th><th scope="col" class="num">Delayed</th>
+    <th scope="col" class="num">Delivered 1h / 24h</th><th scope="col" class="num">Dead</th><th scope="col" class="num">Dead 1h / 24h</th>
+    <th scope="col">Pause reason or last error</th>
+  </tr></thead>
+  <tbody>${rows}</tbody>
+</table>`);
+}
