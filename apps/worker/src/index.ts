@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
 import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
@@ -14,6 +15,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   service: DeliveryService;
+  /** Alerts for pauses, dead letters and leads waiting too long (log events, and the alert webhook when configured). */
+  alerts: Alerts;
   server?: FastifyInstance;
   /** Drains within worker.shutdownTimeout and closes everything. */
   stop(): Promise<void>;
@@ -24,7 +27,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { config } = options;
   const runtime = options.runtime ?? createRuntime({ name: 'worker', secretsFrom: config });
   const service = new DeliveryService({ config, logger: runtime.logger, metrics: runtime.metrics, redactor: runtime.redactor, ...(options.only ? { only: options.only } : {}) });
+  // Alerts listen before the workers start, so no pause or dead letter goes unreported.
+  const alerts = new Alerts({ config, logger: runtime.logger, relay: service.relay, redactor: runtime.redactor });
+  alerts.attach(service);
+  const waitMonitor = new QueueWaitMonitor({ relay: service.relay, alerts, logger: runtime.logger });
   await service.start();
+  waitMonitor.start();
   let server: FastifyInstance | undefined;
   if (options.serveMetrics ?? true) {
     server = Fastify({ logger: false });
@@ -38,9 +46,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }
   return {
     service,
+    alerts,
     server,
     async stop() {
+      await waitMonitor.stop();
       await service.stop();
+      await alerts.close();
       await server?.close();
     },
   };
