@@ -1,10 +1,30 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { Lead } from '@leadrelay/core';
 import { createLogger, silentLogger } from '@leadrelay/observability';
+import { Relay, type AcceptResult } from '@leadrelay/queue';
 import { freePort } from '../../../test/helpers/index.js';
-import { canonical, intakeConfig, KEY_ONE, LogCapture } from '../test/intake-fixture.js';
-import { startIntake, type RunningIntake } from './index.js';
+import { canonical, intakeConfig, KEY_ONE, LogCapture, postLead } from '../test/intake-fixture.js';
+import { buildIntakeServer, startIntake, type RunningIntake } from './index.js';
+
+/** A real Relay whose accept waits for `release()`: holds a request in flight while the server closes. */
+class GatedRelay extends Relay {
+  entered!: Promise<void>;
+  private enter!: () => void;
+  private gate!: Promise<void>;
+  release!: () => void;
+  arm(): void {
+    this.entered = new Promise((r) => { this.enter = r; });
+    this.gate = new Promise((r) => { this.release = r; });
+  }
+
+  override async accept(lead: Lead, options: { clientId: boolean }): Promise<AcceptResult> {
+    this.enter();
+    await this.gate;
+    return super.accept(lead, options);
+  }
+}
 
 let running: RunningIntake | undefined;
 
@@ -101,5 +121,25 @@ describe('startIntake', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(log.records.filter((r) => r.msg === 'Redis does not answer yet; leads get 503 until it does')).toHaveLength(1);
+  });
+
+  it('on close, finishes a lead already being accepted before closing', async () => {
+    const config = intakeConfig(inject('redisUrl'));
+    const relay = new GatedRelay(config);
+    relay.arm();
+    const app = buildIntakeServer({ config, relay, logger: silentLogger });
+    try {
+      await app.ready();
+      const inflight = postLead(app, canonical({ id: 'in-flight-at-close' }));
+      await relay.entered;
+      const closed = app.close();
+      relay.release();
+      const done = await inflight;
+      expect(done.statusCode, done.body).toBe(202);
+      await closed;
+      expect(await relay.status('in-flight-at-close')).toBeDefined();
+    } finally {
+      await relay.close();
+    }
   });
 });
