@@ -6,7 +6,7 @@ import type { LeadRelayConfig } from '@leadrelay/config';
 import { LEAD_ID_PATTERN, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { exposeQueueMetrics, Relay, type AcceptResult } from '@leadrelay/queue';
-import { ApiKeyVerifier } from './api-key-verifier.js';
+import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
 import { problem, PROBLEMS, sendProblem, type ProblemBody } from './problem.js';
@@ -94,7 +94,8 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     frameworkErrors: (error, request, reply) => {
       // Fastify has not parsed the query string on this path.
       request.query = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
-      if (verifier.verify(request.headers, request.query) !== 'ok') return unauthorized(request, reply);
+      const verdict = verifier.verify(request.headers, request.query);
+      if (verdict !== 'ok') return unauthorized(request, reply, verdict);
       const id = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       return sendProblem(reply, problem(id ? PROBLEMS.invalidLeadId : PROBLEMS.badRequest,
         id ? 'A lead id must match ^[A-Za-z0-9._-]{1,128}$.' : 'The URL is not valid.'));
@@ -113,15 +114,14 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     outcome(request, { reason, ...extra });
   };
   const unavailable = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (!closing) request.log.error({ err: redisError(error) }, 'Redis could not answer; replying 503');
+    if (error !== undefined) request.log.error({ err: redisError(error) }, 'Redis could not answer; replying 503');
     reject(request, 'unavailable');
     reply.header('retry-after', retryAfter);
     return sendProblem(reply, problem(PROBLEMS.unavailable, closing
       ? 'This intake instance is shutting down; retry (another instance will take the lead).'
       : 'Redis could not store or read the lead; nothing was queued. Retry later with the same body.'));
   };
-  function unauthorized(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    const verdict = verifier.verify(request.headers, request.query);
+  function unauthorized(request: FastifyRequest, reply: FastifyReply, verdict: ApiKeyVerdict): FastifyReply {
     reject(request, 'unauthorized');
     reply.header('www-authenticate', verdict === 'invalid' ? 'Bearer realm="leadrelay", error="invalid_token"' : 'Bearer realm="leadrelay"');
     return sendProblem(reply, problem(PROBLEMS.unauthorized, verdict === 'invalid'
@@ -136,8 +136,9 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
       unavailable(request, reply, undefined);
       return;
     }
-    if (verifier.verify(request.headers, request.query) === 'ok') done();
-    else unauthorized(request, reply);
+    const verdict = verifier.verify(request.headers, request.query);
+    if (verdict === 'ok') done();
+    else unauthorized(request, reply, verdict);
   };
 
   // Compressed bodies are not decoded: refuse them before parsing rather than report them as malformed.
