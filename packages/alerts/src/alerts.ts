@@ -1,10 +1,9 @@
-import type { Lead, SecretRedactor, SerializedDeliveryError } from '@leadrelay/core';
+import { scrubCustomerData, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { Logger } from '@leadrelay/observability';
 import type { DeliveryRecord, Relay } from '@leadrelay/queue';
 import { ALERT_LEVEL, type AlertDataByType, type AlertPayload, type AlertType, type QueueWaitingTooLongData } from './alert.js';
 import { AlertWebhook, type AlertWebhookOptions } from './alert-webhook.js';
-import { scrubCustomerData } from './customer-data.js';
 
 /** The events a DeliveryService (or one DestinationWorker) emits; structural so this package needs no engine. */
 export interface AlertSource {
@@ -119,7 +118,7 @@ export class Alerts {
     const relay = this.options.relay;
     if (!relay) return true;
     try {
-      const key = `${relay.keys.destination(destination)}:alert:${kind}`;
+      const key = relay.keys.alert(destination, kind);
       const set = await withTimeout(relay.redis.set(key, String(now), 'PX', Math.max(1, Math.round(windowMs)), 'NX'), this.options.lookupTimeoutMs ?? 2000);
       return set === 'OK';
     } catch {

@@ -1,5 +1,4 @@
 export * from './alert.js';
 export * from './alert-webhook.js';
 export * from './alerts.js';
-export * from './customer-data.js';
 export * from './queue-wait-monitor.js';

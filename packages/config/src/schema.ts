@@ -128,7 +128,8 @@ export const configSchema = z.object({
     retention: durationOr('30d', 'How long lead status and attempt timelines are kept.'),
   }).strict().prefault({}),
   alerts: z.object({
-    webhookUrl: zHttpUrl().optional().describe('Standard Webhooks-signed POST for each alert, when set.'),
+    webhookUrl: zHttpUrl().refine((u) => checkOutboundUrl(u, false) === undefined, 'must be https; plain http is allowed only for loopback hosts')
+      .optional().describe('Standard Webhooks-signed POST for each alert, when set (https; plain http only to loopback).'),
     signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be 'whsec_' followed by base64").optional(),
     queueWaitThreshold: durationOr('15m', "Alert when a destination's oldest waiting lead has waited longer than this."),
   }).strict().prefault({}),

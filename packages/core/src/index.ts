@@ -6,3 +6,4 @@ export * from './intake-formats.js';
 export * from './templates.js';
 export * from './redact.js';
 export * from './schema-helpers.js';
+export * from './customer-data.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ThrottledError, classifyError, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
+import { ThrottledError, classifyError, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, type BatchItemResult, type DestinationClient } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
@@ -169,7 +169,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       state, attempts: attempt, lastError: serialized.message, remediation: serialized.remediation, ...extra,
     });
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
-    const logLine = { leadId, attempt, durationMs: Math.round(ms), error: serialized.message, code: serialized.destinationCode ?? serialized.code };
+    // Destinations often quote the offending value; customer data is for debug level only (SPEC §6).
+    const logLine = { leadId, attempt, durationMs: Math.round(ms), error: scrubCustomerData(serialized.message, job.data.lead), code: serialized.destinationCode ?? serialized.code };
     await relay.control(this.d.id).setLastError(serialized, now);
 
     if (error instanceof ThrottledError) {

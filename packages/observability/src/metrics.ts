@@ -17,9 +17,25 @@ export class LeadRelayMetrics {
   refreshFromRedis?: () => Promise<void>;
   readonly queueJobs: Gauge = new Gauge({
     name: 'leadrelay_queue_jobs', help: 'Jobs in each destination queue, by state (read from Redis)', labelNames: ['destination', 'state'], registers: [this.registry],
-    collect: async () => { await this.refreshFromRedis?.(); },
+    collect: () => this.refreshOnce(),
   });
-  readonly destinationPaused = new Gauge({ name: 'leadrelay_destination_paused', help: '1 when the destination is paused', labelNames: ['destination'], registers: [this.registry] });
+  readonly destinationPaused: Gauge = new Gauge({
+    name: 'leadrelay_destination_paused', help: '1 when the destination is paused', labelNames: ['destination'], registers: [this.registry],
+    collect: () => this.refreshOnce(),
+  });
+  private refreshing?: Promise<void>;
+
+  /** prom-client collects gauges in parallel: both gauges share one Redis read per scrape. */
+  private refreshOnce(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        await this.refreshFromRedis?.();
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'leadrelay_process_' });

@@ -32,6 +32,11 @@ export class KeySpace {
     return `${this.root}:dest:${destinationId}`;
   }
 
+  /** String set only if absent: limits how often one kind of alert fires for a destination, across processes. */
+  alert(destinationId: string, kind: string): string {
+    return `${this.root}:dest:${destinationId}:alert:${kind}`;
+  }
+
   /** Counter of delivered/dead deliveries; with `hour` (epoch hours) the per-hour bucket. */
   counter(destinationId: string, outcome: 'delivered' | 'dead', hour?: number): string {
     return `${this.root}:count:${destinationId}:${outcome}${hour === undefined ? '' : `:${hour}`}`;
