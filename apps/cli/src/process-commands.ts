@@ -23,7 +23,7 @@ async function runUntilSignal(parts: Stoppable[]): Promise<void> {
 
 async function startIntakePart(ctx: CommandContext): Promise<Stoppable> {
   const { startIntake } = await import('@leadrelay/intake');
-  const running = await startIntake(ctx.config());
+  const running = await startIntake(ctx.config(), { handleSignals: false });
   return { stop: () => running.close() };
 }
 

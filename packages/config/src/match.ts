@@ -1,9 +1,17 @@
 import type { Lead } from '@leadrelay/core';
 import type { ResolvedDestination } from './load-config.js';
 
+/** Compiled once per glob: matching runs on every accepted lead. */
+const compiled = new Map<string, RegExp>();
+
 function globToRegExp(glob: string): RegExp {
-  const body = glob.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
-  return new RegExp(`^${body}$`, 'i');
+  let re = compiled.get(glob);
+  if (!re) {
+    const body = glob.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+    re = new RegExp(`^${body}$`, 'i');
+    compiled.set(glob, re);
+  }
+  return re;
 }
 
 /** Whether a destination's `match` (and `enabled`) takes this lead (SPEC §2). */

@@ -6,36 +6,101 @@ import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
 
+const QUEUED = JSON.stringify({ state: 'queued', attempts: 0 } satisfies DeliveryRecord);
+const SKIPPED = JSON.stringify({ state: 'skipped', attempts: 0 } satisfies DeliveryRecord);
+
+/**
+ * KEYS: lead hash, dedupe key (the lead hash again when the client gave an id).
+ * ARGV: dedupe?, lead JSON, receivedAt, testLead, destinations, skipped, ttl, then field/record pairs.
+ */
+const BEGIN = `
+if ARGV[1] == '1' then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then return {'prior', prior} end
+end
+local accepted = redis.call('HMGET', KEYS[1], 'accepted', 'destinations')
+if accepted[1] then
+  if ARGV[1] == '1' then return {'stale', false} end
+  return {'duplicate', accepted[2]}
+end
+redis.call('HSET', KEYS[1], 'lead', ARGV[2], 'receivedAt', ARGV[3], 'testLead', ARGV[4], 'destinations', ARGV[5], 'skipped', ARGV[6])
+for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+return {'new', false}
+`;
+
+/** KEYS: lead hash, dedupe key. ARGV: acceptedAt, dedupe window ms ('' = none), lead id. */
+const COMMIT = `
+local first = redis.call('HSETNX', KEYS[1], 'accepted', ARGV[1])
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2], 'NX') end
+return first
+`;
+
+/**
+ * - `new`: written, go on and queue it;
+ * - `duplicate`: this id was accepted before;
+ * - `prior`: this id-less lead's content was accepted inside the dedupe window, as `priorId`;
+ * - `stale`: its content was accepted before the window: it is a new lead and needs its own id.
+ */
+export type BeginResult =
+  | { outcome: 'new' | 'stale' }
+  | { outcome: 'duplicate'; destinations: string[] }
+  | { outcome: 'prior'; priorId: string };
+
+type ScriptedRedis = RedisClient & {
+  leadrelayBegin(...args: string[]): Promise<unknown>;
+  leadrelayCommit(...args: string[]): Promise<unknown>;
+};
+
+/** Registers LeadRelay's scripts on a client (EVALSHA with a cached script, like BullMQ's own). */
+export function defineLeadScripts(redis: RedisClient): void {
+  if ('leadrelayBegin' in redis) return;
+  redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN });
+  redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT });
+}
+
 /**
  * Lead status in Redis: the lead hash (`lead`, `receivedAt`, `destinations`, `skipped`,
  * `accepted`, one `d:<destination>` record each) and the attempt timeline. Both expire after
  * `leads.retention` from their last update.
  */
 export class LeadStore {
-  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly retentionMs: number) {}
+  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly retentionMs: number) {
+    defineLeadScripts(redis);
+  }
 
   private get retentionSeconds(): number {
     return Math.max(1, Math.ceil(this.retentionMs / 1000));
   }
 
-  /** Writes the lead and its queued/skipped records; not yet "accepted" (see markAccepted). */
-  async writeLead(lead: Lead, receivedAt: Date, matched: string[], skipped: string[]): Promise<void> {
-    const key = this.keys.lead(lead.id);
-    const queued: DeliveryRecord = { state: 'queued', attempts: 0 };
-    const fields: Record<string, string> = {
-      lead: JSON.stringify(lead), receivedAt: receivedAt.toISOString(), testLead: String(lead.testLead),
-      destinations: JSON.stringify(matched), skipped: JSON.stringify(skipped),
-    };
-    for (const d of skipped) fields[`d:${d}`] = JSON.stringify({ state: 'skipped', attempts: 0 } satisfies DeliveryRecord);
-    const multi = this.redis.multi().hset(key, fields);
-    // Never overwrite progress a worker already recorded (a retried post after a half-failed one).
-    for (const d of matched) multi.hsetnx(key, `d:${d}`, JSON.stringify(queued));
-    await multi.expire(key, this.retentionSeconds).exec().then(throwOnExecError);
+  /**
+   * Step 1 of accepting, one round trip: reports an earlier acceptance (or, for an id-less lead, the
+   * id its content was accepted under), else writes the lead hash and its queued/skipped records.
+   * Records a worker already wrote are kept (a retried post after a half-failed one).
+   */
+  async begin(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string): Promise<BeginResult> {
+    const records: string[] = [];
+    for (const d of matched) records.push(`d:${d}`, QUEUED);
+    for (const d of skipped) records.push(`d:${d}`, SKIPPED);
+    const [outcome, value] = await (this.redis as ScriptedRedis).leadrelayBegin(
+      this.keys.lead(lead.id), dedupeKey ?? this.keys.lead(lead.id), dedupeKey ? '1' : '0',
+      JSON.stringify(lead), receivedAt.toISOString(), String(lead.testLead), JSON.stringify(matched), JSON.stringify(skipped),
+      String(this.retentionSeconds), ...records,
+    ) as [BeginResult['outcome'], string | null];
+    if (outcome === 'duplicate') return { outcome, destinations: JSON.parse(value ?? '[]') as string[] };
+    if (outcome === 'prior') return { outcome, priorId: value! };
+    return { outcome };
   }
 
-  /** Marks the lead accepted; false when it already was (a concurrent or earlier post). */
-  async markAccepted(leadId: string, at: Date): Promise<boolean> {
-    return (await this.redis.hsetnx(this.keys.lead(leadId), 'accepted', at.toISOString())) === 1;
+  /**
+   * Step 2, after every job is in Redis: marks the lead accepted (and remembers its content for the
+   * dedupe window). False when it already was (a concurrent post of the same lead won).
+   */
+  async commit(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): Promise<boolean> {
+    const first = await (this.redis as ScriptedRedis).leadrelayCommit(
+      this.keys.lead(leadId), dedupe?.key ?? this.keys.lead(leadId), at.toISOString(), dedupe ? String(dedupe.windowMs) : '', leadId,
+    );
+    return Number(first) === 1;
   }
 
   /** The accepted lead's matched destinations, or undefined when this id was never accepted. */

@@ -84,39 +84,50 @@ export class Relay {
   }
 
   /**
-   * Stores a lead for every destination its `match` takes, before answering. Steps are ordered so
-   * any failure midway can be retried with the same lead without duplicating: the lead hash never
-   * overwrites progress, job ids are deterministic (an existing job is not added again), and the
-   * lead only counts as accepted once every job is in Redis.
+   * Stores a lead for every destination its `match` takes, before answering, in three round trips:
+   * write the lead hash (or find it was accepted already), add the jobs, mark it accepted. Any
+   * failure midway can be retried with the same lead without duplicating: the lead hash never
+   * overwrites a worker's progress, job ids are deterministic (an existing job is not added again),
+   * and the lead only counts as accepted once every job is in Redis.
    */
   async accept(input: Lead, options: { clientId: boolean; now?: Date; only?: string[] }): Promise<AcceptResult> {
     const now = options.now ?? new Date();
-    let lead = input;
-    const contentId = input.id;
-    if (options.clientId) {
-      const existing = await this.leads.acceptedDestinations(lead.id);
-      if (existing) return { id: lead.id, duplicate: true, destinations: existing };
-    } else {
-      const prior = await this.redis.get(this.keys.dedupe(contentId));
-      const priorDestinations = prior ? await this.leads.acceptedDestinations(prior) : undefined;
-      if (prior && priorDestinations) return { id: prior, duplicate: true, destinations: priorDestinations };
-      // Outside the dedupe window the same content is a new lead (a customer may ask twice): give it its own id.
-      if (!prior && (await this.leads.acceptedDestinations(contentId))) lead = { ...lead, id: `${contentId}-${now.getTime().toString(36)}` };
-    }
     const enabled = this.config.destinations.filter((d) => d.enabled);
     // `only` (test leads from the CLI) names destinations outright, bypassing their match rules.
-    const matched = options.only ? enabled.filter((d) => options.only!.includes(d.id)) : enabled.filter((d) => destinationMatches(d, lead));
+    const matched = options.only ? enabled.filter((d) => options.only!.includes(d.id)) : enabled.filter((d) => destinationMatches(d, input));
+    const matchedIds = matched.map((d) => d.id);
     const skipped = enabled.filter((d) => !matched.includes(d)).map((d) => d.id);
-    await this.leads.writeLead(lead, now, matched.map((d) => d.id), skipped);
-    if (matched.length > 0) {
-      this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.keys.bullPrefix });
-      await this.flow.addBulk(matched.map((d) => ({
-        name: 'deliver', queueName: this.keys.queueName(d.id), data: { lead } satisfies DeliveryJobData, opts: this.jobOptions(d, lead.id),
-      })));
+    const dedupe = options.clientId ? undefined : { key: this.keys.dedupe(input.id), windowMs: this.config.intake.dedupeWindow };
+
+    let lead = input;
+    let begun = await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key);
+    if (begun.outcome === 'prior') {
+      const destinations = await this.leads.acceptedDestinations(begun.priorId);
+      if (destinations) return { id: begun.priorId, duplicate: true, destinations };
+      begun = await this.leads.begin(lead, now, matchedIds, skipped);
     }
-    const first = await this.leads.markAccepted(lead.id, now);
-    if (!options.clientId) await this.redis.set(this.keys.dedupe(contentId), lead.id, 'PX', this.config.intake.dedupeWindow, 'NX');
-    return { id: lead.id, duplicate: !first, destinations: matched.map((d) => d.id) };
+    if (begun.outcome === 'stale') {
+      // Outside the dedupe window the same content is a new lead (a customer may ask twice): give it its own id.
+      lead = { ...input, id: `${input.id}-${now.getTime().toString(36)}` };
+      begun = await this.leads.begin(lead, now, matchedIds, skipped);
+    }
+    if (begun.outcome === 'duplicate') return { id: lead.id, duplicate: true, destinations: begun.destinations };
+
+    await this.enqueue(lead, matched);
+    const first = await this.leads.commit(lead.id, now, dedupe);
+    return { id: lead.id, duplicate: !first, destinations: matchedIds };
+  }
+
+  /** One job per destination; several are added in one transaction (BullMQ flow), one is a plain add. */
+  private async enqueue(lead: Lead, destinations: ResolvedDestination[]): Promise<void> {
+    const data: DeliveryJobData = { lead };
+    if (destinations.length === 1) {
+      const d = destinations[0]!;
+      await this.queue(d.id).add('deliver', data, this.jobOptions(d, lead.id));
+    } else if (destinations.length > 1) {
+      this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.keys.bullPrefix });
+      await this.flow.addBulk(destinations.map((d) => ({ name: 'deliver', queueName: this.keys.queueName(d.id), data, opts: this.jobOptions(d, lead.id) })));
+    }
   }
 
   /** SPEC §3 lead status; deliveries waiting at a paused destination show `paused`. */
