@@ -12,6 +12,7 @@ import { MemoryRollingQuota } from '../shared/index.js';
 import { TableFaultProxy } from './__tests__/table-fault-proxy.js';
 import { AzureTableClient, type AzureTableClientOptions } from './azure-table-client.js';
 import { azureTableSettings } from './settings.js';
+import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';
 
 const connectionString = inject('azuriteConnectionString');
 const ctx: DestinationContext = {
@@ -50,15 +51,7 @@ async function countEntities(table: string): Promise<number> {
   return n;
 }
 
-async function failure(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeliveryError);
-    return e as DeliveryError;
-  }
-  throw new Error('expected a failure');
-}
+const failure = deliveryFailure;
 
 const prefix = uniquePrefix('lr');
 let tableSeq = 0;

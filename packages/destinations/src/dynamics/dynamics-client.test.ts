@@ -13,6 +13,7 @@ import type { CommonDestinationSettings, DestinationContext } from '../destinati
 import { MemoryRollingQuota } from '../shared/memory-rolling-quota.js';
 import { DynamicsClient, type DynamicsClientOptions } from './dynamics-client.js';
 import { dynamicsSettings, type DynamicsSettings } from './settings.js';
+import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';
 
 const TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 const CLIENT_ID = 'c0ffee00-1111-4222-8333-444455556666';
@@ -65,13 +66,9 @@ function client(o: Overrides = {}, options?: DynamicsClientOptions): DynamicsCli
 }
 
 async function failure(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (e) {
-    seen.push(e as DeliveryError);
-    return e as DeliveryError;
-  }
-  throw new Error('expected the delivery to fail');
+  const e = await deliveryFailure(p);
+  seen.push(e);
+  return e;
 }
 
 beforeAll(async () => {

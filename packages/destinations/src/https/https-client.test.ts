@@ -12,6 +12,7 @@ import { HttpsClient } from './https-client.js';
 import { webhookIdOf } from './https-payload.js';
 import { https } from './index.js';
 import { httpsSettings } from './settings.js';
+import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';
 
 const ctx: DestinationContext = {
   logger: silentLogger,
@@ -52,15 +53,7 @@ function client(input: Record<string, unknown> = {}, common: { id?: string; fiel
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeliveryError);
-    return e as DeliveryError;
-  }
-  throw new Error('expected the delivery to fail');
-}
+const failure = deliveryFailure;
 
 describe('https destination: the request', () => {
   it('sends Microsoft\'s HTTPS-endpoint JSON by default, with our headers and the configured ones', async () => {

@@ -11,6 +11,7 @@ import type { BatchItemResult, DestinationContext } from '../destination.js';
 import { MarketoClient, type MarketoClientOptions } from './marketo-client.js';
 import { marketo } from './index.js';
 import { marketoSettings } from './settings.js';
+import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';
 
 const SECRET = 'S3cr3t-Marketo-Value-7781!';
 const ctx: DestinationContext = {
@@ -47,15 +48,7 @@ function makeClient(settings: Record<string, unknown> = {}, options: MarketoClie
   return client;
 }
 
-async function failure(p: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeliveryError);
-    return e as DeliveryError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = deliveryFailure;
 
 beforeEach(async () => {
   fake = await FakeMarketo.start({ clients: { [FakeMarketo.CLIENT_ID]: SECRET } });

@@ -11,6 +11,7 @@ import { SalesforceApiClient } from './api-client.js';
 import { salesforce } from './index.js';
 import { API_LIMIT_WAIT_MS, CONCURRENT_LIMIT_WAIT_MS, TOKEN_RATE_LIMIT_WAIT_MS } from './salesforce-errors.js';
 import { salesforceSettings } from './settings.js';
+import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';
 
 /** Distinctive, so a leak anywhere in an error is unmistakable. */
 const SECRET = 'sfSecret-7Q2x9ZK4mWv8RtY3';
@@ -55,11 +56,10 @@ function client(fake: FakeSalesforce, over: Parameters<typeof settings>[1] = {},
 }
 
 async function failure(p: Promise<unknown>): Promise<DeliveryError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e).toBeInstanceOf(DeliveryError);
-  expect(JSON.stringify((e as DeliveryError).toJSON())).not.toContain(SECRET);
-  expect(String((e as Error).stack)).not.toContain(SECRET);
-  return e as DeliveryError;
+  const e = await deliveryFailure(p);
+  expect(JSON.stringify(e.toJSON())).not.toContain(SECRET);
+  expect(String(e.stack)).not.toContain(SECRET);
+  return e;
 }
 
 describe('Salesforce REST (jsforce)', () => {
