@@ -67,16 +67,18 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
         await relay.accept(lead, { clientId: true, only: targets });
         const bar = progress(ctx.output(), `waiting for ${targets.length} destination(s): done`, targets.length);
         const deadline = Date.now() + timeoutMs;
-        let status = await relay.status(lead.id);
         const final = (s: string) => s === 'delivered' || s === 'dead' || s === 'paused';
-        while (status && Object.values(status.deliveries).some((r) => !final(r.state)) && Date.now() < deadline) {
-          bar.update(Object.values(status.deliveries).filter((r) => final(r.state)).length);
+        // Only the targeted destinations: the others show as skipped for this lead.
+        const targeted = async () => Object.fromEntries(Object.entries((await relay.status(lead.id))?.deliveries ?? {}).filter(([d]) => targets.includes(d)));
+        let deliveries = await targeted();
+        while (Object.values(deliveries).some((r) => !final(r.state)) && Date.now() < deadline) {
+          bar.update(Object.values(deliveries).filter((r) => final(r.state)).length);
           await new Promise((r) => setTimeout(r, 250));
-          status = await relay.status(lead.id);
+          deliveries = await targeted();
         }
         bar.end();
-        const rows = Object.entries(status?.deliveries ?? {}).map(([destination, r]) => ({ destination, ...r }));
-        if (ctx.json()) ctx.output().out(JSON.stringify({ id: lead.id, deliveries: status?.deliveries ?? {} }, null, 2));
+        const rows = Object.entries(deliveries).map(([destination, r]) => ({ destination, ...r }));
+        if (ctx.json()) ctx.output().out(JSON.stringify({ id: lead.id, deliveries }, null, 2));
         else {
           ctx.output().out(`test lead ${lead.id}\n${table(rows, ['destination', 'state', 'attempts', 'remoteId', 'lastError'])}`);
           for (const r of rows) if (r.state !== 'delivered' && r.remediation) ctx.output().out(`${r.destination}: what to do: ${r.remediation}`);

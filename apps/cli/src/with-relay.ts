@@ -22,10 +22,13 @@ export async function withRelay<T>(ctx: CommandContext, fn: (relay: Relay) => Pr
   }
 }
 
-async function waitForPing(relay: Relay): Promise<boolean> {
-  for (let i = 0; i < 20; i++) {
-    if (await relay.ping()) return true;
-    await new Promise((r) => setTimeout(r, 100));
+/** One ping, bounded: a Redis that is down must not keep the CLI waiting through reconnect attempts. */
+async function waitForPing(relay: Relay, timeoutMs = 3000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+  try {
+    return await Promise.race([relay.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
-  return false;
 }

@@ -20,6 +20,8 @@ export interface RelayOptions {
   role?: ConnectionRole;
   /** Use this client instead of opening one (tests, shared connections). */
   redis?: RedisClient;
+  /** Told about connection errors (e.g. to log them); they are otherwise silent. */
+  onConnectionError?: (err: Error) => void;
 }
 
 /** Name of the BullMQ custom backoff every delivery job uses (see packages/delivery backoff). */
@@ -44,6 +46,9 @@ export class Relay {
     this.keys = new KeySpace(config.redis.prefix);
     this.redis = options.redis ?? createRedisConnection(config.redis, options.role ?? 'fail-fast');
     this.ownsRedis = !options.redis;
+    // Connection errors surface through the commands that fail (503, a CLI message); without a
+    // listener ioredis would also print every reconnect failure to stderr.
+    if (this.ownsRedis) this.redis.on('error', (err: Error) => options.onConnectionError?.(err));
     this.leads = new LeadStore(this.redis, this.keys, config.leads.retention);
   }
 
