@@ -1,0 +1,172 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Relay } from '@leadrelay/queue';
+import { WebhookReceiver } from '../../test/fakes/webhook-receiver/index.js';
+import { benchConfig, deleteKeys, freePort, mapLimit, marketplaceLead, pollUntil, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
+import { BenchReport, fmt } from '../lib/bench-report.js';
+import type { NodeChild } from '../lib/node-child.js';
+
+/**
+ * Benchmark 2 — end to end. 5,000 leads pre-loaded into a paused queue, then drained to a local
+ * WebhookReceiver (loopback HTTP) by:
+ *   ours:     `leadrelay worker` (built CLI, own process): https destination, concurrency 16;
+ *             leads pre-loaded with relay.accept (status records, fan-out) like intake does;
+ *   baseline: a plain BullMQ Worker at concurrency 16 POSTing each job with fetch
+ *             (bench/children/baseline-worker.mjs); jobs pre-loaded with queue.addBulk.
+ * The queue is paused while the worker starts; the clock runs from resume until every lead was
+ * answered 2xx by the receiver and every job is completed in Redis. Targets: ours ≥ 1.0× baseline
+ * throughput; worker peak RSS (VmHWM) ≤ 150 MiB. Integrity: every lead delivered, none dead.
+ */
+const LEADS = Number(process.env.BENCH_E2E_LEADS ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_E2E_CONCURRENCY ?? 16);
+const DRAIN_TIMEOUT_MS = 150_000;
+const DESTINATION = 'hook';
+
+interface DrainRun {
+  side: 'ours' | 'baseline';
+  preloadMs: number;
+  /** Resume → receiver has answered 2xx for every lead. */
+  deliveredMs: number;
+  /** Resume → every job completed in Redis (status recorded, for ours). */
+  completedMs: number;
+  leadsPerSec: number;
+  /** Worker CPU time (user + system) per lead during the drain. */
+  cpuMsPerLead: number;
+  delivered: number;
+  duplicates: number;
+  dead: number;
+  peakRssMiB: number;
+  endRssMiB: number;
+}
+
+let receiver: WebhookReceiver;
+
+beforeAll(async () => {
+  receiver = await WebhookReceiver.start({ keepRequests: false });
+});
+
+afterAll(async () => {
+  await receiver?.stop();
+});
+
+/** Resumes the queue and waits for the drain; the timings every side reports. */
+async function drain(queue: Queue, worker: NodeChild): Promise<{ deliveredMs: number; completedMs: number; cpuMsPerLead: number }> {
+  const cpuBefore = worker.cpuSeconds();
+  const started = performance.now();
+  await queue.resume();
+  const deliveredOk = await Promise.race([
+    receiver.waitForAccepted(LEADS, DRAIN_TIMEOUT_MS).then(() => true, () => false),
+    // A crashed worker ends the wait at once.
+    pollUntil(() => !worker.running, DRAIN_TIMEOUT_MS, 200).then(() => false),
+  ]);
+  const deliveredMs = performance.now() - started;
+  worker.assertRunning();
+  if (!deliveredOk) return { deliveredMs: NaN, completedMs: NaN, cpuMsPerLead: NaN };
+  await pollUntil(async () => (await queue.getCompletedCount()) >= LEADS, 30_000, 20);
+  const completedMs = performance.now() - started;
+  return { deliveredMs, completedMs, cpuMsPerLead: (1000 * (worker.cpuSeconds() - cpuBefore)) / LEADS };
+}
+
+async function runOurs(redisUrl: string): Promise<DrainRun> {
+  receiver.clear();
+  const metricsPort = await freePort();
+  const cfg = benchConfig({
+    redisUrl, prefix: uniquePrefix('be'), metricsPort,
+    destinations: `  - { id: ${DESTINATION}, type: https, url: "${receiver.url('/hook')}", concurrency: ${CONCURRENCY} }`,
+  });
+  const relay = new Relay(cfg.config);
+  let worker: NodeChild | undefined;
+  try {
+    const queue = relay.queue(DESTINATION);
+    await queue.pause();
+    const leads = Array.from({ length: LEADS }, () => marketplaceLead());
+    const t0 = performance.now();
+    // Like intake under load: many accepts in flight.
+    await mapLimit(leads, 32, (lead) => relay.accept(lead, { clientId: false }));
+    const preloadMs = performance.now() - t0;
+    worker = startCli('leadrelay worker', 'worker', cfg);
+    await worker.waitForHttp(`http://127.0.0.1:${metricsPort}/readyz`, 30_000);
+    const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
+    const stats = await relay.stats(DESTINATION);
+    worker.sample();
+    return {
+      side: 'ours', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
+      delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: stats.dead,
+      peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
+    };
+  } finally {
+    await worker?.stop();
+    await relay.close();
+    cfg.remove();
+    await deleteKeys(redisUrl, `{${cfg.prefix}}*`);
+  }
+}
+
+async function runBaseline(redisUrl: string): Promise<DrainRun> {
+  receiver.clear();
+  const prefix = uniquePrefix('bw');
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const queue = new Queue(DESTINATION, { connection, prefix });
+  let worker: NodeChild | undefined;
+  try {
+    await queue.pause();
+    const leads = Array.from({ length: LEADS }, () => marketplaceLead());
+    const t0 = performance.now();
+    for (let i = 0; i < leads.length; i += 500) {
+      await queue.addBulk(leads.slice(i, i + 500).map((lead) => ({
+        name: 'deliver', data: { lead },
+        opts: { jobId: `${DESTINATION}.${lead.id}`, attempts: 12, removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: false },
+      })));
+    }
+    const preloadMs = performance.now() - t0;
+    worker = startBaseline('baseline worker', 'baseline-worker.mjs', {
+      REDIS_URL: redisUrl, BULL_PREFIX: prefix, QUEUE: DESTINATION, TARGET_URL: receiver.url('/hook'), CONCURRENCY: String(CONCURRENCY),
+    });
+    await worker.waitForOutput(/baseline worker ready/, 30_000);
+    const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
+    worker.sample();
+    return {
+      side: 'baseline', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
+      delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: await queue.getFailedCount(),
+      peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
+    };
+  } finally {
+    await worker?.stop();
+    await queue.close();
+    connection.disconnect();
+    await deleteKeys(redisUrl, `${prefix}:*`);
+  }
+}
+
+describe('end to end', () => {
+  it(`${LEADS} leads to a webhook: leadrelay worker vs a plain BullMQ worker, concurrency ${CONCURRENCY}`, async () => {
+    const redisUrl = inject('redisUrl');
+    const report = new BenchReport('2-end-to-end', `${LEADS} pre-loaded leads drained to a loopback webhook receiver, concurrency ${CONCURRENCY}`);
+    const runs: DrainRun[] = [];
+    for (const run of [runBaseline, runOurs]) {
+      const r = await run(redisUrl);
+      runs.push(r);
+      console.log(`  ${r.side.padEnd(8)}: pre-load ${fmt(r.preloadMs, 0)} ms; delivered in ${fmt(r.deliveredMs, 0)} ms, all jobs completed in ${fmt(r.completedMs, 0)} ms `
+        + `=> ${fmt(r.leadsPerSec)} leads/s, worker CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead; ${r.delivered} delivered, ${r.duplicates} duplicates, ${r.dead} dead; worker RSS peak ${fmt(r.peakRssMiB, 1)} MiB, at end ${fmt(r.endRssMiB, 1)} MiB`);
+    }
+    const [base, ours] = runs as [DrainRun, DrainRun];
+    report.figure('ours throughput', ours.leadsPerSec, 'leads/s', { headline: true });
+    report.figure('baseline throughput', base.leadsPerSec, 'leads/s', { headline: true });
+    report.figure('ours worker CPU per lead', ours.cpuMsPerLead, 'ms', { headline: true });
+    report.figure('baseline worker CPU per lead', base.cpuMsPerLead, 'ms', { headline: true });
+    report.figure('ours drain time', ours.completedMs, 'ms');
+    report.figure('baseline drain time', base.completedMs, 'ms');
+    report.figure('ours pre-load (relay.accept, 32 in flight)', LEADS / (ours.preloadMs / 1000), 'leads/s');
+    report.figure('baseline worker peak RSS', base.peakRssMiB, 'MiB', { headline: true });
+    report.atLeast('throughput ratio ours/baseline', ours.leadsPerSec / base.leadsPerSec, 1.0, 'x');
+    report.atMost('ours worker peak RSS (VmHWM)', ours.peakRssMiB, 150, 'MiB');
+    for (const r of runs) {
+      report.integrity(`${r.side}: every lead delivered`, r.delivered === LEADS && Number.isFinite(r.completedMs), `${r.delivered}/${LEADS} delivered${Number.isFinite(r.completedMs) ? '' : ' (timed out)'}`);
+      report.integrity(`${r.side}: none dead`, r.dead === 0, `${r.dead} dead`);
+    }
+    if (runs.some((r) => r.duplicates > 0)) report.note(`duplicate deliveries: ours ${ours.duplicates}, baseline ${base.duplicates} (at-least-once; expected 0 without crashes)`);
+    report.assertIntegrity();
+    expect(ours.delivered).toBe(LEADS);
+  });
+});
