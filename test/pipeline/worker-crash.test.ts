@@ -66,4 +66,38 @@ destinations:
     }
     expect([...byLead.values()].every((s) => s.size === 1)).toBe(true);
   }, 120_000);
+
+  it('on SIGTERM finishes active deliveries within worker.shutdownTimeout and exits 0; the rest wait for the next worker', async () => {
+    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 800 } });
+    const yaml = `
+redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('drain')} }
+intake: { apiKeys: ["${API_KEY}"] }
+worker: { metricsPort: 0, lockDuration: 2s, shutdownTimeout: 10s }
+destinations:
+  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: 2 }
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'leadrelay-drain-'));
+    const configPath = join(dir, 'leadrelay.yaml');
+    writeFileSync(configPath, yaml);
+    relay = new Relay(parseConfig(yaml, configPath, { env: {} }));
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await relay.accept(marketplaceLead(), { clientId: false })).id);
+
+    const worker = startWorker(configPath);
+    children.push(worker);
+    await receiver.waitFor((r) => r.requestCount >= 1, 30_000);
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // What was in flight finished; nothing was dead-lettered or lost.
+    expect(receiver.requests.filter((r) => r.outcome === 'client-closed')).toHaveLength(0);
+    const states = await Promise.all(ids.map(async (id) => (await relay.status(id))?.deliveries.hook?.state));
+    expect(states.filter((s) => s === 'delivered').length).toBe(receiver.acceptedIds().length);
+    expect(states.every((s) => s === 'delivered' || s === 'queued')).toBe(true);
+
+    children.push(startWorker(configPath));
+    await receiver.waitForAccepted(10, 60_000);
+    expect(await relay.deadLetters({})).toHaveLength(0);
+  }, 120_000);
 });
+
