@@ -9,6 +9,8 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // The JSON report lets .ci/run print a one-line summary.
+    reporters: ['default', ['json', { outputFile: 'node_modules/.cache/vitest-results.json' }]],
     pool: 'forks',
     maxWorkers: 2,
   },
