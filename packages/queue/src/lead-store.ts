@@ -6,6 +6,30 @@ import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
 
+/**
+ * Records one attempt. A `delivered` record is only ever replaced by another `delivered` one: a worker
+ * that lost its job lock (event-loop stall, Redis restart) may finish its stale attempt after the job's
+ * new owner delivered it, and its failure must not turn the lead back into `retrying` for good. The
+ * attempt still goes into the timeline. Both keys share the `{prefix}` hash tag (one Cluster slot).
+ * KEYS: lead hash, timeline. ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit.
+ */
+const RECORD_ATTEMPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local keep = false
+if current and ARGV[3] ~= 'delivered' then
+  local ok, record = pcall(cjson.decode, current)
+  keep = ok and type(record) == 'table' and record.state == 'delivered'
+end
+if not keep then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[5])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return keep and 0 or 1
+`;
+
 const QUEUED = JSON.stringify({ state: 'queued', attempts: 0 } satisfies DeliveryRecord);
 const SKIPPED = JSON.stringify({ state: 'skipped', attempts: 0 } satisfies DeliveryRecord);
 
@@ -113,15 +137,14 @@ export class LeadStore {
     return (await this.redis.exists(this.keys.lead(leadId))) === 1;
   }
 
-  /** Records one attempt's outcome: the destination's record and a timeline entry, in one round trip. */
-  async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry): Promise<void> {
-    const leadKey = this.keys.lead(leadId);
-    const multi = this.redis.multi().hset(leadKey, `d:${destination}`, JSON.stringify(record)).expire(leadKey, this.retentionSeconds);
-    if (entry) {
-      const tl = this.keys.timeline(leadId);
-      multi.rpush(tl, JSON.stringify(entry)).ltrim(tl, -TIMELINE_LIMIT, -1).expire(tl, this.retentionSeconds);
-    }
-    await multi.exec().then(throwOnExecError);
+  /**
+   * Records one attempt's outcome: the destination's record and a timeline entry, atomically in one round
+   * trip. Returns false when the record was kept because the lead is already delivered there (see RECORD_ATTEMPT).
+   */
+  async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry): Promise<boolean> {
+    const written = await this.redis.eval(RECORD_ATTEMPT, 2, this.keys.lead(leadId), this.keys.timeline(leadId),
+      `d:${destination}`, JSON.stringify(record), record.state, this.retentionSeconds, entry ? JSON.stringify(entry) : '', TIMELINE_LIMIT);
+    return Number(written) === 1;
   }
 
   async getRecord(leadId: string, destination: string): Promise<DeliveryRecord | undefined> {
