@@ -13,13 +13,14 @@ import type { NodeChild } from '../lib/node-child.js';
  *   ours:     `leadrelay intake` (built CLI, own process) with one webhook destination, no worker;
  *   baseline: a Fastify handler doing one BullMQ `queue.add` per request (bench/children/baseline-intake.mjs).
  * The sides run one after the other, alternating (baseline, ours, baseline, ours…), each in a fresh process
- * on a fresh Redis prefix. Targets: ours ≥ 0.8× baseline accepted req/s, p99 ≤ 1.5× baseline p99.
+ * on a fresh Redis prefix. Targets (median over rounds of each round's ratio): ours ≥ 0.8× baseline
+ * accepted req/s, p99 ≤ 1.5× baseline p99.
  * Integrity: every 2xx answer left a job in Redis.
  */
 const CONNECTIONS = 50;
 const WARMUP_S = Number(process.env.BENCH_INTAKE_WARMUP_S ?? 2);
 const DURATION_S = Number(process.env.BENCH_INTAKE_DURATION_S ?? 10);
-const ROUNDS = Number(process.env.BENCH_INTAKE_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_INTAKE_ROUNDS ?? 3);
 const DESTINATION = 'hook';
 
 interface SideRun {
@@ -122,6 +123,10 @@ async function runBaseline(redisUrl: string): Promise<SideRun> {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 describe('intake', () => {
   it(`${CONNECTIONS} connections, ${DURATION_S} s: leadrelay intake vs one queue.add per request`, async () => {
@@ -138,21 +143,23 @@ describe('intake', () => {
     }
     const ours = runs.filter((r) => r.side === 'ours');
     const base = runs.filter((r) => r.side === 'baseline');
-    const oursRps = mean(ours.map((r) => r.acceptedPerSec));
-    const baseRps = mean(base.map((r) => r.acceptedPerSec));
-    const oursP99 = mean(ours.map((r) => r.p99));
-    const baseP99 = mean(base.map((r) => r.p99));
-    report.figure('ours accepted req/s (mean)', oursRps, 'req/s', { headline: true });
-    report.figure('baseline accepted req/s (mean)', baseRps, 'req/s', { headline: true });
-    report.figure('ours p99 latency (mean)', oursP99, 'ms', { headline: true });
-    report.figure('baseline p99 latency (mean)', baseP99, 'ms', { headline: true });
+    // Each round's sides ran back to back, so their ratio is the least affected by load drifting on the
+    // (shared) machine; the median over rounds is the figure the targets judge.
+    const rpsRatios = ours.map((o, i) => o.acceptedPerSec / base[i]!.acceptedPerSec);
+    const p99Ratios = ours.map((o, i) => o.p99 / base[i]!.p99);
+    report.figure('ours accepted req/s (mean)', mean(ours.map((r) => r.acceptedPerSec)), 'req/s', { headline: true });
+    report.figure('baseline accepted req/s (mean)', mean(base.map((r) => r.acceptedPerSec)), 'req/s', { headline: true });
+    report.figure('ours p99 latency (mean)', mean(ours.map((r) => r.p99)), 'ms', { headline: true });
+    report.figure('baseline p99 latency (mean)', mean(base.map((r) => r.p99)), 'ms', { headline: true });
     report.figure('ours p50 latency (mean)', mean(ours.map((r) => r.p50)), 'ms');
     report.figure('baseline p50 latency (mean)', mean(base.map((r) => r.p50)), 'ms');
     report.figure('ours intake CPU per lead (mean)', mean(ours.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
     report.figure('baseline intake CPU per lead (mean)', mean(base.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
     report.figure('ours intake peak RSS', Math.max(...ours.map((r) => r.peakRssMiB)), 'MiB');
-    report.atLeast('throughput ratio ours/baseline', oursRps / baseRps, 0.8, 'x');
-    report.atMost('p99 ratio ours/baseline', oursP99 / baseP99, 1.5, 'x');
+    report.figure('throughput ratio per round', rpsRatios.map((r) => fmt(r)).join(', '), 'x');
+    report.figure('p99 ratio per round', p99Ratios.map((r) => fmt(r)).join(', '), 'x');
+    report.atLeast('throughput ratio ours/baseline (median of rounds)', median(rpsRatios), 0.8, 'x');
+    report.atMost('p99 ratio ours/baseline (median of rounds)', median(p99Ratios), 1.5, 'x');
     for (const r of runs) {
       report.integrity(`${r.side}: every 2xx left a job in Redis`, r.queued >= r.accepted, `${r.accepted} accepted, ${r.queued} jobs`);
     }

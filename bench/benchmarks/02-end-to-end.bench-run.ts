@@ -36,6 +36,8 @@ interface DrainRun {
   delivered: number;
   duplicates: number;
   dead: number;
+  /** RSS once started, before the drain: code and libraries, no load. */
+  readyRssMiB: number;
   peakRssMiB: number;
   endRssMiB: number;
 }
@@ -87,13 +89,14 @@ async function runOurs(redisUrl: string): Promise<DrainRun> {
     const preloadMs = performance.now() - t0;
     worker = startCli('leadrelay worker', 'worker', cfg);
     await worker.waitForHttp(`http://127.0.0.1:${metricsPort}/readyz`, 30_000);
+    const readyRssMiB = worker.sample()?.rssMiB ?? NaN;
     const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
     const stats = await relay.stats(DESTINATION);
     worker.sample();
     return {
       side: 'ours', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
       delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: stats.dead,
-      peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
+      readyRssMiB, peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
     };
   } finally {
     await worker?.stop();
@@ -124,12 +127,13 @@ async function runBaseline(redisUrl: string): Promise<DrainRun> {
       REDIS_URL: redisUrl, BULL_PREFIX: prefix, QUEUE: DESTINATION, TARGET_URL: receiver.url('/hook'), CONCURRENCY: String(CONCURRENCY),
     });
     await worker.waitForOutput(/baseline worker ready/, 30_000);
+    const readyRssMiB = worker.sample()?.rssMiB ?? NaN;
     const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
     worker.sample();
     return {
       side: 'baseline', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
       delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: await queue.getFailedCount(),
-      peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
+      readyRssMiB, peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
     };
   } finally {
     await worker?.stop();
@@ -148,7 +152,7 @@ describe('end to end', () => {
       const r = await run(redisUrl);
       runs.push(r);
       console.log(`  ${r.side.padEnd(8)}: pre-load ${fmt(r.preloadMs, 0)} ms; delivered in ${fmt(r.deliveredMs, 0)} ms, all jobs completed in ${fmt(r.completedMs, 0)} ms `
-        + `=> ${fmt(r.leadsPerSec)} leads/s, worker CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead; ${r.delivered} delivered, ${r.duplicates} duplicates, ${r.dead} dead; worker RSS peak ${fmt(r.peakRssMiB, 1)} MiB, at end ${fmt(r.endRssMiB, 1)} MiB`);
+        + `=> ${fmt(r.leadsPerSec)} leads/s, worker CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead; ${r.delivered} delivered, ${r.duplicates} duplicates, ${r.dead} dead; worker RSS when ready ${fmt(r.readyRssMiB, 1)} MiB, peak ${fmt(r.peakRssMiB, 1)} MiB, at end ${fmt(r.endRssMiB, 1)} MiB`);
     }
     const [base, ours] = runs as [DrainRun, DrainRun];
     report.figure('ours throughput', ours.leadsPerSec, 'leads/s', { headline: true });
@@ -158,6 +162,8 @@ describe('end to end', () => {
     report.figure('ours drain time', ours.completedMs, 'ms');
     report.figure('baseline drain time', base.completedMs, 'ms');
     report.figure('ours pre-load (relay.accept, 32 in flight)', LEADS / (ours.preloadMs / 1000), 'leads/s');
+    report.figure('ours worker RSS when ready (before load)', ours.readyRssMiB, 'MiB', { headline: true });
+    report.figure('baseline worker RSS when ready (before load)', base.readyRssMiB, 'MiB');
     report.figure('baseline worker peak RSS', base.peakRssMiB, 'MiB', { headline: true });
     report.atLeast('throughput ratio ours/baseline', ours.leadsPerSec / base.leadsPerSec, 1.0, 'x');
     report.atMost('ours worker peak RSS (VmHWM)', ours.peakRssMiB, 150, 'MiB');

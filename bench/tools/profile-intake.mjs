@@ -1,5 +1,6 @@
 // Profiles `leadrelay intake` under the intake benchmark's load, to find where a request's time goes.
-//   node bench/tools/profile-intake.mjs [seconds=10] [connections=50] [ours|baseline]
+//   node bench/tools/profile-intake.mjs [seconds=10] [connections=50] [ours|baseline|variant:<name>]
+// (`ours` = `leadrelay intake`; `baseline` = bench/children/baseline-intake.mjs; variants: see intake-variant.mjs)
 // Needs `npm run build` and Redis at $REDIS_URL (default redis://127.0.0.1:6379). Prints req/s, the Redis
 // commands per accepted lead (INFO commandstats delta) and the top self-time functions of a V8 CPU profile
 // (the .cpuprofile is kept in the printed directory; open it in Chrome DevTools for the full picture).
@@ -27,10 +28,12 @@ destinations:
 `);
 const program = target === 'baseline'
   ? [join(root, 'bench/children/baseline-intake.mjs')]
-  : [join(root, 'apps/cli/bin/leadrelay.js'), 'intake', '--config', join(dir, 'leadrelay.yaml')];
+  : target.startsWith('variant:')
+    ? [join(root, 'bench/tools/intake-variant.mjs')]
+    : [join(root, 'apps/cli/bin/leadrelay.js'), 'intake', '--config', join(dir, 'leadrelay.yaml')];
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...program], {
   cwd: root, stdio: 'inherit',
-  env: { ...process.env, LOG_LEVEL: 'silent', REDIS_URL: redisUrl, BULL_PREFIX: `{${prefix}}:q`, QUEUE: 'hook', PORT: String(port) },
+  env: { ...process.env, LOG_LEVEL: 'silent', REDIS_URL: redisUrl, BULL_PREFIX: `{${prefix}}:q`, QUEUE: 'hook', PORT: String(port), CONFIG: join(dir, 'leadrelay.yaml'), VARIANT: target.slice(8) },
 });
 for (let i = 0; i < 200; i++) {
   try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break; } catch { /* starting */ }
