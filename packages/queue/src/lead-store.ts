@@ -74,6 +74,7 @@ export type BeginResult =
 type ScriptedRedis = RedisClient & {
   leadrelayBegin(...args: string[]): Promise<unknown>;
   leadrelayCommit(...args: string[]): Promise<unknown>;
+  leadrelayRecordAttempt(...args: string[]): Promise<unknown>;
 };
 
 /** Registers LeadRelay's scripts on a client (EVALSHA with a cached script, like BullMQ's own). */
@@ -81,6 +82,7 @@ export function defineLeadScripts(redis: RedisClient): void {
   if ('leadrelayBegin' in redis) return;
   redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN });
   redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT });
+  redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 2, lua: RECORD_ATTEMPT });
 }
 
 /**
@@ -142,8 +144,8 @@ export class LeadStore {
    * trip. Returns false when the record was kept because the lead is already delivered there (see RECORD_ATTEMPT).
    */
   async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry): Promise<boolean> {
-    const written = await this.redis.eval(RECORD_ATTEMPT, 2, this.keys.lead(leadId), this.keys.timeline(leadId),
-      `d:${destination}`, JSON.stringify(record), record.state, this.retentionSeconds, entry ? JSON.stringify(entry) : '', TIMELINE_LIMIT);
+    const written = await (this.redis as ScriptedRedis).leadrelayRecordAttempt(this.keys.lead(leadId), this.keys.timeline(leadId),
+      `d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT));
     return Number(written) === 1;
   }
 
@@ -175,10 +177,4 @@ export class LeadStore {
       timeline: timeline.map((t) => JSON.parse(t) as AttemptEntry),
     };
   }
-}
-
-/** ioredis MULTI resolves with per-command errors instead of rejecting: surface them. */
-export function throwOnExecError(results: [Error | null, unknown][] | null): void {
-  if (!results) throw new Error('Redis transaction aborted');
-  for (const [err] of results) if (err) throw err;
 }
