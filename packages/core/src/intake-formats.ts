@@ -83,25 +83,44 @@ interface Draft {
   extra?: Lead['extra'];
 }
 
+/** Longest source, action and offer in code points (as zod's `max` counts), wherever they come from (their own field, `Source-Action|Offer`, `?offer=`). */
+const PART_LIMITS = { source: 128, action: 64, offer: 256 } as const;
+
+const codePoints = (s: string): number => [...s].length;
+
 /** Fills source/action/offer from `leadSource`, checks they exist, derives id and test flag. */
 function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourcePath: string): ParseResult {
   let { source, action, offer } = draft;
+  // Where each part came from, so a problem names what the client sent (own fields were checked by the schema).
+  const origin: Partial<Record<keyof typeof PART_LIMITS, string>> = {};
   if (draft.leadSource !== undefined) {
     const parsed = parseLeadSource(draft.leadSource);
     if (parsed) {
-      source ??= parsed.source; action ??= parsed.action; offer ??= parsed.offer;
+      if (source === undefined) { source = parsed.source; origin.source = leadSourcePath; }
+      if (action === undefined) { action = parsed.action; origin.action = leadSourcePath; }
+      if (offer === undefined) { offer = parsed.offer; origin.offer = leadSourcePath; }
     } else if (format === 'marketplace') {
-      source ??= draft.leadSource; // Microsoft's HTTPS JSON sends only the source here
+      // Microsoft's HTTPS JSON sends only the source here
+      if (source === undefined) { source = draft.leadSource; origin.source = leadSourcePath; }
     } else {
       return { ok: false, format, errors: [{ path: leadSourcePath, message: "must have the form 'Source-Action|Offer'" }] };
     }
   }
-  if (offer === undefined && typeof ctx.query?.offer === 'string' && ctx.query.offer.trim() !== '') offer = ctx.query.offer.trim();
+  if (offer === undefined && typeof ctx.query?.offer === 'string' && ctx.query.offer.trim() !== '') {
+    offer = ctx.query.offer.trim();
+    origin.offer = '?offer';
+  }
   if (format === 'marketplace') offer ??= 'unknown';
   const errors: FieldProblem[] = [];
   if (!source) errors.push({ path: format === 'canonical' ? 'source' : leadSourcePath, message: 'is required (or give leadSource "Source-Action|Offer")' });
   if (!action) errors.push({ path: format === 'canonical' ? 'action' : format === 'marketplace' ? 'ActionCode' : leadSourcePath, message: 'is required' });
   if (!offer) errors.push({ path: format === 'canonical' ? 'offer' : leadSourcePath, message: 'is required' });
+  // The same limits as the fields themselves: a long part must not get in through `Source-Action|Offer` or the query.
+  const parts = { source, action, offer };
+  for (const k of ['source', 'action', 'offer'] as const) {
+    const max = PART_LIMITS[k];
+    if (parts[k] !== undefined && codePoints(parts[k]) > max) errors.push({ path: origin[k] ?? k, message: `${k} must be at most ${max} characters` });
+  }
   if (errors.length > 0) return { ok: false, format, errors };
   const base = {
     source: source!, action: action!, offer: offer!,

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseForm, parseJsonLead } from '@leadrelay/core';
+import { FUZZ_KEY, IntakeUnderTest } from './intake-under-test.js';
+
+/**
+ * Cases the intake fuzzer found, kept as plain examples. Each was a lead intake accepted although a
+ * part of it broke the limit its own field has (source 128, action 64, offer 256 characters).
+ */
+
+const S = (n: number) => 'S'.repeat(n);
+const A = (n: number) => 'A'.repeat(n);
+const O = (n: number) => 'o'.repeat(n);
+
+describe('intake formats: source, action and offer limits hold whichever way they arrive', () => {
+  it('a 257-character ?offer= is refused for Microsoft JSON (found: accepted, stored as the offer)', () => {
+    const r = parseJsonLead({ UserDetails: { Email: 'a@b.c' }, LeadSource: 'AzureMarketplace', ActionCode: 'INS' }, { query: { offer: O(257) } });
+    expect(r).toMatchObject({ ok: false, format: 'marketplace', errors: [{ path: '?offer', message: 'offer must be at most 256 characters' }] });
+    const ok = parseJsonLead({ UserDetails: {}, LeadSource: 'AzureMarketplace', ActionCode: 'INS' }, { query: { offer: O(256) } });
+    expect(ok.ok && ok.lead.offer).toBe(O(256));
+  });
+
+  it('parts of `Source-Action|Offer` longer than their fields are refused in every format (found: action of 65)', () => {
+    expect(parseForm({ lead_source: `S-=${A(64)}|o` })).toMatchObject({ ok: false, errors: [{ path: 'lead_source', message: 'action must be at most 64 characters' }] });
+    expect(parseJsonLead({ leadSource: `${S(129)}-A|o` })).toMatchObject({ ok: false, format: 'canonical', errors: [{ path: 'leadSource', message: 'source must be at most 128 characters' }] });
+    expect(parseJsonLead({ leadSource: `S-A|${O(257)}` })).toMatchObject({ ok: false, errors: [{ path: 'leadSource', message: 'offer must be at most 256 characters' }] });
+    expect(parseJsonLead({ ActionCode: 'INS', LeadSource: `S-A|${O(300)}` })).toMatchObject({ ok: false, format: 'marketplace', errors: [{ path: 'LeadSource' }] });
+    // Microsoft JSON whose LeadSource is just the source.
+    expect(parseJsonLead({ ActionCode: 'INS', LeadSource: S(129) })).toMatchObject({ ok: false, errors: [{ path: 'LeadSource', message: 'source must be at most 128 characters' }] });
+    // At the limits, all fine.
+    const r = parseForm({ lead_source: `${S(128)}-${A(64)}|${O(256)}` });
+    expect(r.ok && [r.lead.source.length, r.lead.action.length, r.lead.offer.length]).toEqual([128, 64, 256]);
+  });
+
+  it('limits count code points, as every other field limit does (an emoji is one)', () => {
+    const r = parseForm({ lead_source: `S-A|${'💥'.repeat(256)}` });
+    expect(r.ok && [...r.lead.offer].length).toBe(256);
+    expect(parseForm({ lead_source: `S-A|${'💥'.repeat(257)}` }).ok).toBe(false);
+  });
+
+  it('a part given in its own field wins over leadSource, so only the part used is checked', () => {
+    const r = parseJsonLead({ offer: 'contoso.widget', leadSource: `S-A|${O(400)}` });
+    expect(r.ok && r.lead.offer).toBe('contoso.widget');
+  });
+});
+
+describe('content-derived lead ids', () => {
+  /**
+   * KNOWN BUG, left for the owner of packages/core/src/lead-id.ts (outside this suite's files):
+   * contentLeadId joins the fields with U+001F, so a value containing U+001F can shift text into the
+   * next field and hash like another lead. Intake then answers a different customer's lead with
+   * `200 duplicate` and never queues it. Fix: escape the separator (and the escape character) in each
+   * part before joining, which keeps every existing id for values without them. Remove `.fails` then.
+   */
+  it.fails('two different id-less leads never get the same id (U+001F inside a value)', () => {
+    // Joined: …␟Ada␟Lovelace␟␟ada@fabrikam.example␟… for both.
+    const a = parseJsonLead({ leadSource: 'A-INS|c.d', customer: { firstName: 'Ada\u001fLovelace', email: 'ada@fabrikam.example' } });
+    const b = parseJsonLead({ leadSource: 'A-INS|c.d', customer: { firstName: 'Ada', lastName: 'Lovelace', email: '\u001fada@fabrikam.example' } });
+    expect(a.ok && b.ok).toBe(true);
+    expect(a.ok && a.lead.id).not.toBe(b.ok && b.lead.id);
+  });
+});
+
+describe('intake: the found cases over HTTP are 400 problems and queue nothing', () => {
+  let intake: IntakeUnderTest;
+  beforeAll(() => { intake = new IntakeUnderTest(inject('redisUrl')); });
+  afterAll(async () => { await intake?.close(); });
+
+  it.each([
+    ['Microsoft JSON with a long ?offer=', `/v1/leads?offer=${O(257)}`, 'application/json', JSON.stringify({ UserDetails: { LastName: 'x' }, LeadSource: 'AzureMarketplace', ActionCode: 'INS' }), '?offer'],
+    ['form with a long action in lead_source', '/v1/leads', 'application/x-www-form-urlencoded', `lead_source=S-%3D${A(64)}%7Co&first_name=`, 'lead_source'],
+  ])('%s', async (_name, url, type, payload, path) => {
+    const { response, jobsBefore, jobsAfter } = await intake.send({ method: 'POST', url, headers: { 'x-api-key': FUZZ_KEY, 'content-type': type }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json()).toMatchObject({ type: 'https://leadrelay.dev/problems/invalid-lead', status: 400, errors: [{ path }] });
+    expect(jobsAfter).toBe(jobsBefore);
+    expect(await intake.storedLeadIds()).toEqual(new Set());
+  }, 30_000);
+});
