@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { Relay } from '@leadrelay/queue';
 import { API_KEY, benchConfig, deleteKeys, freePort, marketplaceBody, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
-import { BenchReport, fmt } from '../lib/bench-report.js';
+import { BenchReport, fmt, mean, median } from '../lib/bench-report.js';
 import type { NodeChild } from '../lib/node-child.js';
 
 /**
@@ -122,11 +122,6 @@ async function runBaseline(redisUrl: string): Promise<SideRun> {
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 describe('intake', () => {
   it(`${CONNECTIONS} connections, ${DURATION_S} s: leadrelay intake vs one queue.add per request`, async () => {
@@ -158,10 +153,14 @@ describe('intake', () => {
     report.figure('ours intake peak RSS', Math.max(...ours.map((r) => r.peakRssMiB)), 'MiB');
     report.figure('throughput ratio per round', rpsRatios.map((r) => fmt(r)).join(', '), 'x');
     report.figure('p99 ratio per round', p99Ratios.map((r) => fmt(r)).join(', '), 'x');
+    // CPU per lead moves least with the machine's other load: the steadiest comparison of the two servers.
+    report.figure('server CPU per lead ratio ours/baseline (median of rounds)', median(ours.map((o, i) => o.cpuMsPerLead / base[i]!.cpuMsPerLead)), 'x', { headline: true });
     report.atLeast('throughput ratio ours/baseline (median of rounds)', median(rpsRatios), 0.8, 'x');
     report.atMost('p99 ratio ours/baseline (median of rounds)', median(p99Ratios), 1.5, 'x');
-    for (const r of runs) {
-      report.integrity(`${r.side}: every 2xx left a job in Redis`, r.queued >= r.accepted, `${r.accepted} accepted, ${r.queued} jobs`);
+    for (const side of [base, ours]) {
+      const accepted = side.reduce((n, r) => n + r.accepted, 0);
+      const queued = side.reduce((n, r) => n + r.queued, 0);
+      report.integrity(`${side[0]!.side}: every 2xx left a job in Redis`, side.every((r) => r.queued >= r.accepted), `${accepted} accepted, ${queued} jobs over ${side.length} rounds`);
     }
     const failed = runs.reduce((s, r) => s + r.failed, 0);
     if (failed > 0) report.note(`${failed} request(s) got no 2xx (non-2xx, errors or timeouts); see status codes above`);

@@ -30,6 +30,15 @@ export interface BenchResult {
   notes: string[];
 }
 
+export function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 /** Formats a number for people: at most 3 significant decimals, thousands kept readable. */
 export function fmt(value: number, digits = 2): string {
   if (!Number.isFinite(value)) return String(value);
