@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import { freePort } from './free-port.js';
+import { RedisServer } from './redis-server.js';
+
+export function redisCliOnPath(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function cli(args: string[], timeoutMs = 30_000): string {
+  const r = spawnSync(redisCliOnPath()!, args, { encoding: 'utf8', timeout: timeoutMs });
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.error?.message ?? ''}${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * A Redis Cluster of `masters` masters (no replicas) on loopback, each a `redis-server --cluster-enabled yes`
+ * of its own, joined with `redis-cli --cluster create`. Bus ports are chosen free too (`--cluster-port`), so
+ * nothing depends on port+10000 being available.
+ */
+export class RedisCluster {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(masters = 3): Promise<RedisCluster> {
+    if (!redisCliOnPath()) throw new Error('redis-cli is not on PATH: install it (apt-get install redis-tools or redis-server)');
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < masters; i++) {
+        const node = new RedisServer(await freePort(), [
+          '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(await freePort()),
+          '--cluster-node-timeout', '5000', '--appendonly', 'no',
+        ]);
+        nodes.push(node);
+        await node.start();
+      }
+      cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+      const cluster = new RedisCluster(nodes);
+      await cluster.waitUntilOk();
+      return cluster;
+    } catch (e) {
+      await Promise.allSettled(nodes.map((n) => n.destroy()));
+      throw e;
+    }
+  }
+
+  /** Seed URLs, as `redis.cluster` takes them. */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  /** Waits until every node reports `cluster_state:ok` and knows all masters. */
+  async waitUntilOk(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      const infos = this.nodes.map((n) => cli(['-p', String(n.port), 'cluster', 'info']));
+      if (infos.every((i) => /cluster_state:ok/.test(i) && new RegExp(`cluster_known_nodes:${this.nodes.length}\\b`).test(i))) return;
+      last = infos.join('\n');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the Redis Cluster did not reach cluster_state:ok in ${timeoutMs} ms:\n${last}`);
+  }
+
+  /** How many keys matching `pattern` each node holds (SCAN on every master). */
+  keysPerNode(pattern: string): number[] {
+    return this.nodes.map((n) => cli(['-p', String(n.port), '--scan', '--pattern', pattern]).split('\n').filter(Boolean).length);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.nodes.map((n) => n.destroy()));
+  }
+}
