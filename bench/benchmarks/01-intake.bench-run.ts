@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { Relay } from '@leadrelay/queue';
-import { API_KEY, benchConfig, deleteKeys, freePort, marketplaceBody, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
+import { API_KEY, benchConfig, deleteKeys, freePort, marketplaceBody, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
 import { BenchReport, fmt, mean, median } from '../lib/bench-report.js';
 import type { NodeChild } from '../lib/node-child.js';
 
@@ -31,6 +31,8 @@ interface SideRun {
   p99: number;
   /** Server CPU time (user + system) per accepted lead in the measured window. */
   cpuMsPerLead: number;
+  /** redis-server CPU per accepted lead in the measured window (shared Redis: indicative). */
+  redisCpuMsPerLead: number;
   avg: number;
   /** 2xx answers in warm-up + measurement. */
   accepted: number;
@@ -42,6 +44,7 @@ interface SideRun {
 }
 
 let seq = 0;
+let redisCpu: () => number = () => NaN;
 const tag = `${process.pid}x${Date.now().toString(36)}`;
 
 /** Posts a fresh lead per request (unique email, so each is a new lead, not the duplicate path). */
@@ -60,13 +63,13 @@ function load(url: string, seconds: number, apiKey?: string): Promise<Autocannon
   });
 }
 
-function summarise(side: SideRun['side'], warm: AutocannonResult, main: AutocannonResult, cpuSeconds: number, queued: number, child: NodeChild): SideRun {
+function summarise(side: SideRun['side'], warm: AutocannonResult, main: AutocannonResult, cpu: { server: number; redis: number }, queued: number, child: NodeChild): SideRun {
   const codes: Record<string, number> = {};
   for (const r of [warm, main]) for (const [code, { count }] of Object.entries(r.statusCodeStats)) codes[code] = (codes[code] ?? 0) + count;
   return {
     side,
     acceptedPerSec: main['2xx'] / main.duration,
-    p50: main.latency.p50, p99: main.latency.p99, avg: main.latency.average, cpuMsPerLead: (1000 * cpuSeconds) / main['2xx'],
+    p50: main.latency.p50, p99: main.latency.p99, avg: main.latency.average, cpuMsPerLead: (1000 * cpu.server) / main['2xx'], redisCpuMsPerLead: (1000 * cpu.redis) / main['2xx'],
     accepted: warm['2xx'] + main['2xx'],
     failed: warm.non2xx + main.non2xx + warm.errors + main.errors + warm.timeouts + main.timeouts,
     statusCodes: codes, queued, peakRssMiB: child.peak.peakMiB,
@@ -86,8 +89,9 @@ async function runOurs(redisUrl: string): Promise<SideRun> {
     await child.waitForHttp(`http://127.0.0.1:${port}/readyz`, 20_000);
     const warm = await load(`http://127.0.0.1:${port}`, WARMUP_S, API_KEY);
     const cpu = child.cpuSeconds();
+    const redis = redisCpu();
     const main = await load(`http://127.0.0.1:${port}`, DURATION_S, API_KEY);
-    const cpuSeconds = child.cpuSeconds() - cpu;
+    const cpuSeconds = { server: child.cpuSeconds() - cpu, redis: redisCpu() - redis };
     child.assertRunning();
     const counts = await relay.queue(DESTINATION).getJobCounts('waiting', 'prioritized', 'delayed');
     return summarise('ours', warm, main, cpuSeconds, Object.values(counts).reduce((a, b) => a + b, 0), child);
@@ -109,8 +113,9 @@ async function runBaseline(redisUrl: string): Promise<SideRun> {
     await child.waitForHttp(`http://127.0.0.1:${port}/readyz`, 20_000);
     const warm = await load(`http://127.0.0.1:${port}`, WARMUP_S);
     const cpu = child.cpuSeconds();
+    const redis = redisCpu();
     const main = await load(`http://127.0.0.1:${port}`, DURATION_S);
-    const cpuSeconds = child.cpuSeconds() - cpu;
+    const cpuSeconds = { server: child.cpuSeconds() - cpu, redis: redisCpu() - redis };
     child.assertRunning();
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed');
     return summarise('baseline', warm, main, cpuSeconds, Object.values(counts).reduce((a, b) => a + b, 0), child);
@@ -126,13 +131,14 @@ async function runBaseline(redisUrl: string): Promise<SideRun> {
 describe('intake', () => {
   it(`${CONNECTIONS} connections, ${DURATION_S} s: leadrelay intake vs one queue.add per request`, async () => {
     const redisUrl = inject('redisUrl');
+    redisCpu = await redisCpuReader(redisUrl);
     const report = new BenchReport('1-intake', `POST /v1/leads, ${CONNECTIONS} keep-alive connections, ${DURATION_S} s (after ${WARMUP_S} s warm-up), ${ROUNDS} alternating round(s)`);
     const runs: SideRun[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const run of [runBaseline, runOurs]) {
         const r = await run(redisUrl);
         runs.push(r);
-        console.log(`  round ${round} ${r.side.padEnd(8)}: ${fmt(r.acceptedPerSec)} accepted/s, latency p50 ${r.p50} ms, p99 ${r.p99} ms, avg ${fmt(r.avg)} ms; server CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead; `
+        console.log(`  round ${round} ${r.side.padEnd(8)}: ${fmt(r.acceptedPerSec)} accepted/s, latency p50 ${r.p50} ms, p99 ${r.p99} ms, avg ${fmt(r.avg)} ms; server CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead, redis-server CPU ${fmt(r.redisCpuMsPerLead, 3)} ms/lead; `
           + `${r.accepted} accepted, ${r.queued} jobs in Redis, ${r.failed} failed; peak RSS ${fmt(r.peakRssMiB, 1)} MiB; status ${JSON.stringify(r.statusCodes)}`);
       }
     }
@@ -150,6 +156,8 @@ describe('intake', () => {
     report.figure('baseline p50 latency (mean)', mean(base.map((r) => r.p50)), 'ms');
     report.figure('ours intake CPU per lead (mean)', mean(ours.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
     report.figure('baseline intake CPU per lead (mean)', mean(base.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
+    report.figure('ours redis-server CPU per lead (mean, shared Redis)', mean(ours.map((r) => r.redisCpuMsPerLead)), 'ms');
+    report.figure('baseline redis-server CPU per lead (mean, shared Redis)', mean(base.map((r) => r.redisCpuMsPerLead)), 'ms');
     report.figure('ours intake peak RSS', Math.max(...ours.map((r) => r.peakRssMiB)), 'MiB');
     report.figure('throughput ratio per round', rpsRatios.map((r) => fmt(r)).join(', '), 'x');
     report.figure('p99 ratio per round', p99Ratios.map((r) => fmt(r)).join(', '), 'x');

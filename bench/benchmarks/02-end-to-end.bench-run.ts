@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Relay } from '@leadrelay/queue';
 import { WebhookReceiver } from '../../test/fakes/webhook-receiver/index.js';
-import { benchConfig, deleteKeys, freePort, mapLimit, marketplaceLead, pollUntil, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
+import { benchConfig, deleteKeys, freePort, mapLimit, marketplaceLead, pollUntil, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
 import { BenchReport, fmt, mean, median } from '../lib/bench-report.js';
 import type { NodeChild } from '../lib/node-child.js';
 
@@ -35,6 +35,8 @@ interface DrainRun {
   leadsPerSec: number;
   /** Worker CPU time (user + system) per lead during the drain. */
   cpuMsPerLead: number;
+  /** redis-server CPU per lead during the drain (shared Redis: indicative). */
+  redisCpuMsPerLead: number;
   delivered: number;
   duplicates: number;
   dead: number;
@@ -45,9 +47,11 @@ interface DrainRun {
 }
 
 let receiver: WebhookReceiver;
+let redisCpu: () => number;
 
 beforeAll(async () => {
   receiver = await WebhookReceiver.start({ keepRequests: false });
+  redisCpu = await redisCpuReader(inject('redisUrl'));
 });
 
 afterAll(async () => {
@@ -55,8 +59,9 @@ afterAll(async () => {
 });
 
 /** Resumes the queue and waits for the drain; the timings every side reports. */
-async function drain(queue: Queue, worker: NodeChild): Promise<{ deliveredMs: number; completedMs: number; cpuMsPerLead: number }> {
+async function drain(queue: Queue, worker: NodeChild): Promise<{ deliveredMs: number; completedMs: number; cpuMsPerLead: number; redisCpuMsPerLead: number }> {
   const cpuBefore = worker.cpuSeconds();
+  const redisBefore = redisCpu();
   const started = performance.now();
   await queue.resume();
   const deliveredOk = await Promise.race([
@@ -66,10 +71,10 @@ async function drain(queue: Queue, worker: NodeChild): Promise<{ deliveredMs: nu
   ]);
   const deliveredMs = performance.now() - started;
   worker.assertRunning();
-  if (!deliveredOk) return { deliveredMs: NaN, completedMs: NaN, cpuMsPerLead: NaN };
+  if (!deliveredOk) return { deliveredMs: NaN, completedMs: NaN, cpuMsPerLead: NaN, redisCpuMsPerLead: NaN };
   await pollUntil(async () => (await queue.getCompletedCount()) >= LEADS, 30_000, 20);
   const completedMs = performance.now() - started;
-  return { deliveredMs, completedMs, cpuMsPerLead: (1000 * (worker.cpuSeconds() - cpuBefore)) / LEADS };
+  return { deliveredMs, completedMs, cpuMsPerLead: (1000 * (worker.cpuSeconds() - cpuBefore)) / LEADS, redisCpuMsPerLead: (1000 * (redisCpu() - redisBefore)) / LEADS };
 }
 
 async function runOurs(redisUrl: string): Promise<DrainRun> {
@@ -92,11 +97,11 @@ async function runOurs(redisUrl: string): Promise<DrainRun> {
     worker = startCli('leadrelay worker', 'worker', cfg);
     await worker.waitForHttp(`http://127.0.0.1:${metricsPort}/readyz`, 30_000);
     const readyRssMiB = worker.sample()?.rssMiB ?? NaN;
-    const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
+    const { deliveredMs, completedMs, cpuMsPerLead, redisCpuMsPerLead } = await drain(queue, worker);
     const stats = await relay.stats(DESTINATION);
     worker.sample();
     return {
-      side: 'ours', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
+      side: 'ours', preloadMs, deliveredMs, completedMs, cpuMsPerLead, redisCpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
       delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: stats.dead,
       readyRssMiB, peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
     };
@@ -130,10 +135,10 @@ async function runBaseline(redisUrl: string): Promise<DrainRun> {
     });
     await worker.waitForOutput(/baseline worker ready/, 30_000);
     const readyRssMiB = worker.sample()?.rssMiB ?? NaN;
-    const { deliveredMs, completedMs, cpuMsPerLead } = await drain(queue, worker);
+    const { deliveredMs, completedMs, cpuMsPerLead, redisCpuMsPerLead } = await drain(queue, worker);
     worker.sample();
     return {
-      side: 'baseline', preloadMs, deliveredMs, completedMs, cpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
+      side: 'baseline', preloadMs, deliveredMs, completedMs, cpuMsPerLead, redisCpuMsPerLead, leadsPerSec: LEADS / (completedMs / 1000),
       delivered: receiver.acceptedIds().length, duplicates: receiver.duplicateIds().length, dead: await queue.getFailedCount(),
       readyRssMiB, peakRssMiB: worker.peak.peakMiB, endRssMiB: worker.last?.rssMiB ?? NaN,
     };
@@ -155,7 +160,7 @@ describe('end to end', () => {
         const r = await run(redisUrl);
         runs.push(r);
         console.log(`  round ${round} ${r.side.padEnd(8)}: pre-load ${fmt(r.preloadMs, 0)} ms; delivered in ${fmt(r.deliveredMs, 0)} ms, all jobs completed in ${fmt(r.completedMs, 0)} ms `
-          + `=> ${fmt(r.leadsPerSec)} leads/s, worker CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead; ${r.delivered} delivered, ${r.duplicates} duplicates, ${r.dead} dead; `
+          + `=> ${fmt(r.leadsPerSec)} leads/s, worker CPU ${fmt(r.cpuMsPerLead, 3)} ms/lead, redis-server CPU ${fmt(r.redisCpuMsPerLead, 3)} ms/lead; ${r.delivered} delivered, ${r.duplicates} duplicates, ${r.dead} dead; `
           + `worker RSS when ready ${fmt(r.readyRssMiB, 1)} MiB, peak ${fmt(r.peakRssMiB, 1)} MiB, at end ${fmt(r.endRssMiB, 1)} MiB`);
       }
     }
@@ -166,6 +171,8 @@ describe('end to end', () => {
     report.figure('baseline throughput (mean)', mean(base.map((r) => r.leadsPerSec)), 'leads/s', { headline: true });
     report.figure('ours worker CPU per lead (mean)', mean(ours.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
     report.figure('baseline worker CPU per lead (mean)', mean(base.map((r) => r.cpuMsPerLead)), 'ms', { headline: true });
+    report.figure('ours redis-server CPU per lead (mean, shared Redis)', mean(ours.map((r) => r.redisCpuMsPerLead)), 'ms');
+    report.figure('baseline redis-server CPU per lead (mean, shared Redis)', mean(base.map((r) => r.redisCpuMsPerLead)), 'ms');
     report.figure('ours drain time (mean)', mean(ours.map((r) => r.completedMs)), 'ms');
     report.figure('baseline drain time (mean)', mean(base.map((r) => r.completedMs)), 'ms');
     report.figure('ours pre-load (relay.accept, 32 in flight, mean)', mean(ours.map((r) => LEADS / (r.preloadMs / 1000))), 'leads/s');

@@ -7,7 +7,7 @@ import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
 import { uniquePrefix } from '../../test/helpers/unique.js';
 import { freePort } from '../../test/helpers/free-port.js';
-import { NodeChild, type NodeChildOptions } from './node-child.js';
+import { NodeChild, readCpuSeconds, type NodeChildOptions } from './node-child.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI_BIN = join(REPO_ROOT, 'apps/cli/bin/leadrelay.js');
@@ -140,6 +140,20 @@ export async function deleteKeys(redisUrl: string, pattern: string, { maxKeys = 
     redis.disconnect();
   }
   return deleted;
+}
+
+/**
+ * CPU seconds used so far by the redis-server behind `redisUrl` when it runs on this machine (its pid from
+ * INFO server), else undefined. Redis is shared with whatever else uses it, so this is indicative only.
+ */
+export async function redisCpuReader(redisUrl: string): Promise<() => number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    return () => (Number.isFinite(pid) ? readCpuSeconds(pid) : undefined) ?? NaN;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Polls `check` every `everyMs` until it returns true; false after `timeoutMs`. */
