@@ -10,6 +10,7 @@ export function reportChaos(result: ChaosResult, log: (line: string) => void): v
     `  table: ${i.table.entities} entities (${i.table.uniqueRowKeys} RowKeys); dynamics: ${i.dynamics.records} records from ${i.dynamics.writes} successful writes (max ${i.dynamics.maxWritesPerRecord} per record)`,
     `  marketo: ${i.marketo.records} people from ${i.marketo.writes} record writes (max ${i.marketo.maxWritesPerRecord} for one), ${i.marketo.duplicates.length} duplicate emails`,
     `  webhook: ${i.webhook.acceptedIds} leads accepted, ${i.webhook.duplicateDeliveries} duplicate deliveries over ${i.webhook.duplicateIds} leads (same webhook-id), ${i.webhook.badSignatures} bad signatures`,
+    `  deliveries taken over after a lost lock (worker killed, Redis restarted, or a stalled event loop): ${Object.entries(result.takeovers).map(([d, n]) => `${d} ${n}`).join(', ')}`,
     `  dynamics 429s waited out: ${result.crmThrottled} throttled attempts recorded`,
     `  stats: ${result.stats.map((s) => `${s.destination} delivered=${s.delivered} dead=${s.dead}`).join(', ')}`,
   ].join('\n'));

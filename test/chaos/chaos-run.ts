@@ -52,6 +52,8 @@ export interface ChaosResult {
   inspection: DestinationInspection;
   /** Attempt timeline entries with outcome `throttled` at `crm` (the 429 burst was really waited out). */
   crmThrottled: number;
+  /** Per destination: times a delivery was taken over by another worker after its lock expired (BullMQ `stc`). */
+  takeovers: Record<string, number>;
   /** Processes that exited without the test killing them (e.g. a worker crashing on Redis loss). */
   unexpectedExits: string[];
   /** Configured secrets found in a worker's log output or in a lead's status (must be none). */
@@ -89,6 +91,14 @@ export class ChaosRun {
   private readonly events: string[] = [];
   private posted = 0;
   private postingError?: Error;
+  /** Posts of lead index >= holdAt wait for `holdOpen`: each fault lands at its point of the flow, however slow the machine. */
+  private holdAt = Infinity;
+  private holdOpen: Promise<void> = Promise.resolve();
+  private openHold: () => void = () => undefined;
+  /** Pacing restarts after each hold so held posts do not burst out. */
+  private pace = { at: 0, index: 0 };
+  /** The replacement worker's readiness; the next kill waits for it, so a kill always hits a working worker. */
+  private victimReady: Promise<void> = Promise.resolve();
   private retriedPosts = 0;
   private started = Date.now();
   private poster?: LeadPoster;
@@ -126,15 +136,17 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     // Its connection errors while Redis is away are expected (Relay keeps them quiet); polling retries.
     this.checker = new Relay(this.config);
     this.poster = new LeadPoster({ baseUrl: this.intake.address, apiKey: CHAOS_API_KEY, retryDelayMs: 200, giveUpAfterMs: 60_000 });
-    [this.victim, this.steady] = await Promise.all([this.startWorker('worker-a'), this.startWorker('worker-b')]);
+    const [a, b] = await Promise.all([this.startWorker('worker-a'), this.startWorker('worker-b')]);
+    [this.victim, this.steady] = [a.process, b.process];
+    await Promise.all([a.ready, b.ready]);
     this.event(`redis :${this.redis.port} (AOF, appendfsync always), intake ${this.intake.address}, workers pid ${this.victim.pid} and ${this.steady.pid}`);
   }
 
-  private async startWorker(name: string): Promise<LeadRelayProcess> {
+  /** Starts a CLI worker process; `ready` resolves once its /readyz answers (rejects if it dies first). */
+  private async startWorker(name: string): Promise<{ process: LeadRelayProcess; ready: Promise<void> }> {
     const port = await freePort();
-    const p = this.processes.start(['worker', '--config', this.configPath], { name, env: { LEADRELAY_METRICS_PORT: String(port) }, watchFor: this.fakes!.secrets });
-    await p.waitReady(port, 60_000);
-    return p;
+    const process = this.processes.start(['worker', '--config', this.configPath], { name, env: { LEADRELAY_METRICS_PORT: String(port) }, watchFor: this.fakes!.secrets });
+    return { process, ready: process.waitReady(port, 60_000) };
   }
 
   /** Posts every lead (paced), injects every fault at its point of the flow, then waits for delivery. */
@@ -162,14 +174,15 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
   private async postAll(): Promise<void> {
     const { leads, postRate } = this.options;
     const tag = uniquePrefix('r');
-    const t0 = Date.now();
+    this.pace = { at: Date.now(), index: 0 };
     let next = 0;
     const poster = async () => {
       for (;;) {
         const i = next++;
         if (i >= leads) return;
-        // Paced: lead i leaves no earlier than i / rate seconds into the run.
-        const due = t0 + (i * 1000) / postRate;
+        while (i >= this.holdAt) await this.holdOpen;
+        // Paced: `postRate` leads per second, counted from the start or the last hold.
+        const due = this.pace.at + ((i - this.pace.index) * 1000) / postRate;
         if (due > Date.now()) await sleep(due - Date.now());
         const { body, offer, email } = this.leadBody(i, tag);
         const r = await this.poster!.post(body, { offer });
@@ -185,6 +198,20 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     await Promise.all(Array.from({ length: this.options.postConcurrency ?? 8 }, poster));
   }
 
+  /** Holds posting at `fraction` of the leads and resolves once every lead before it is accepted. */
+  private async holdAtFraction(fraction: number): Promise<void> {
+    this.holdAt = Math.ceil(this.options.leads * fraction);
+    this.holdOpen = new Promise((resolve) => { this.openHold = resolve; });
+    await this.whenPosted(fraction);
+  }
+
+  /** Lets posting go on after a fault was injected. */
+  private release(): void {
+    this.pace = { at: Date.now(), index: this.holdAt };
+    this.holdAt = Infinity;
+    this.openHold();
+  }
+
   /** Resolves once `fraction` of the leads are accepted; throws if posting failed. */
   private async whenPosted(fraction: number): Promise<void> {
     const target = Math.ceil(this.options.leads * fraction);
@@ -196,17 +223,20 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
 
   private async injectFaults(): Promise<void> {
     const fakes = this.fakes!;
-    await this.whenPosted(0.1);
+    await this.holdAtFraction(0.1);
     await this.killVictim(1);
+    this.release();
 
-    await this.whenPosted(0.3);
+    await this.holdAtFraction(0.3);
     this.event('redis: SIGKILL');
     await this.redis!.stop('SIGKILL');
+    // Posts go on while Redis is away: intake answers 503 and the client retries them.
+    this.release();
     await sleep(1500);
     await this.redis!.start();
     this.event('redis: restarted from its AOF');
 
-    await this.whenPosted(0.45);
+    await this.holdAtFraction(0.45);
     const half = this.options.outageMs / 2;
     this.event(`webhook down for ${this.options.outageMs / 1000}s: 503 for ${half / 1000}s, then connection resets`);
     fakes.receiver.setDefaultReply({ status: 503, body: { error: 'Service Unavailable' } });
@@ -217,26 +247,36 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
       fakes.receiver.setDefaultReply({ status: 200, delayMs: 5 });
       this.event('webhook back up');
     })();
+    this.release();
 
-    await this.whenPosted(0.6);
+    await this.holdAtFraction(0.6);
     await this.killVictim(2);
+    this.release();
 
-    await this.whenPosted(0.75);
+    await this.holdAtFraction(0.75);
     this.event('dynamics: next 30 requests answer 429 with Retry-After: 1');
     fakes.dv.injectFault({ kind: 'throttle', retryAfterSeconds: 1 }, 30);
+    this.release();
 
-    await this.whenPosted(0.9);
+    await this.holdAtFraction(0.9);
     await this.killVictim(3);
+    this.release();
     await outage;
+    await this.victimReady;
   }
 
+  /** SIGKILLs the victim worker (once its previous incarnation is up) and starts its replacement. */
   private async killVictim(n: number): Promise<void> {
+    await this.victimReady;
     const victim = this.victim!;
     this.killedByUs.add(victim);
     await victim.kill('SIGKILL');
     this.event(`worker pid ${victim.pid}: SIGKILL #${n}`);
-    this.victim = await this.startWorker(`worker-a${n}`);
-    this.event(`worker restarted as pid ${this.victim.pid}`);
+    const next = await this.startWorker(`worker-a${n}`);
+    this.victim = next.process;
+    this.victimReady = next.ready.then(() => this.event(`worker restarted as pid ${next.process.pid}`));
+    // Not awaited here: a failed start is reported by the next kill or at the end of the faults.
+    this.victimReady.catch(() => undefined);
   }
 
   /** Every destination's queue empty (nothing waiting, active, delayed or dead), or false after the timeout. */
@@ -288,6 +328,16 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
         for (const secret of secrets) if (text.includes(secret)) leaked.add(`status of ${lead.id}`);
       });
     }
+    const takeovers: Record<string, number> = {};
+    for (const d of DESTINATIONS) {
+      const ids = this.expected.filter((l) => d !== 'mkto' || l.toMarketo).map((l) => checker.keys.jobId(d, l.id));
+      let sum = 0;
+      for (let i = 0; i < ids.length; i += 200) {
+        const counts = await Promise.all(ids.slice(i, i + 200).map((id) => checker.redis.hget(`${checker.keys.bullPrefix}:${d}:${id}`, 'stc')));
+        sum += counts.reduce((a, c) => a + Number(c ?? 0), 0);
+      }
+      takeovers[d] = sum;
+    }
     const unexpectedExits = [this.victim, this.steady].filter((p) => p && !p.running && !this.killedByUs.has(p))
       .map((p) => `${p!.name} (pid ${p!.pid}):\n${p!.stderrTail}`);
     return {
@@ -298,6 +348,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
       deadLetters: await checker.deadLetters({}),
       inspection: await this.fakes!.inspect(this.expected),
       crmThrottled,
+      takeovers,
       unexpectedExits,
       leakedSecrets: [...leaked, ...this.processes.started.filter((p) => p.seen.size > 0).map((p) => `log of ${p.name}`)],
       poster: { ...this.poster!.counts },
