@@ -61,9 +61,9 @@ export class RedisCluster {
     throw new Error(`the Redis Cluster did not reach cluster_state:ok in ${timeoutMs} ms:\n${last}`);
   }
 
-  /** How many keys matching `pattern` each node holds (SCAN on every master). */
-  keysPerNode(pattern: string): number[] {
-    return this.nodes.map((n) => cli(['-p', String(n.port), '--scan', '--pattern', pattern]).split('\n').filter(Boolean).length);
+  /** Every key on each master (SCAN), in node order: which keys live where. */
+  keysByNode(): string[][] {
+    return this.nodes.map((n) => cli(['-p', String(n.port), '--scan']).split('\n').filter(Boolean));
   }
 
   async stop(): Promise<void> {
