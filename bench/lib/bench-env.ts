@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,11 +66,19 @@ ${p.destinations}
 }
 
 /**
- * Node flags for every child (ours and baselines alike), from `BENCH_NODE_ARGS` — for experiments such as
- * `--max-old-space-size=128` or `--cpu-prof --cpu-prof-dir=/tmp/prof` (a profile per child, written on exit).
+ * Node flags for every child (ours and baselines alike): the runtime flags LeadRelay ships with (the
+ * Dockerfile's `NODE_OPTIONS`), so processes run as they do in production, plus `BENCH_NODE_ARGS` for
+ * experiments such as `--cpu-prof --cpu-prof-dir=/tmp/prof` (a profile per child, written on exit).
  */
 function nodeArgs(): string[] {
-  return (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return [...shippedNodeOptions(), ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+}
+
+/** `ENV NODE_OPTIONS="…"` of the Dockerfile's runtime stage. */
+function shippedNodeOptions(): string[] {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const m = /^ENV\b.*\bNODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
+  return (m?.[1] ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** Runs `leadrelay <command> --config <file>` from the built CLI, logging nothing (LOG_LEVEL=silent). */

@@ -21,7 +21,7 @@ function pick(config: LeadRelayConfig, ids: string[]): ResolvedDestination[] {
 /** Runs one destination's own `check()`: credentials and reachability, no lead created. */
 export async function checkDestination(config: LeadRelayConfig, d: ResolvedDestination): Promise<CheckResult> {
   const runtime = createRuntime({ name: 'cli', secretsFrom: config, level: 'silent' });
-  const client = getDestinationType(d.type)!.create(d, {
+  const client = await getDestinationType(d.type)!.create(d, {
     logger: runtime.logger, placeholder: config.defaults.placeholder,
     rollingQuota: (_name, limit, windowMs) => new MemoryRollingQuota(limit, windowMs),
   });

@@ -69,7 +69,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   async start(): Promise<void> {
     const { relay } = this.options;
     const def = getDestinationType(this.d.type)!;
-    this.client = def.create(this.d, {
+    this.client = await def.create(this.d, {
       logger: this.log,
       placeholder: this.options.placeholder ?? '[not provided]',
       rollingQuota: (name, limit, windowMs) => relay.rollingQuota(this.d.id, name, limit, windowMs),
@@ -146,10 +146,13 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const { relay, metrics } = this.options;
     const leadId = job.data.lead.id;
     const now = new Date();
-    await relay.leads.recordAttempt(leadId, this.d.id,
-      { state: 'delivered', attempts: attempt, deliveredAt: now.toISOString(), ...(remoteId ? { remoteId } : {}) },
-      { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms) });
-    await relay.countOutcome(this.d.id, 'delivered');
+    // Sent together: one round trip per delivered lead.
+    await Promise.all([
+      relay.leads.recordAttempt(leadId, this.d.id,
+        { state: 'delivered', attempts: attempt, deliveredAt: now.toISOString(), ...(remoteId ? { remoteId } : {}) },
+        { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms) }),
+      relay.countOutcome(this.d.id, 'delivered'),
+    ]);
     metrics.deliveries.inc({ destination: this.d.id, outcome: 'delivered' });
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
     this.log.info({ leadId, attempt, outcome: 'delivered', durationMs: Math.round(ms), remoteId }, 'delivery attempt');
@@ -206,8 +209,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     if (error.kind === 'permanent' || exhausted) {
       // Recorded once BullMQ has moved the job to the failed set (see onDeadLettered), so "dead" always means replayable.
       this.pendingDead.set(job.id!, async () => {
-        await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
-        await relay.countOutcome(this.d.id, 'dead');
+        await Promise.all([relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead')), relay.countOutcome(this.d.id, 'dead')]);
         metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
         this.log.error({ ...logLine, outcome: 'dead', remediation: serialized.remediation }, 'delivery attempt');
         this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });

@@ -95,7 +95,11 @@ export interface DestinationDefinition<S extends z.ZodObject = z.ZodObject> {
   defaults: DestinationDefaults;
   /** Batching where the API has it, derived from settings. */
   batching?(settings: z.output<S> & CommonDestinationSettings): BatchingOptions | undefined;
-  create(settings: z.output<S> & CommonDestinationSettings, ctx: DestinationContext): DestinationClient;
+  /**
+   * Builds the client. Asynchronous so each type loads its API library (MSAL, jsforce, the Azure
+   * SDK…) only when a destination of that type is configured: a webhook-only worker stays small.
+   */
+  create(settings: z.output<S> & CommonDestinationSettings, ctx: DestinationContext): Promise<DestinationClient>;
 }
 
 export function defineDestination<S extends z.ZodObject>(def: DestinationDefinition<S>): DestinationDefinition<S> {

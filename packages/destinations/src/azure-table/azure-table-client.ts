@@ -5,12 +5,10 @@ import {
 import type { BatchItemResult, CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import { classifyTableError, readTableFailure } from './azure-table-errors.js';
 import { leadEntity } from './azure-table-entity.js';
-import { tableEndpoint, type AzureTableSettings } from './settings.js';
+import { MAX_TRANSACTION_SIZE, tableEndpoint, type AzureTableSettings } from './settings.js';
 
 export { partitionKeyOf } from './azure-table-entity.js';
 
-/** Entity-group transactions hold at most 100 operations (reference §3.2). */
-export const MAX_TRANSACTION_SIZE = 100;
 
 export interface AzureTableClientOptions {
   /** Longest one storage call may take before it counts as a transient failure (default 30 000 ms). */

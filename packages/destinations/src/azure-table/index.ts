@@ -1,6 +1,5 @@
 import { defineDestination } from '../destination.js';
-import { azureTableSettings, tableEndpoint } from './settings.js';
-import { AzureTableClient, MAX_TRANSACTION_SIZE } from './azure-table-client.js';
+import { MAX_TRANSACTION_SIZE, azureTableSettings, tableEndpoint } from './settings.js';
 import { fieldsProblems, partitionKeyOf } from './azure-table-entity.js';
 
 export const azureTable = defineDestination({
@@ -19,5 +18,5 @@ export const azureTable = defineDestination({
   defaults: { concurrency: 4 },
   // Entity-group transactions: at most 100 entities, all in one partition.
   batching: () => ({ maxSize: MAX_TRANSACTION_SIZE, maxWaitMs: 200, key: partitionKeyOf }),
-  create: (settings, ctx) => new AzureTableClient(settings, ctx),
+  create: async (settings, ctx) => new (await import('./azure-table-client.js')).AzureTableClient(settings, ctx),
 });

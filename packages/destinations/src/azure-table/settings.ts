@@ -21,3 +21,6 @@ export function tableEndpoint(connectionString: string): string | undefined {
   if (parts.accountname) return `${parts.defaultendpointsprotocol ?? 'https'}://${parts.accountname}.table.${parts.endpointsuffix ?? 'core.windows.net'}`;
   return undefined;
 }
+
+/** Entity-group transactions hold at most 100 operations (reference §3.2). */
+export const MAX_TRANSACTION_SIZE = 100;

@@ -1,6 +1,5 @@
 import { defineDestination } from '../destination.js';
 import { dynamicsSettings } from './settings.js';
-import { DynamicsClient } from './dynamics-client.js';
 
 export const dynamics = defineDestination({
   type: 'dynamics',
@@ -8,5 +7,5 @@ export const dynamics = defineDestination({
   settings: dynamicsSettings,
   outboundUrls: (s) => [{ path: ['instanceUrl'], url: s.instanceUrl }, { path: ['auth', 'authorityHost'], url: s.auth.authorityHost }],
   defaults: { concurrency: 4 },
-  create: (settings, ctx) => new DynamicsClient(settings, ctx),
+  create: async (settings, ctx) => new (await import('./dynamics-client.js')).DynamicsClient(settings, ctx),
 });

@@ -9,7 +9,7 @@ import {
 } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import { classifyHttpFailure, networkFailure } from '../shared/index.js';
-import type { HttpsSettings } from './settings.js';
+import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-payload.js';
 
 /** Most of a failed response's body quoted in an error message. */
@@ -17,8 +17,6 @@ const EXCERPT_CHARS = 300;
 /** Most bytes read from a failed response (the rest is discarded). */
 const EXCERPT_READ_BYTES = 4096;
 
-/** Headers LeadRelay sets itself; `headers:` in the config cannot replace them (signing and parsing depend on them). */
-export const RESERVED_HEADERS = ['content-type', 'content-length', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
 
 export const USER_AGENT = `LeadRelay/${packageVersion()}`;
 

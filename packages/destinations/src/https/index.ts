@@ -1,6 +1,5 @@
 import { defineDestination } from '../destination.js';
-import { httpsSettings } from './settings.js';
-import { HttpsClient, RESERVED_HEADERS } from './https-client.js';
+import { RESERVED_HEADERS, httpsSettings } from './settings.js';
 
 /** RFC 9110 token characters: what a header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -18,5 +17,5 @@ export const https = defineDestination({
   },
   outboundUrls: (s) => [{ path: ['url'], url: s.url }],
   defaults: { concurrency: 8 },
-  create: (settings, ctx) => new HttpsClient(settings, ctx),
+  create: async (settings, ctx) => new (await import('./https-client.js')).HttpsClient(settings, ctx),
 });

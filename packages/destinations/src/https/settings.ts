@@ -14,3 +14,6 @@ export const httpsSettings = z.object({
   timeout: zDuration().default(10_000),
 });
 export type HttpsSettings = z.output<typeof httpsSettings>;
+
+/** Headers LeadRelay sets itself; `headers:` in the config cannot replace them (signing and parsing depend on them). */
+export const RESERVED_HEADERS = ['content-type', 'content-length', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];

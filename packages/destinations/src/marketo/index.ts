@@ -1,6 +1,5 @@
 import { defineDestination } from '../destination.js';
 import { marketoSettings } from './settings.js';
-import { MarketoClient } from './marketo-client.js';
 
 export const marketo = defineDestination({
   type: 'marketo',
@@ -15,5 +14,5 @@ export const marketo = defineDestination({
   defaults: { concurrency: 5, rateLimit: { max: 80, perMs: 20_000 } },
   // Sync and push take up to 300 records per call; Submit Form takes one record per call.
   batching: (s) => ({ maxSize: s.operation === 'form' ? 1 : s.batchSize, maxWaitMs: s.batchWait }),
-  create: (settings, ctx) => new MarketoClient(settings, ctx),
+  create: async (settings, ctx) => new (await import('./marketo-client.js')).MarketoClient(settings, ctx),
 });

@@ -394,6 +394,6 @@ describe('Salesforce REST (jsforce)', () => {
 
   it('the destination definition picks the REST client for mode api', async () => {
     const fake = await start();
-    expect(salesforce.create(settings(fake), ctx)).toBeInstanceOf(SalesforceApiClient);
+    expect(await salesforce.create(settings(fake), ctx)).toBeInstanceOf(SalesforceApiClient);
   });
 });

@@ -1,6 +1,5 @@
 import { defineDestination } from '../destination.js';
 import { OID_PATTERN, salesforceSettings } from './settings.js';
-import { createSalesforceClient } from './salesforce-client.js';
 
 export const salesforce = defineDestination({
   type: 'salesforce',
@@ -16,5 +15,5 @@ export const salesforce = defineDestination({
   },
   outboundUrls: (s) => (s.mode === 'web-to-lead' ? [{ path: ['url'], url: s.url }] : s.loginUrl ? [{ path: ['loginUrl'], url: s.loginUrl }] : []),
   defaults: { concurrency: 4 },
-  create: (settings, ctx) => createSalesforceClient(settings, ctx),
+  create: async (settings, ctx) => (await import('./salesforce-client.js')).createSalesforceClient(settings, ctx),
 });

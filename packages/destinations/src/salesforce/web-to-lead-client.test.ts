@@ -221,7 +221,7 @@ describe('Salesforce Web-to-Lead', () => {
     });
   });
 
-  it('the destination definition picks the Web-to-Lead client for mode web-to-lead', () => {
-    expect(salesforce.create(settings(), ctx())).toBeInstanceOf(WebToLeadClient);
+  it('the destination definition picks the Web-to-Lead client for mode web-to-lead', async () => {
+    expect(await salesforce.create(settings(), ctx())).toBeInstanceOf(WebToLeadClient);
   });
 });
