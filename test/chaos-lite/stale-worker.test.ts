@@ -18,33 +18,47 @@ describe('a worker that lost its lock', () => {
     await receiver?.stop();
   });
 
-  it('cannot turn a delivered lead back into retrying', async () => {
+  it('shares its attempt in flight when BullMQ hands it the same job again, instead of delivering twice', async () => {
     receiver = await WebhookReceiver.start();
-    // The first attempt hangs, then fails: by then its delivery has been taken over and delivered.
-    receiver.replyNext(1, { status: 503, delayMs: 8000 });
+    // The first attempt hangs, then fails.
+    receiver.replyNext(1, { status: 503, delayMs: 4000 });
     p = new Pipeline(pipelineConfig(`
   - { id: hook, type: https, url: "${receiver.url('/hook')}", timeout: 15s }`));
     const id = await p.accept(marketplaceLead());
     const jobId = p.relay.keys.jobId('hook', id);
     await p.startWorkers();
-    // The first attempt has reached the receiver (waitFor only sees completed requests, so poll the count).
     for (const until = Date.now() + 10_000; receiver.requestCount < 1 && Date.now() < until;) await sleep(10);
     expect(receiver.requestCount).toBe(1);
 
-    // Its lock expires under it, as across a Redis restart; BullMQ's stalled check hands the job out again.
+    // Its lock expires under it, as across a Redis restart; BullMQ's stalled check hands the job out again,
+    // to this same worker (the only one).
     expect(await p.relay.redis.del(`${p.relay.keys.bullPrefix}:hook:${jobId}:lock`)).toBe(1);
-    for (const until = Date.now() + 20_000; (await p.relay.queue('hook').getJobState(jobId)) !== 'completed' && Date.now() < until;) await sleep(50);
-    expect(await p.relay.queue('hook').getJobState(jobId)).toBe('completed');
-    expect(receiver.acceptedIds()).toHaveLength(1);
-
-    // Then the stale attempt gets its 503 and records it.
-    for (const until = Date.now() + 20_000; (await p.relay.status(id))!.timeline.length < 2 && Date.now() < until;) await sleep(50);
-    const status = (await p.relay.status(id))!;
-    expect(status.timeline.map((t) => t.outcome)).toEqual(['delivered', 'retrying']);
-    expect(status.deliveries.hook).toMatchObject({ state: 'delivered' });
+    for (const until = Date.now() + 10_000; (await p.relay.queue('hook').getJobState(jobId)) !== 'active' && Date.now() < until;) await sleep(50);
     await sleep(1000);
-    expect(await p.relay.queue('hook').getJobState(jobId)).toBe('completed');
-    expect((await p.relay.status(id))!.deliveries.hook!.state).toBe('delivered');
+    // The second copy joined the first attempt: still one request at the receiver.
+    expect(receiver.requestCount).toBe(1);
+
+    const status = await p.waitForState(id, 'hook', ['delivered'], 20_000);
+    expect(status.timeline.map((t) => t.outcome)).toEqual(['retrying', 'delivered']);
     expect(receiver.requestCount).toBe(2);
+    expect(receiver.acceptedIds()).toHaveLength(1);
   }, 60_000);
+
+  it('a stale attempt finishing after another worker delivered cannot turn the lead back into retrying', async () => {
+    p = new Pipeline(pipelineConfig(`
+  - { id: hook, type: https, url: "https://hook.example/leads" }`));
+    const id = await p.accept(marketplaceLead());
+    const at = new Date().toISOString();
+    const entry = (outcome: 'delivered' | 'retrying', attempt: number) => ({ destination: 'hook', attempt, at, outcome, durationMs: 5 });
+    // The new owner delivers; then the stale attempt records its failure.
+    expect(await p.relay.leads.recordAttempt(id, 'hook', { state: 'delivered', attempts: 2, deliveredAt: at }, entry('delivered', 2))).toBe(true);
+    expect(await p.relay.leads.recordAttempt(id, 'hook', { state: 'retrying', attempts: 1, lastError: 'HTTP 503' }, entry('retrying', 1))).toBe(false);
+    const status = (await p.relay.status(id))!;
+    expect(status.deliveries.hook).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(status.timeline.map((t) => t.outcome)).toEqual(['delivered', 'retrying']);
+    // A repeated delivery (at-least-once) is counted once in stats.
+    await p.relay.leads.recordAttempt(id, 'hook', { state: 'delivered', attempts: 3, deliveredAt: at }, entry('delivered', 3));
+    expect((await p.relay.stats('hook')).delivered).toBe(1);
+    expect((await p.relay.stats('hook')).deliveredLastHour).toBe(1);
+  });
 });

@@ -1,8 +1,7 @@
-import Fastify, { type FastifyInstance } from 'fastify';
 import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
-import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
+import { createRuntime, startProbeServer, type ProbeServer, type Runtime } from '@leadrelay/observability';
 
 export interface WorkerOptions {
   config: LeadRelayConfig;
@@ -17,7 +16,8 @@ export interface RunningWorker {
   service: DeliveryService;
   /** Alerts for pauses, dead letters and leads waiting too long (log events, and the alert webhook when configured). */
   alerts: Alerts;
-  server?: FastifyInstance;
+  /** The /healthz, /readyz, /metrics server, unless serveMetrics is false. */
+  server?: ProbeServer;
   /** Drains within worker.shutdownTimeout and closes everything. */
   stop(): Promise<void>;
 }
@@ -33,17 +33,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const waitMonitor = new QueueWaitMonitor({ relay: service.relay, alerts, logger: runtime.logger });
   await service.start();
   waitMonitor.start();
-  let server: FastifyInstance | undefined;
-  if (options.serveMetrics ?? true) {
-    server = Fastify({ logger: false });
-    for (const path of PROBE_PATHS) {
-      server.get(path, async (_req, reply) => {
-        const a = await answerProbe(path, { ready: () => service.relay.ping(), metrics: runtime.metrics });
-        return reply.code(a.status).type(a.contentType).send(a.body);
-      });
-    }
-    await server.listen({ host: config.worker.host, port: config.worker.metricsPort });
-  }
+  const server = (options.serveMetrics ?? true)
+    ? await startProbeServer({ host: config.worker.host, port: config.worker.metricsPort, ready: () => service.relay.ping(), metrics: runtime.metrics })
+    : undefined;
   return {
     service,
     alerts,

@@ -51,6 +51,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   private worker?: Worker<DeliveryJobData>;
   private client?: DestinationClient;
   private batcher?: Batcher;
+  private readonly inFlight = new Map<string, Promise<{ remoteId?: string }>>();
   /** Dead-letter bookkeeping waiting for BullMQ to confirm the job is in the failed set. */
   private readonly pendingDead = new Map<string, () => Promise<void>>();
   private readonly d: ResolvedDestination;
@@ -128,7 +129,20 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     return this.options.redactor ? this.options.redactor.redact(text) : text;
   }
 
-  private async process(job: Job<DeliveryJobData>): Promise<{ remoteId?: string }> {
+  /**
+   * BullMQ can hand this worker a job it is still working on (its lock expired during a stall and
+   * the job came back): the copy shares the attempt in flight instead of delivering the lead twice.
+   */
+  private process(job: Job<DeliveryJobData>): Promise<{ remoteId?: string }> {
+    const id = job.id!;
+    const running = this.inFlight.get(id);
+    if (running) return running;
+    const attempt = this.attempt(job).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, attempt);
+    return attempt;
+  }
+
+  private async attempt(job: Job<DeliveryJobData>): Promise<{ remoteId?: string }> {
     const lead = job.data.lead;
     const attempt = job.attemptsMade + 1;
     const started = performance.now();
@@ -146,13 +160,9 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const { relay, metrics } = this.options;
     const leadId = job.data.lead.id;
     const now = new Date();
-    // Sent together: one round trip per delivered lead.
-    await Promise.all([
-      relay.leads.recordAttempt(leadId, this.d.id,
-        { state: 'delivered', attempts: attempt, deliveredAt: now.toISOString(), ...(remoteId ? { remoteId } : {}) },
-        { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms) }),
-      relay.countOutcome(this.d.id, 'delivered'),
-    ]);
+    await relay.leads.recordAttempt(leadId, this.d.id,
+      { state: 'delivered', attempts: attempt, deliveredAt: now.toISOString(), ...(remoteId ? { remoteId } : {}) },
+      { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms) });
     metrics.deliveries.inc({ destination: this.d.id, outcome: 'delivered' });
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
     this.log.info({ leadId, attempt, outcome: 'delivered', durationMs: Math.round(ms), remoteId }, 'delivery attempt');
@@ -209,7 +219,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     if (error.kind === 'permanent' || exhausted) {
       // Recorded once BullMQ has moved the job to the failed set (see onDeadLettered), so "dead" always means replayable.
       this.pendingDead.set(job.id!, async () => {
-        await Promise.all([relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead')), relay.countOutcome(this.d.id, 'dead')]);
+        await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
         metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
         this.log.error({ ...logLine, outcome: 'dead', remediation: serialized.remediation }, 'delivery attempt');
         this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });

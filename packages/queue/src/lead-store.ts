@@ -6,21 +6,33 @@ import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
 
+/** Hourly outcome buckets live long enough for "last 24 hours" with room to spare. */
+const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
+
 /**
  * Records one attempt. A `delivered` record is only ever replaced by another `delivered` one: a worker
  * that lost its job lock (event-loop stall, Redis restart) may finish its stale attempt after the job's
  * new owner delivered it, and its failure must not turn the lead back into `retrying` for good. The
- * attempt still goes into the timeline. Both keys share the `{prefix}` hash tag (one Cluster slot).
- * KEYS: lead hash, timeline. ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit.
+ * attempt still goes into the timeline. A delivered or dead outcome is counted (total and hourly
+ * bucket) only when the record changes into it, so a repeated delivery is not counted twice. All keys
+ * share the `{prefix}` hash tag (one Cluster slot).
+ * KEYS: lead hash, timeline, outcome total counter, outcome hourly counter (counters only used for
+ * delivered/dead). ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit, bucket ttl.
  */
 const RECORD_ATTEMPT = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-local keep = false
-if current and ARGV[3] ~= 'delivered' then
+local previous = nil
+if current then
   local ok, record = pcall(cjson.decode, current)
-  keep = ok and type(record) == 'table' and record.state == 'delivered'
+  if ok and type(record) == 'table' then previous = record.state end
 end
+local keep = previous == 'delivered' and ARGV[3] ~= 'delivered'
 if not keep then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if (ARGV[3] == 'delivered' or ARGV[3] == 'dead') and previous ~= ARGV[3] then
+  redis.call('INCR', KEYS[3])
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('RPUSH', KEYS[2], ARGV[5])
@@ -82,7 +94,7 @@ export function defineLeadScripts(redis: RedisClient): void {
   if ('leadrelayBegin' in redis) return;
   redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN });
   redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT });
-  redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 2, lua: RECORD_ATTEMPT });
+  redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 4, lua: RECORD_ATTEMPT });
 }
 
 /**
@@ -143,9 +155,12 @@ export class LeadStore {
    * Records one attempt's outcome: the destination's record and a timeline entry, atomically in one round
    * trip. Returns false when the record was kept because the lead is already delivered there (see RECORD_ATTEMPT).
    */
-  async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry): Promise<boolean> {
+  async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry, at = Date.now()): Promise<boolean> {
+    const outcome = record.state === 'dead' ? 'dead' : 'delivered';
     const written = await (this.redis as ScriptedRedis).leadrelayRecordAttempt(this.keys.lead(leadId), this.keys.timeline(leadId),
-      `d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT));
+      this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, Math.floor(at / 3_600_000)),
+      `d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
+      String(COUNTER_BUCKET_TTL_SECONDS));
     return Number(written) === 1;
   }
 

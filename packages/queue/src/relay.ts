@@ -158,13 +158,6 @@ export class Relay {
     await this.control(destinationId).resume();
   }
 
-  /** Counts delivered/dead for stats and the hourly buckets the dashboard shows. */
-  async countOutcome(destinationId: string, outcome: 'delivered' | 'dead', at = Date.now()): Promise<void> {
-    const hour = Math.floor(at / 3_600_000);
-    const bucket = this.keys.counter(destinationId, outcome, hour);
-    await this.redis.multi().incr(this.keys.counter(destinationId, outcome)).incr(bucket).expire(bucket, 49 * 3600).exec();
-  }
-
   private async recentCount(destinationId: string, outcome: 'delivered' | 'dead', hours: number): Promise<number> {
     const now = Math.floor(Date.now() / 3_600_000);
     const keys = Array.from({ length: hours }, (_, i) => this.keys.counter(destinationId, outcome, now - i));
