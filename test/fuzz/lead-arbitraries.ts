@@ -192,14 +192,15 @@ const casing = fc.constantFrom<(name: string) => string>(
 export const marketplaceLead: fc.Arbitrary<{ body: Entries; query: string }> = fc.record({
   top: casing,
   user: casing,
-  leadSource: fc.oneof(nonBlankText(40), leadSourceParts.map((p) => `${p.source}-${p.action}|${p.offer}`)),
+  // Just the source (no `|`, so it is not read as Source-Action|Offer), or all three parts.
+  leadSource: fc.oneof(nonBlankText(40, /[|]/g), leadSourceParts.map((p) => `${p.source}-${p.action}|${p.offer}`)),
   actionCode: nonBlankText(20),
   offerTitle: fc.option(anyText(80), { nil: undefined }),
   description: fc.option(anyText(300), { nil: undefined }),
   userDetails: fc.option(fc.record(Object.fromEntries(MS_USER_FIELDS.map((f) => [f, customerValue])), { requiredKeys: [] }), { nil: undefined }),
   offer: fc.option(nonBlankText(40), { nil: undefined }),
-  // Microsoft adds properties over time; unknown ones are ignored.
-  unknown: fc.dictionary(fc.stringMatching(/^[A-Za-z]{1,12}$/).map((k) => `X${k}`), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+  // Microsoft adds properties over time; unknown ones are ignored (a `__proto__` key anywhere is refused: not generated here).
+  unknown: fc.dictionary(fc.stringMatching(/^[A-Za-z]{1,12}$/).map((k) => `X${k}`), fc.jsonValue({ maxDepth: 2 }).filter((v) => !/"(__proto__|constructor)"/.test(JSON.stringify(v))), { maxKeys: 3 }),
 }).map((m) => {
   const entries: [string, unknown][] = [];
   if (m.userDetails) entries.push([m.top('UserDetails'), Entries.of(Object.fromEntries(Object.entries(m.userDetails).map(([k, v]) => [m.user(k), v])))]);

@@ -123,7 +123,8 @@ export class SecretsWorld {
   - id: ${id}
     type: dynamics
     instanceUrl: "${this.dataverse.url}"
-    auth: { ${auth}, tenantId: "${TENANT}", authorityHost: "${this.ad.authorityHost}" }${extra}`;
+    auth: { ${auth}, tenantId: "${TENANT}", authorityHost: "${this.ad.authorityHost}" }
+    retry: { maxThrottleWait: 1m } # an Entra ID or Dataverse 429 is waited out, never counted as the attempt${extra}`;
     const marketo = (id: string, secretVar: string) => `
   - id: ${id}
     type: marketo
