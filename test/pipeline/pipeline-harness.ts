@@ -69,6 +69,17 @@ export class Pipeline {
     }
   }
 
+  /** Waits until no destination queue has waiting, active or delayed jobs. */
+  async waitIdle(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const counts = await Promise.all(this.config.destinations.map((d) => this.relay.queue(d.id).getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+      if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
+      if (Date.now() > deadline) throw new Error(`queues not idle: ${JSON.stringify(counts)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async close(): Promise<void> {
     await this.stopWorkers();
     await this.relay.close();

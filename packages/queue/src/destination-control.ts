@@ -32,8 +32,9 @@ export class DestinationControl {
   }
 
   async pause(info: PauseInfo): Promise<void> {
-    await this.queue.pause();
+    // The reason first: whoever sees the queue paused can always say why.
     await this.redis.hset(this.key, 'pause', JSON.stringify(info));
+    await this.queue.pause();
   }
 
   async resume(): Promise<void> {

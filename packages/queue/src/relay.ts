@@ -141,7 +141,12 @@ export class Relay {
     if (!status) return undefined;
     const waiting = Object.entries(status.deliveries).filter(([, r]) => r.state === 'queued' || r.state === 'retrying' || r.state === 'delayed');
     await Promise.all(waiting.map(async ([d, r]) => {
-      if (this.config.destinations.some((x) => x.id === d) && (await this.queue(d).isPaused())) status.deliveries[d] = { ...r, state: 'paused' };
+      if (!this.config.destinations.some((x) => x.id === d)) return;
+      const health = await this.health(d);
+      if (!health.paused) return;
+      // A lead that has not been tried yet still says why it waits: the destination's pause reason.
+      const why = r.lastError ? {} : { ...(health.pause ? { lastError: health.pause.reason } : {}), ...(health.pause?.remediation ? { remediation: health.pause.remediation } : {}) };
+      status.deliveries[d] = { ...r, ...why, state: 'paused' };
     }));
     return status;
   }
