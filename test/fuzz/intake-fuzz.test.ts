@@ -213,7 +213,7 @@ describe('intake fuzz (fast-check, real Redis)', () => {
       if (type !== undefined) headers['content-type'] = type;
       if (encoding !== undefined) headers['content-encoding'] = encoding;
       await sendAndCheck({ method: 'POST', url: withQuery('/v1/leads', q), headers, payload: b.body });
-    }), runs(1300));
+    }), runs(2000));
   }, 240_000);
 
   it('random methods, paths, queries, keys, content types and headers: never a 5xx, errors are problem+json', async () => {
@@ -253,7 +253,7 @@ describe('intake fuzz (fast-check, real Redis)', () => {
       const url = withQuery(pathOnly, q, [pathQuery, c.rawQuery].filter(Boolean).join('&'));
       const options: InjectOptions = { method: c.method as InjectOptions['method'], url, headers, ...(c.body.payload === undefined ? {} : { payload: c.body.payload }) };
       await sendAndCheck(options);
-    }), runs(500));
+    }), runs(800));
   }, 240_000);
 
   it('valid generated leads in every format are accepted (202, 200 on a repeat) and retrievable with GET', async () => {
@@ -275,7 +275,7 @@ describe('intake fuzz (fast-check, real Redis)', () => {
         expect(again.statusCode, again.body).toBe(200);
         expect(JSON.parse(again.body).id).toBe(JSON.parse(r.body).id);
       }
-    }), runs(400));
+    }), runs(500));
   }, 240_000);
 
   it('bodies around intake.maxBodyBytes: up to the limit accepted, one byte over is 413', async () => {
@@ -333,5 +333,19 @@ describe('intake fuzz (fast-check, real Redis)', () => {
     const jobs = [...intake.accepted.values()].reduce((n, d) => n + d.length, 0);
     expect(await intake.totalJobs()).toBe(jobs);
     expect(intake.accepted.size).toBeGreaterThan(300);
+    // Nothing else was written: each key is an accepted lead's record, an id-less lead's dedupe entry, or a queue's.
+    const root = `{${intake.prefix}}:`;
+    const kinds = new Map<string, number>();
+    for (const k of await intake.keys()) {
+      const rest = k.slice(root.length);
+      const kind = rest.startsWith('lead:') && intake.accepted.has(rest.slice(5)) ? 'lead'
+        : rest.startsWith('dedupe:') ? 'dedupe'
+          : /^q:(all|ins|contoso):/.test(rest) ? 'queue' : `unexpected ${rest}`;
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    }
+    console.log(`keys under the prefix: ${JSON.stringify(Object.fromEntries(kinds))}`);
+    expect([...kinds.keys()].filter((k) => k.startsWith('unexpected'))).toEqual([]);
+    expect(kinds.get('lead')).toBe(intake.accepted.size);
+    expect(kinds.get('dedupe') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
   }, 60_000);
 });

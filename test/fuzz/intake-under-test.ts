@@ -107,6 +107,18 @@ destinations:
     return ids;
   }
 
+  /** Every key under the prefix (SCAN). */
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.relay.redis.scan(cursor, 'MATCH', `{${this.prefix}}:*`, 'COUNT', 1000);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+    return out;
+  }
+
   async close(): Promise<void> {
     await this.app.close();
     await this.relay.close();
