@@ -49,6 +49,7 @@ export class RedisServer {
       if (await redisReachable(this.url, 200)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
+    await this.stop('SIGKILL');
     throw new Error(`redis-server did not start on port ${this.port}`);
   }
 

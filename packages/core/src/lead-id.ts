@@ -14,7 +14,8 @@ export function contentLeadId(lead: Omit<Lead, 'id' | 'createdAt' | 'testLead'> 
     c.firstName, c.lastName, c.email?.toLowerCase(), c.phone, c.country, c.company, c.title,
     lead.createdAt, lead.extra ? JSON.stringify(sortKeys(lead.extra)) : undefined,
   ].map((v) => (v ?? '').trim());
-  return 'h' + createHash('sha256').update(parts.join('\u001f')).digest('hex').slice(0, 32);
+  // JSON of the list: no value can imitate a field boundary, so different leads never share an id.
+  return 'h' + createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 }
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {

@@ -53,8 +53,11 @@ export function parseLeadSource(value: string): ParsedLeadSource | undefined {
   const head = value.slice(0, bar);
   const offer = value.slice(bar + 1).trim();
   const dash = head.indexOf('-');
-  if (dash <= 0 || dash === head.length - 1 || offer === '') return undefined;
-  return { source: head.slice(0, dash).trim(), action: head.slice(dash + 1).trim(), offer };
+  if (dash < 0) return undefined;
+  const source = head.slice(0, dash).trim();
+  const action = head.slice(dash + 1).trim();
+  if (source === '' || action === '' || offer === '') return undefined;
+  return { source, action, offer };
 }
 
 const TEST_MARKER = 'MSFT_TEST';
