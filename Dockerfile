@@ -34,7 +34,7 @@ RUN npm run build \
 FROM ${NODE_IMAGE} AS runtime
 # A small young generation keeps a busy worker's memory flat (V8 otherwise lets each semi-space grow
 # to 16 MiB on a large host) for a few percent more CPU. `npm run bench` runs with these flags too.
-ENV NODE_ENV=production LEADRELAY_CONFIG=/app/leadrelay.yaml NODE_OPTIONS="--max-semi-space-size=4"
+ENV NODE_ENV=production LEADRELAY_CONFIG=/app/leadrelay.yaml NODE_OPTIONS="--max-semi-space-size=2"
 WORKDIR /app
 # Production dependencies only; workspace packages are linked from the manifests copied here.
 COPY --from=manifests /manifests ./
