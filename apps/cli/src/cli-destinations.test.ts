@@ -9,14 +9,9 @@ import { FakeSalesforce } from '../../../test/fakes/salesforce/index.js';
 import { DestinationFakes } from '../../../test/helpers/destination-fakes.js';
 import { readTlsCert } from '../../../test/helpers/tls-cert.js';
 import { uniquePrefix } from '../../../test/helpers/unique.js';
-import { main } from './main.js';
+import { runCli } from '../../../test/helpers/run-cli.js';
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'leadrelay', ...args], { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; }, interactive: false });
-  return { code, out, err };
-}
+const cli = runCli;
 
 /** `check` and `test-lead` against every destination type, through the real clients and the fake servers. */
 describe('leadrelay check / test-lead for all five destination types', () => {

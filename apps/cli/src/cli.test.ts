@@ -9,15 +9,9 @@ import { LeadRelayMetrics, silentLogger } from '@leadrelay/observability';
 import { Relay } from '@leadrelay/queue';
 import { WebhookReceiver } from '../../../test/fakes/webhook-receiver/index.js';
 import { uniquePrefix } from '../../../test/helpers/unique.js';
-import { main } from './main.js';
+import { runCli } from '../../../test/helpers/run-cli.js';
 
-/** Runs the CLI in-process, capturing what it prints. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'leadrelay', ...args], { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; }, interactive: false });
-  return { code, out, err };
-}
+const cli = runCli;
 
 describe('leadrelay CLI', () => {
   let receiver: WebhookReceiver;
