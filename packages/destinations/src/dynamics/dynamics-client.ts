@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance } from 'axios';
+import { type AxiosInstance } from 'axios';
 import { classifyError, InvalidConfigurationError, isDeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import {
@@ -9,6 +9,7 @@ import { mapLeadToDynamics } from './dynamics-lead-mapping.js';
 import { DynamicsTokenProvider, environmentUrl } from './dynamics-token-provider.js';
 import { leadRecordId } from './lead-record-id.js';
 import type { DynamicsSettings } from './settings.js';
+import { createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 
 export interface DynamicsClientOptions {
   /** Timeout of each Web API call and of each token request, in ms. Default 30 000. */
@@ -32,6 +33,7 @@ export class DynamicsClient implements DestinationClient {
   private readonly env: string;
   private readonly apiBase: string;
   private readonly http: AxiosInstance;
+  private readonly web: DestinationHttp;
   private readonly tokens: DynamicsTokenProvider;
 
   constructor(
@@ -43,15 +45,9 @@ export class DynamicsClient implements DestinationClient {
     this.env = environmentUrl(settings.instanceUrl);
     this.apiBase = `${this.env}/api/data/v${settings.apiVersion}`;
     this.tokens = new DynamicsTokenProvider(settings.auth, settings.instanceUrl, { timeoutMs: timeout, logger: ctx.logger });
-    this.http = axios.create({
-      timeout,
-      // Every status is read by us; redirects are not followed (a redirect means instanceUrl is not the Web API,
-      // and following it would carry the bearer token elsewhere).
-      validateStatus: () => true,
-      maxRedirects: 0,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-    });
+    // A redirect means instanceUrl is not the Web API (see createDestinationHttp).
+    this.web = createDestinationHttp({ timeoutMs: timeout });
+    this.http = this.web.http;
   }
 
   async deliver(lead: Lead): Promise<Delivered> {
@@ -62,6 +58,10 @@ export class DynamicsClient implements DestinationClient {
     await this.call('PATCH', `${this.apiBase}/leads(${id})`, `PATCH leads(${id})`, body);
     this.ctx.logger.debug({ leadId: lead.id, destination: this.settings.id, recordId: id }, 'dynamics lead upserted');
     return { remoteId: id };
+  }
+
+  async close(): Promise<void> {
+    this.web.close();
   }
 
   async check(): Promise<CheckResult> {

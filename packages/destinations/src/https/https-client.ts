@@ -1,14 +1,12 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { Webhook } from 'standardwebhooks';
 import {
   InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, SecretRedactor, type DeliveryError, type Lead,
 } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { classifyHttpFailure, networkFailure } from '../shared/index.js';
+import { classifyHttpFailure, networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-payload.js';
 
@@ -36,7 +34,7 @@ function packageVersion(): string {
  */
 export class HttpsClient implements DestinationClient {
   private readonly http: AxiosInstance;
-  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  private readonly web: DestinationHttp;
   private readonly signer?: Webhook;
   private readonly redactor = new SecretRedactor();
   /** Names the receiver in messages by origin only: the path or query may hold a key (Power Automate `sig=`, `?code=`). */
@@ -49,20 +47,9 @@ export class HttpsClient implements DestinationClient {
     this.redactor.add(settings.signingSecret?.replace(/^whsec_/, ''));
     for (const v of Object.values(settings.headers)) this.redactor.add(v);
     for (const v of urlSecrets(settings.url)) this.redactor.add(v);
-    // Own agents: keep-alive to one receiver, closed with the client.
-    this.agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-    this.http = axios.create({
-      timeout: settings.timeout,
-      // A redirect means the configured URL is wrong; re-sending a signed lead to another host silently is worse.
-      maxRedirects: 0,
-      // Every status is classified here, not thrown by axios.
-      validateStatus: () => true,
-      responseType: 'stream',
-      // The body is signed as the exact string sent: keep axios from re-serialising it.
-      transformRequest: [(data: unknown) => data],
-      httpAgent: this.agents.http,
-      httpsAgent: this.agents.https,
-    });
+    // The body is signed as the exact string sent: keep axios from re-serialising it.
+    this.web = createDestinationHttp({ timeoutMs: settings.timeout, responseType: 'stream', axios: { transformRequest: [(data: unknown) => data] } });
+    this.http = this.web.http;
   }
 
   async deliver(lead: Lead): Promise<Delivered> {
@@ -111,8 +98,7 @@ export class HttpsClient implements DestinationClient {
   }
 
   async close(): Promise<void> {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.web.close();
   }
 
   /** Configured headers, minus the reserved ones (config validation rejects those; this guards direct use). */

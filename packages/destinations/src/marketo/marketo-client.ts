@@ -1,6 +1,4 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import { type AxiosInstance } from 'axios';
 import { RetryableError, isDeliveryError, type DeliveryError, type Lead } from '@leadrelay/core';
 import type {
   BatchItemResult, CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext,
@@ -10,6 +8,7 @@ import { prepareMarketoRecord, type MarketoRecord } from './marketo-mapping.js';
 import { MarketoTokenProvider } from './marketo-token-provider.js';
 import { describeErrors, readMarketoResponse, readRecordResult, type MarketoResponse } from './marketo-wire.js';
 import type { MarketoSettings } from './settings.js';
+import { createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 
 export interface MarketoClientOptions {
   /** Clock for token lifetimes and 607 waits (default Date.now); tests inject one. */
@@ -42,7 +41,7 @@ type Settings = MarketoSettings & CommonDestinationSettings;
  */
 export class MarketoClient implements DestinationClient {
   private readonly http: AxiosInstance;
-  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  private readonly web: DestinationHttp;
   private readonly tokens: MarketoTokenProvider;
   private readonly restUrl: string;
   private readonly errorCtx: MarketoErrorContext;
@@ -51,18 +50,9 @@ export class MarketoClient implements DestinationClient {
     const now = options.now ?? Date.now;
     this.restUrl = settings.restUrl.replace(/\/+$/, '');
     const identityUrl = (settings.identityUrl ?? `${this.restUrl}/identity`).replace(/\/+$/, '');
-    this.agents = {
-      http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-      https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-    };
-    this.http = axios.create({
-      timeout: options.timeoutMs ?? 100_000,
-      // Every status is read here: Marketo reports nearly all failures as HTTP 200 + success:false.
-      validateStatus: () => true,
-      httpAgent: this.agents.http,
-      httpsAgent: this.agents.https,
-      maxRedirects: 0,
-    });
+    // Marketo reports nearly all failures as HTTP 200 + success:false: every status is read here.
+    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 100_000, maxSockets: MAX_SOCKETS, responseType: 'json' });
+    this.http = this.web.http;
     this.tokens = new MarketoTokenProvider({
       identityUrl, clientId: settings.clientId, clientSecret: settings.clientSecret, destinationId: settings.id,
       http: this.http, now, renewBeforeMs: options.tokenRenewBeforeMs,
@@ -229,8 +219,7 @@ export class MarketoClient implements DestinationClient {
   }
 
   async close(): Promise<void> {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.web.close();
   }
 }
 

@@ -1,7 +1,7 @@
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { InvalidConfigurationError, ThrottledError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
-import { classifyHttpFailure, networkFailure } from '../shared/index.js';
+import { classifyHttpFailure, networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 import { webToLeadForm } from './mapping.js';
 import { OID_PATTERN, type SalesforceSettings } from './settings.js';
 
@@ -29,6 +29,7 @@ export interface WebToLeadClientOptions {
  */
 export class WebToLeadClient implements DestinationClient {
   private readonly http: AxiosInstance;
+  private readonly web: DestinationHttp;
   private readonly quota: RollingQuota;
   private readonly limit: number;
 
@@ -39,14 +40,8 @@ export class WebToLeadClient implements DestinationClient {
   ) {
     this.limit = settings.dailyLimit;
     this.quota = ctx.rollingQuota('web-to-lead', this.limit, WEB_TO_LEAD_WINDOW_MS);
-    this.http = axios.create({
-      timeout: options.timeoutMs ?? 30_000,
-      // We classify every status ourselves; a redirect would turn the POST into a GET and lose the lead.
-      validateStatus: () => true,
-      maxRedirects: 0,
-      responseType: 'text',
-      transformResponse: (d: unknown) => d,
-    });
+    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 30_000 });
+    this.http = this.web.http;
   }
 
   async deliver(lead: Lead): Promise<Delivered> {
@@ -71,6 +66,10 @@ export class WebToLeadClient implements DestinationClient {
    * Proves the oid format and that the servlet answers, without creating a lead: a GET of the
    * servlet URL with no form fields and no oid cannot create one (no org to create it in).
    */
+  async close(): Promise<void> {
+    this.web.close();
+  }
+
   async check(): Promise<CheckResult> {
     if (!this.settings.oid || !OID_PATTERN.test(this.settings.oid)) {
       return {

@@ -1,2 +1,3 @@
 export * from './http-outcome.js';
 export * from './memory-rolling-quota.js';
+export * from './destination-http.js';
