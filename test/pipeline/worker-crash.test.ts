@@ -26,22 +26,32 @@ describe('worker crash', () => {
     await receiver?.stop();
   });
 
-  it('delivers every accepted lead after SIGKILL of the worker, duplicates only with the same webhook-id', async () => {
-    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 15 } });
+  /** Writes a config for one webhook destination at the receiver and opens a Relay on it; returns the file. */
+  async function setup(workerExtra: string, topExtra: string, concurrency: number): Promise<string> {
     const yaml = `
 redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('crash')} }
 intake: { apiKeys: ["${API_KEY}"] }
-worker: { metricsPort: 0, lockDuration: 2s, shutdownTimeout: 2s }
-retry: { attempts: 5, initialDelay: 100ms, maxDelay: 1s }
+worker: { metricsPort: 0, lockDuration: 2s, ${workerExtra} }
+${topExtra}
 destinations:
-  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: 8 }
+  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: ${concurrency} }
 `;
-    const dir = mkdtempSync(join(tmpdir(), 'leadrelay-crash-'));
-    const configPath = join(dir, 'leadrelay.yaml');
+    const configPath = join(mkdtempSync(join(tmpdir(), 'leadrelay-crash-')), 'leadrelay.yaml');
     writeFileSync(configPath, yaml);
     relay = new Relay(parseConfig(yaml, configPath, { env: {} }));
+    return configPath;
+  }
+
+  async function acceptLeads(n: number): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < 300; i++) ids.push((await relay.accept(marketplaceLead(), { clientId: false })).id);
+    for (let i = 0; i < n; i++) ids.push((await relay.accept(marketplaceLead(), { clientId: false })).id);
+    return ids;
+  }
+
+  it('delivers every accepted lead after SIGKILL of the worker, duplicates only with the same webhook-id', async () => {
+    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 15 } });
+    const configPath = await setup('shutdownTimeout: 2s', 'retry: { attempts: 5, initialDelay: 100ms, maxDelay: 1s }', 8);
+    const ids = await acceptLeads(300);
 
     const first = startWorker(configPath);
     children.push(first);
@@ -69,19 +79,8 @@ destinations:
 
   it('on SIGTERM finishes active deliveries within worker.shutdownTimeout and exits 0; the rest wait for the next worker', async () => {
     receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 800 } });
-    const yaml = `
-redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('drain')} }
-intake: { apiKeys: ["${API_KEY}"] }
-worker: { metricsPort: 0, lockDuration: 2s, shutdownTimeout: 10s }
-destinations:
-  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: 2 }
-`;
-    const dir = mkdtempSync(join(tmpdir(), 'leadrelay-drain-'));
-    const configPath = join(dir, 'leadrelay.yaml');
-    writeFileSync(configPath, yaml);
-    relay = new Relay(parseConfig(yaml, configPath, { env: {} }));
-    const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await relay.accept(marketplaceLead(), { clientId: false })).id);
+    const configPath = await setup('shutdownTimeout: 10s', '', 2);
+    const ids = await acceptLeads(10);
 
     const worker = startWorker(configPath);
     children.push(worker);
