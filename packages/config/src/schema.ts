@@ -146,6 +146,5 @@ export const configSchema = z.object({
   });
 }, { when: isObjectPayload });
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type DestinationConfig = ParsedConfig['destinations'][number];

@@ -8,11 +8,3 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-/** Milliseconds → the largest whole unit, for messages (`90000` → `90s`, `7200000` → `2h`). */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    const size = UNITS[unit]!;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
-}

@@ -10,7 +10,6 @@ export interface CustomerInfo {
 }
 
 export const CUSTOMER_FIELDS = ['firstName', 'lastName', 'email', 'phone', 'country', 'company', 'title'] as const;
-export type CustomerField = (typeof CUSTOMER_FIELDS)[number];
 
 /** The canonical lead every intake format is normalised into and every destination maps from. */
 export interface Lead {

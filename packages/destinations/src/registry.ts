@@ -14,8 +14,6 @@ export const destinationTypes = {
   salesforce,
 } as const satisfies Record<string, DestinationDefinition<any>>;
 
-export type DestinationType = keyof typeof destinationTypes;
-
 export function getDestinationType(type: string): DestinationDefinition<any> | undefined {
   return (destinationTypes as Record<string, DestinationDefinition<any>>)[type];
 }

@@ -1,8 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type DeliveryOutcomeLabel = 'delivered' | 'retried' | 'throttled' | 'dead';
-export type QueueStateLabel = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused';
-
 /** SPEC §6 metrics. One instance per process; each app serves `registry` on /metrics. */
 export class LeadRelayMetrics {
   readonly registry = new Registry();
