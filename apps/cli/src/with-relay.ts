@@ -1,4 +1,4 @@
-import { Relay } from '@leadrelay/queue';
+import { Relay, withTimeout } from '@leadrelay/queue';
 import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './main.js';
 
@@ -23,12 +23,6 @@ export async function withRelay<T>(ctx: CommandContext, fn: (relay: Relay) => Pr
 }
 
 /** One ping, bounded: a Redis that is down must not keep the CLI waiting through reconnect attempts. */
-async function waitForPing(relay: Relay, timeoutMs = 3000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-  try {
-    return await Promise.race([relay.ping(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function waitForPing(relay: Relay, timeoutMs = 3000): Promise<boolean> {
+  return withTimeout(relay.ping(), timeoutMs).catch(() => false);
 }

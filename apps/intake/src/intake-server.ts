@@ -5,12 +5,11 @@ import Fastify, {
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { LEAD_ID_PATTERN, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
-import { exposeQueueMetrics, Relay, type AcceptResult } from '@leadrelay/queue';
+import { RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
 import { problem, PROBLEMS, sendProblem, type ProblemBody } from './problem.js';
-import { RedisTimeoutError, withTimeout } from './with-timeout.js';
 
 export interface IntakeServerOptions {
   config: LeadRelayConfig;
@@ -68,7 +67,9 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   const verifier = new ApiKeyVerifier(config.intake.apiKeys);
   if (ownsRelay) logConnectionChanges(relay, logger);
   // A scrape must answer promptly while Redis is down (that is when its counters matter most).
-  if (!metrics.refreshFromRedis) exposeResilientQueueMetrics(relay, metrics, Math.min(redisTimeoutMs, 2000), logger);
+  if (!metrics.refreshFromRedis) {
+    exposeQueueMetrics(relay, metrics, { timeoutMs: Math.min(redisTimeoutMs, 2000), onError: (e) => logger.warn({ err: redisError(e) }, 'queue gauges not refreshed: Redis did not answer') });
+  }
 
   // Children bound once: no label hashing per request; every series exists (at 0) from the start.
   const received = Object.fromEntries(FORMATS.map((f) => [f, metrics.leadsReceived.labels({ format: f })])) as Record<IntakeFormat, { inc(): void }>;
@@ -261,19 +262,6 @@ function problemForError(error: FastifyError, maxBodyBytes: number): { body: Pro
     return { reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : 'malformed', body: problem(k, error.message) };
   }
   return { body: problem(PROBLEMS.internal, 'Intake failed unexpectedly; the error is logged. Retry later.') };
-}
-
-/** Queue gauges read Redis on each scrape; while Redis is down /metrics still answers (that is when it matters). */
-function exposeResilientQueueMetrics(relay: Relay, metrics: LeadRelayMetrics, timeoutMs: number, logger: Logger): void {
-  exposeQueueMetrics(relay, metrics);
-  const refresh = metrics.refreshFromRedis!;
-  metrics.refreshFromRedis = async () => {
-    try {
-      await withTimeout(refresh(), timeoutMs);
-    } catch (e) {
-      logger.warn({ err: redisError(e) }, 'queue gauges not refreshed: Redis did not answer');
-    }
-  };
 }
 
 /**

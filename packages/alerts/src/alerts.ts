@@ -1,7 +1,7 @@
 import { scrubCustomerData, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { Logger } from '@leadrelay/observability';
-import type { DeliveryRecord, Relay } from '@leadrelay/queue';
+import { withTimeout, type DeliveryRecord, type Relay } from '@leadrelay/queue';
 import { ALERT_LEVEL, type AlertDataByType, type AlertPayload, type AlertType, type QueueWaitingTooLongData } from './alert.js';
 import { AlertWebhook, type AlertWebhookOptions } from './alert-webhook.js';
 
@@ -161,12 +161,4 @@ export class Alerts {
   private redact(text: string): string {
     return this.options.redactor ? this.options.redactor.redact(text) : text;
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms); }),
-  ]);
 }

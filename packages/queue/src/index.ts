@@ -6,3 +6,4 @@ export * from './destination-control.js';
 export * from './redis-rolling-quota.js';
 export * from './relay.js';
 export * from './queue-metrics.js';
+export * from './with-timeout.js';
