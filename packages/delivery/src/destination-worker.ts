@@ -5,7 +5,7 @@ import { ThrottledError, classifyError, scrubCustomerData, type DeliveryError, t
 import type { ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, type BatchItemResult, type DestinationClient } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
-import { BACKOFF_TYPE, type AttemptEntry, type DeliveryJobData, type DeliveryRecord, type Relay } from '@leadrelay/queue';
+import { withTimeout, type AttemptEntry, type DeliveryJobData, type DeliveryRecord, type Relay } from '@leadrelay/queue';
 import { jitteredBackoff } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { CallGate } from './call-gate.js';
@@ -192,11 +192,13 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       const waited = (job.data.throttledMs ?? 0) + (error.quotaReset ? 0 : retryAfterMs);
       if (waited <= this.d.retry.maxThrottleWait) {
         const until = new Date(now.getTime() + retryAfterMs);
-        await job.updateData({ ...job.data, throttledMs: waited });
-        // Holds this destination's queue for every worker; other destinations are untouched.
-        await relay.queue(this.d.id).rateLimit(Math.max(retryAfterMs, 1));
-        await relay.control(this.d.id).setThrottledUntil(until);
-        await relay.leads.recordAttempt(leadId, this.d.id, record('delayed', { attempts: job.attemptsMade, nextAttemptAt: until.toISOString() }), entry('throttled'));
+        await Promise.all([
+          job.updateData({ ...job.data, throttledMs: waited }),
+          // Holds this destination's queue for every worker; other destinations are untouched.
+          relay.queue(this.d.id).rateLimit(Math.max(retryAfterMs, 1)),
+          relay.control(this.d.id).setThrottledUntil(until),
+          relay.leads.recordAttempt(leadId, this.d.id, record('delayed', { attempts: job.attemptsMade, nextAttemptAt: until.toISOString() }), entry('throttled')),
+        ]);
         metrics.deliveries.inc({ destination: this.d.id, outcome: 'throttled' });
         this.log.warn({ ...logLine, outcome: 'throttled', retryAfterMs }, 'delivery attempt');
         return Worker.RateLimitError();
@@ -217,7 +219,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     await job.updateData({ ...job.data, errors });
     const exhausted = attempt >= (job.opts.attempts ?? 1);
     if (error.kind === 'permanent' || exhausted) {
-      // Recorded once BullMQ has moved the job to the failed set (see onDeadLettered), so "dead" always means replayable.
+      // Recorded once BullMQ has moved the job to the failed set (the 'failed' handler in start()), so "dead" always means replayable.
       this.pendingDead.set(job.id!, async () => {
         await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
         metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
@@ -246,12 +248,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       await this.batcher?.drain();
       await stopping;
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      closing.then(() => false),
-      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), timeoutMs); }),
-    ]);
-    clearTimeout(timer);
+    const timedOut = await withTimeout(closing, timeoutMs).then(() => false, () => true);
     if (timedOut) {
       this.log.warn({ timeoutMs }, 'active deliveries did not finish in time: releasing them to other workers');
       await worker.close(true);
