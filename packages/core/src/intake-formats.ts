@@ -137,7 +137,13 @@ function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourc
 export function parseCanonical(body: unknown, ctx: ParseContext = {}): ParseResult {
   if (!isPlainObject(body)) return { ok: false, format: 'canonical', errors: [{ path: '', message: 'body must be a JSON object' }] };
   const r = canonicalSchema.safeParse(body);
-  if (!r.success) return { ok: false, format: 'canonical', errors: zodProblems(r.error) };
+  if (!r.success) {
+    // Report a missing source/action/offer together with the other problems, not after they are fixed.
+    const missing = body.leadSource === undefined
+      ? (['source', 'action', 'offer'] as const).filter((k) => body[k] === undefined && !(k === 'offer' && typeof ctx.query?.offer === 'string'))
+      : [];
+    return { ok: false, format: 'canonical', errors: [...zodProblems(r.error), ...missing.map((path) => ({ path, message: 'is required (or give leadSource "Source-Action|Offer")' }))] };
+  }
   return finish('canonical', r.data, ctx, 'leadSource');
 }
 
