@@ -3,11 +3,11 @@ import {
   DeliveryError, InvalidConfigurationError, SecretRedactor, ThrottledError, classifyError, isLoopbackHost, type Lead,
 } from '@leadrelay/core';
 import type { BatchItemResult, CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { classifyTableError, readTableFailure } from './azure-table-errors.js';
-import { leadEntity } from './azure-table-entity.js';
+import { classifyAzureTableFailure, readTableFailure } from './azure-table-errors.js';
+import { leadEntity } from './azure-table-mapping.js';
 import { MAX_TRANSACTION_SIZE, tableEndpoint, type AzureTableSettings } from './settings.js';
 
-export { partitionKeyOf } from './azure-table-entity.js';
+export { partitionKeyOf } from './azure-table-mapping.js';
 
 
 export interface AzureTableClientOptions {
@@ -218,7 +218,7 @@ export class AzureTableClient implements DestinationClient {
 
   private classify(e: unknown): DeliveryError {
     if (e instanceof DeliveryError) return e;
-    return classifyTableError(e, { what: this.what, destinationId: this.settings.id, timeoutMs: this.timeoutMs, redact: (t) => this.redact(t) });
+    return classifyAzureTableFailure(e, { what: this.what, destinationId: this.settings.id, timeoutMs: this.timeoutMs, redact: (t) => this.redact(t) });
   }
 
   private redact(text: string): string {

@@ -71,7 +71,7 @@ const AUTHENTICATION_CODES = new Set(['AuthenticationFailed', 'AuthorizationFail
  * a refused key is an authentication failure; other 403s (SAS permissions, IP rules) configuration;
  * ServerBusy/429 throttle; 5xx, timeouts and network errors are transient.
  */
-export function classifyTableError(e: unknown, c: ClassifyContext): DeliveryError {
+export function classifyAzureTableFailure(e: unknown, c: ClassifyContext): DeliveryError {
   const f = readTableFailure(e);
   const message = c.redact(f.message);
   const resume = `\`leadrelay resume ${c.destinationId}\``;

@@ -1,6 +1,6 @@
 import { defineDestination } from '../destination.js';
 import { MAX_TRANSACTION_SIZE, azureTableSettings, tableEndpoint } from './settings.js';
-import { fieldsProblems, partitionKeyOf } from './azure-table-entity.js';
+import { fieldsProblems, partitionKeyOf } from './azure-table-mapping.js';
 
 export const azureTable = defineDestination({
   type: 'azure-table',

@@ -2,10 +2,10 @@ import { type AxiosInstance } from 'axios';
 import { classifyError, InvalidConfigurationError, isDeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import {
-  classifyDataverseFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation,
+  classifyDynamicsFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation,
   type DataverseFailureContext, type DataverseReply,
-} from './dataverse-failure.js';
-import { mapLeadToDynamics } from './dynamics-lead-mapping.js';
+} from './dynamics-errors.js';
+import { mapLeadToDynamics } from './dynamics-mapping.js';
 import { DynamicsTokenProvider, environmentUrl } from './dynamics-token-provider.js';
 import { leadRecordId } from './lead-record-id.js';
 import type { DynamicsSettings } from './settings.js';
@@ -27,7 +27,7 @@ const ODATA_HEADERS = {
  * Dynamics 365 / Dataverse destination (SPEC §2 `dynamics`, §4, §5). Each lead is upserted with
  * `PATCH <env>/api/data/v<apiVersion>/leads(<uuid v5 of the lead id>)`, so a retried lead updates the same record
  * instead of creating a duplicate. Tokens come from one MSAL application per destination (cached); a 401 gets one
- * fresh token and one retry. Failures are classified in dataverse-failure.ts / dynamics-auth-failure.ts.
+ * fresh token and one retry. Failures are classified in dynamics-errors.ts / dynamics-token-errors.ts.
  */
 export class DynamicsClient implements DestinationClient {
   private readonly env: string;
@@ -110,7 +110,7 @@ export class DynamicsClient implements DestinationClient {
       }
       return reply;
     }
-    throw classifyDataverseFailure(reply, this.failureContext(operation));
+    throw classifyDynamicsFailure(reply, this.failureContext(operation));
   }
 
   private async send(method: 'GET' | 'PATCH', url: string, operation: string, token: string, data?: unknown): Promise<DataverseReply> {

@@ -4,8 +4,9 @@ import {
 import axios from 'axios';
 import { RetryableError, ThrottledError, isDeliveryError, type DeliveryError } from '@leadrelay/core';
 import type { Logger } from '@leadrelay/observability';
-import { MSAL_DEFAULT_THROTTLE_MS, classifyTokenFailure, type TokenFailureContext } from './dynamics-auth-failure.js';
+import { MSAL_DEFAULT_THROTTLE_MS, classifyTokenFailure, type TokenFailureContext } from './dynamics-token-errors.js';
 import type { DynamicsSettings } from './settings.js';
+import { SharedToken } from '../shared/index.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
@@ -36,9 +37,8 @@ export class DynamicsTokenProvider {
   private readonly timeoutMs: number;
   private readonly failureContext: TokenFailureContext;
   private account?: AccountInfo;
-  private current?: string;
   /** One token request at a time: concurrent deliveries on a cold cache share it. */
-  private inFlight?: { promise: Promise<string>; force: boolean };
+  private readonly token = new SharedToken((force) => this.acquire(force));
   /** Until when MSAL replays a cached 429/5xx instead of calling Entra ID (it throttles itself after those). */
   private msalThrottledUntil = 0;
 
@@ -85,17 +85,11 @@ export class DynamicsTokenProvider {
    * A valid access token. `rejected`: a token the API just refused (401): a fresh one is fetched unless another
    * caller already replaced it, so concurrent 401s cause a single refresh.
    */
-  async getToken(options: { rejected?: string } = {}): Promise<string> {
-    const force = options.rejected !== undefined;
-    // Another caller already replaced the refused token: use the new one.
-    if (force && this.current !== undefined && this.current !== options.rejected) return this.current;
-    if (this.inFlight && (this.inFlight.force || !force)) return this.inFlight.promise;
-    const promise = this.acquire(force).finally(() => { if (this.inFlight?.promise === promise) this.inFlight = undefined; });
-    this.inFlight = { promise, force };
-    return promise;
+  getToken(options: { rejected?: string } = {}): Promise<string> {
+    return options.rejected !== undefined ? this.token.renew(options.rejected) : this.token.get();
   }
 
-  private async acquire(force: boolean): Promise<string> {
+  private async acquire(force: boolean): Promise<{ token: string; expiresAt?: number }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RetryableError(`Microsoft Entra ID (${this.authority}) did not answer the token request within ${this.timeoutMs} ms`, { destinationCode: 'ETIMEDOUT' })), this.timeoutMs);
@@ -104,8 +98,7 @@ export class DynamicsTokenProvider {
       const result = await Promise.race([this.request(force), timeout]);
       if (!result?.accessToken) throw new RetryableError('Microsoft Entra ID returned no access token');
       if (result.account) this.account = result.account;
-      this.current = result.accessToken;
-      return result.accessToken;
+      return { token: result.accessToken, expiresAt: result.expiresOn?.getTime() };
     } catch (err) {
       throw await this.classify(err);
     } finally {

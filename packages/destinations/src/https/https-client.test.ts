@@ -9,7 +9,7 @@ import { freePort } from '../../../../test/helpers/free-port.js';
 import type { DestinationContext } from '../destination.js';
 import { MemoryRollingQuota } from '../shared/index.js';
 import { HttpsClient } from './https-client.js';
-import { webhookIdOf } from './https-payload.js';
+import { webhookIdOf } from './https-mapping.js';
 import { https } from './index.js';
 import { httpsSettings } from './settings.js';
 import { deliveryFailure } from '../../../../test/helpers/delivery-failure.js';

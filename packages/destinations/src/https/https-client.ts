@@ -2,13 +2,12 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { Webhook } from 'standardwebhooks';
-import {
-  InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, SecretRedactor, type DeliveryError, type Lead,
-} from '@leadrelay/core';
+import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { classifyHttpFailure, networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
+import { networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
-import { webhookBody, webhookIdOf } from './https-payload.js';
+import { webhookBody, webhookIdOf } from './https-mapping.js';
+import { classifyHttpsFailure, type HttpsFailureContext } from './https-errors.js';
 
 /** Most of a failed response's body quoted in an error message. */
 const EXCERPT_CHARS = 300;
@@ -69,7 +68,7 @@ export class HttpsClient implements DestinationClient {
       res.data.resume(); // drain so the keep-alive socket is reused
       return {};
     }
-    throw this.classifyResponse(res.status, res.headers as Record<string, unknown>, await readExcerpt(res.data));
+    throw classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(await readExcerpt(res.data)) }, this.failureContext());
   }
 
   /**
@@ -87,7 +86,7 @@ export class HttpsClient implements DestinationClient {
     }
     const excerpt = await readExcerpt(res.data);
     if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
-      const err = this.classifyResponse(res.status, res.headers as Record<string, unknown>, excerpt);
+      const err = classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(excerpt) }, this.failureContext());
       // The probe is deliberately unsigned (it is not a lead); a receiver that demands a signature on every method refuses it.
       const unsignedNote = this.signer && (res.status === 401 || res.status === 403)
         ? ' If the receiver verifies Standard Webhooks signatures on every request, this unsigned probe is refused by design: send a test lead (`leadrelay test-lead`) instead.'
@@ -125,43 +124,8 @@ export class HttpsClient implements DestinationClient {
     }
   }
 
-  private classifyResponse(status: number, headers: Record<string, unknown>, excerpt: string): DeliveryError {
-    const text = this.redact(excerpt);
-    const detail = `${this.what} answered HTTP ${status}${text ? `: ${text}` : ''}`;
-    const common = { status, destinationCode: String(status) };
-    if (status >= 300 && status < 400) {
-      const location = typeof headers.location === 'string' ? safeUrl(headers.location, this.settings.url) : undefined;
-      return new InvalidConfigurationError(`${this.what} answered HTTP ${status} (redirect${location ? ` to ${location}` : ''}); LeadRelay does not follow redirects`, {
-        ...common,
-        remediation: `Update url in leadrelay.yaml to the final address${location ? ` (the receiver redirects to ${location})` : ''}; a signed lead is never re-sent to another address silently. Then \`leadrelay resume ${this.settings.id}\`.`,
-      });
-    }
-    if (status === 410) {
-      return new InvalidConfigurationError(`${detail} (the receiver says this endpoint is gone)`, {
-        ...common,
-        remediation: `The receiver has disabled this endpoint: update url (e.g. the flow's new HTTP POST URL) or disable the destination, then \`leadrelay resume ${this.settings.id}\`.`,
-      });
-    }
-    if (status === 401) {
-      return new InvalidAuthenticationError(detail, {
-        ...common,
-        remediation: `The receiver refused our credentials: check the key in url (e.g. ?code= or sig=), the headers (Authorization, API key) and signingSecret configured for ${this.settings.id}, then \`leadrelay resume ${this.settings.id}\`.`,
-      });
-    }
-    if (status === 403) {
-      return new InvalidConfigurationError(detail, {
-        ...common,
-        remediation: `The receiver refused access: check that the key in url or headers of ${this.settings.id} is allowed to post leads (and any IP allow-list), then \`leadrelay resume ${this.settings.id}\`.`,
-      });
-    }
-    const err = classifyHttpFailure({ status, message: text, retryAfter: headers['retry-after'] as string | undefined }, this.what);
-    if (err instanceof PayloadValidationError) {
-      return new PayloadValidationError(err.message, {
-        ...common,
-        remediation: `The receiver rejected this lead: check what it expects (format: ${this.settings.format}, fields:) against its error, fix the receiver or the mapping, then \`leadrelay dlq replay --id <leadId>\`.`,
-      });
-    }
-    return err;
+  private failureContext(): HttpsFailureContext {
+    return { what: this.what, destinationId: this.settings.id, url: this.settings.url, format: this.settings.format };
   }
 
   private redact(text: string): string {
@@ -194,16 +158,6 @@ function safeOrigin(url: string): string {
     return new URL(url).origin;
   } catch {
     return '(invalid url)';
-  }
-}
-
-/** A URL without credentials or query string, for messages. */
-function safeUrl(url: string, base: string): string | undefined {
-  try {
-    const u = new URL(url, base);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,9 +1,9 @@
 import type { CommonDestinationSettings, DestinationClient, DestinationContext } from '../destination.js';
-import { SalesforceApiClient } from './api-client.js';
+import { SalesforceRestClient } from './salesforce-rest-client.js';
 import type { SalesforceSettings } from './settings.js';
-import { WebToLeadClient } from './web-to-lead-client.js';
+import { SalesforceWebToLeadClient } from './salesforce-web-to-lead-client.js';
 
 /** `mode: web-to-lead` posts the form Microsoft's connector posts; `mode: api` creates the Lead through REST with jsforce. */
 export function createSalesforceClient(settings: SalesforceSettings & CommonDestinationSettings, ctx: DestinationContext): DestinationClient {
-  return settings.mode === 'api' ? new SalesforceApiClient(settings, ctx) : new WebToLeadClient(settings, ctx);
+  return settings.mode === 'api' ? new SalesforceRestClient(settings, ctx) : new SalesforceWebToLeadClient(settings, ctx);
 }

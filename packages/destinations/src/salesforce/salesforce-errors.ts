@@ -114,7 +114,7 @@ function permanentRemediation(code: string, fields: string[] | undefined): strin
 }
 
 /** Classifies what a REST call (create, describe) threw. 401s are the caller's to handle first. */
-export function classifyRestError(e: unknown, scrub: Scrub): DeliveryError {
+export function classifySalesforceFailure(e: unknown, scrub: Scrub): DeliveryError {
   const network = networkError(e, scrub);
   if (network) return network;
   const items = apiErrorItems(e);

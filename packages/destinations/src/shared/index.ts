@@ -1,3 +1,4 @@
-export * from './http-outcome.js';
+export * from './destination-errors.js';
 export * from './memory-rolling-quota.js';
 export * from './destination-http.js';
+export * from './shared-token.js';

@@ -1,11 +1,12 @@
 import { Connection } from 'jsforce';
 import { DeliveryError, InvalidConfigurationError, RetryableError, SecretRedactor, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { restLeadRecord } from './mapping.js';
-import { classifyApiErrors, classifyRestError, classifyTokenError, isSessionRejected, type Scrub } from './salesforce-errors.js';
+import { SharedToken } from '../shared/index.js';
+import { restLeadRecord } from './salesforce-mapping.js';
+import { classifyApiErrors, classifySalesforceFailure, classifyTokenError, isSessionRejected, type Scrub } from './salesforce-errors.js';
 import type { SalesforceSettings } from './settings.js';
 
-export interface SalesforceApiClientOptions {
+export interface SalesforceRestClientOptions {
   /**
    * Longest wait for one Salesforce call (token, create, describe), in ms. Default 60 000.
    * jsforce itself waits up to 30 minutes and takes no per-call timeout, so we bound the wait here.
@@ -13,10 +14,6 @@ export interface SalesforceApiClientOptions {
   timeoutMs?: number;
 }
 
-/** One access token, being requested or in use. */
-interface Session {
-  ready: Promise<void>;
-}
 
 /**
  * Salesforce REST API with the real jsforce (reference §4.3): OAuth 2.0 client credentials of an
@@ -34,17 +31,18 @@ interface Session {
  * means jsforce installs no delegate and a 401 comes back to us as its `HttpApiError`
  * (`INVALID_SESSION_ID` with Salesforce's message), so the retry count is ours alone.
  */
-export class SalesforceApiClient implements DestinationClient {
+export class SalesforceRestClient implements DestinationClient {
   private readonly conn: Connection;
   private readonly redactor = new SecretRedactor();
   private readonly scrub: Scrub = (t) => this.redactor.redact(t);
   private readonly timeoutMs: number;
-  private session?: Session;
+  /** Salesforce sessions have no expiry we are told of: the token is renewed when the API refuses it. */
+  private readonly token = new SharedToken(() => this.authorize());
 
   constructor(
     private readonly settings: SalesforceSettings & CommonDestinationSettings,
     private readonly ctx: DestinationContext,
-    options: SalesforceApiClientOptions = {},
+    options: SalesforceRestClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.redactor.add(settings.clientSecret);
@@ -74,53 +72,27 @@ export class SalesforceApiClient implements DestinationClient {
       }
       return { ok: true, message: `Authorized with client credentials${who}; Lead is createable through REST API v${this.settings.apiVersion}` };
     } catch (e) {
-      const err = e instanceof DeliveryError ? e : classifyRestError(e, this.scrub);
+      const err = e instanceof DeliveryError ? e : classifySalesforceFailure(e, this.scrub);
       return { ok: false, message: err.message, remediation: err.remediation };
     }
   }
 
   async close(): Promise<void> {
-    this.session = undefined;
+    this.token.clear();
   }
 
-  /** Runs one REST call with a token; on a 401, once more with a fresh token. Throws classified errors. */
+  /** Runs one REST call with the shared token; on a 401, once more with a fresh token. Throws classified errors. */
   private async call<T>(fn: () => Promise<T>, what: string): Promise<T> {
-    const first = this.currentSession();
-    await first.ready;
     try {
-      return await this.withTimeout(fn(), what);
+      // A second INVALID_SESSION_ID comes out of withToken as is and becomes a configuration error below.
+      return await this.token.withToken(() => this.withTimeout(fn(), what), { error: isSessionRejected });
     } catch (e) {
-      if (!isSessionRejected(e)) throw classifyRestError(e, this.scrub);
-    }
-    await this.renewSession(first).ready;
-    try {
-      return await this.withTimeout(fn(), what);
-    } catch (e) {
-      throw classifyRestError(e, this.scrub); // a second INVALID_SESSION_ID becomes a configuration error here
+      if (e instanceof DeliveryError) throw e;
+      throw classifySalesforceFailure(e, this.scrub);
     }
   }
 
-  private currentSession(): Session {
-    return (this.session ??= this.startSession());
-  }
-
-  /** A new token, unless another call already replaced the one that failed for us. */
-  private renewSession(stale: Session): Session {
-    if (this.session && this.session !== stale) return this.session;
-    this.session = this.startSession();
-    return this.session;
-  }
-
-  private startSession(): Session {
-    const session: Session = { ready: Promise.resolve() };
-    session.ready = this.withTimeout(this.authorize(), 'the token request').catch((e: unknown) => {
-      if (this.session === session) this.session = undefined; // the next call asks again
-      throw classifyTokenError(e, this.scrub);
-    });
-    return session;
-  }
-
-  private async authorize(): Promise<void> {
+  private async authorize(): Promise<{ token: string }> {
     const { loginUrl, clientId, clientSecret } = this.settings;
     if (!loginUrl || !clientId || !clientSecret) {
       // The config validator already demands these; this guards a hand-built settings object.
@@ -128,8 +100,13 @@ export class SalesforceApiClient implements DestinationClient {
         remediation: 'Set loginUrl (the org\'s My Domain), clientId and clientSecret (the external client app\'s Consumer Key and Secret), then `leadrelay resume <destination>`.',
       });
     }
-    await this.conn.authorize({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+    try {
+      await this.withTimeout(this.conn.authorize({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }), 'the token request');
+    } catch (e) {
+      throw classifyTokenError(e, this.scrub);
+    }
     this.redactor.add(this.conn.accessToken ?? undefined);
+    return { token: this.conn.accessToken ?? '' };
   }
 
   private withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {

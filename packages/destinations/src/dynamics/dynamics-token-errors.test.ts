@@ -1,6 +1,6 @@
 import { InvalidAuthenticationError, InvalidConfigurationError, RetryableError, ThrottledError } from '@leadrelay/core';
 import { describe, expect, it } from 'vitest';
-import { aadstsCode, classifyTokenFailure, entraDescription, type TokenFailureContext } from './dynamics-auth-failure.js';
+import { aadstsCode, classifyTokenFailure, entraDescription, type TokenFailureContext } from './dynamics-token-errors.js';
 
 const SECRET = 'zz-Secret~Value-31337';
 const ctx: TokenFailureContext = {

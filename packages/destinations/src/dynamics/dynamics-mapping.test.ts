@@ -1,6 +1,6 @@
 import type { Lead } from '@leadrelay/core';
 import { describe, expect, it } from 'vitest';
-import { mapLeadToDynamics, truncate } from './dynamics-lead-mapping.js';
+import { mapLeadToDynamics, truncate } from './dynamics-mapping.js';
 
 const lead: Lead = {
   id: 'lead-1', source: 'AzureMarketplace', action: 'INS', offer: 'contoso.widget-pro', offerTitle: 'Widget Pro',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigurationError, PayloadValidationError, type Lead } from '@leadrelay/core';
-import { MAX_KEY_CHARS, fieldsProblems, leadEntity, partitionKeyOf, propertyNameProblem, rowKeyOf, sanitiseKey } from './azure-table-entity.js';
+import { MAX_KEY_CHARS, fieldsProblems, leadEntity, partitionKeyOf, propertyNameProblem, rowKeyOf, sanitiseKey } from './azure-table-mapping.js';
 import { azureTable } from './index.js';
 
 const lead: Lead = {

@@ -2,7 +2,7 @@ import {
   InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, RetryableError, ThrottledError,
   parseRetryAfter, type DeliveryError,
 } from '@leadrelay/core';
-import { DEFAULT_THROTTLE_MS, classifyHttpFailure } from '../shared/http-outcome.js';
+import { DEFAULT_THROTTLE_MS, classifyHttpFailure } from '../shared/destination-errors.js';
 
 /** Dataverse service-protection error codes (reference §6.2, api-limits): requests, execution time, concurrency. */
 export const SERVICE_PROTECTION_CODES: Readonly<Record<string, string>> = {
@@ -90,7 +90,7 @@ export function notDataverseRemediation(ctx: DataverseFailureContext, what: stri
  * mean instanceUrl is not Dataverse; 400 is the lead's payload (permanent, Dataverse's message); 5xx transient.
  * A 401 here is after the one token refresh already tried.
  */
-export function classifyDataverseFailure(reply: DataverseReply, ctx: DataverseFailureContext): DeliveryError {
+export function classifyDynamicsFailure(reply: DataverseReply, ctx: DataverseFailureContext): DeliveryError {
   const odata = parseODataError(reply.body);
   const code = odata?.code?.toLowerCase();
   const dvMessage = (odata?.message ?? '').trim();

@@ -1,51 +1,51 @@
 import { InvalidConfigurationError, PayloadValidationError, RetryableError, ThrottledError } from '@leadrelay/core';
 import { describe, expect, it } from 'vitest';
-import { classifyDataverseFailure, classifyDataverseNetworkFailure, type DataverseFailureContext } from './dataverse-failure.js';
+import { classifyDynamicsFailure, classifyDataverseNetworkFailure, type DataverseFailureContext } from './dynamics-errors.js';
 
 const ctx: DataverseFailureContext = { instanceUrl: 'https://contoso.crm4.dynamics.com', mode: 'client-secret', clientId: 'app-1', operation: 'PATCH leads(x)' };
 const odata = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
-describe('classifyDataverseFailure', () => {
+describe('classifyDynamicsFailure', () => {
   it('reads Retry-After as an HTTP date too, and falls back to a default wait', () => {
     const at = new Date(Date.now() + 60_000).toUTCString();
-    const dated = classifyDataverseFailure({ status: 429, headers: { 'retry-after': at }, body: odata('0x80072322', 'Number of requests exceeded the limit') }, ctx);
+    const dated = classifyDynamicsFailure({ status: 429, headers: { 'retry-after': at }, body: odata('0x80072322', 'Number of requests exceeded the limit') }, ctx);
     expect(dated).toBeInstanceOf(ThrottledError);
     expect((dated as ThrottledError).retryAfterMs).toBeGreaterThan(50_000);
-    const bare = classifyDataverseFailure({ status: 429, headers: {}, body: '' }, ctx);
+    const bare = classifyDynamicsFailure({ status: 429, headers: {}, body: '' }, ctx);
     expect((bare as ThrottledError).retryAfterMs).toBe(30_000);
   });
 
   it('503 with Retry-After throttles; 503 without is transient', () => {
-    const busy = classifyDataverseFailure({ status: 503, headers: { 'retry-after': '12' }, body: '' }, ctx);
+    const busy = classifyDynamicsFailure({ status: 503, headers: { 'retry-after': '12' }, body: '' }, ctx);
     expect(busy).toBeInstanceOf(ThrottledError);
     expect((busy as ThrottledError).retryAfterMs).toBe(12_000);
-    expect(classifyDataverseFailure({ status: 503, headers: {}, body: '' }, ctx)).toBeInstanceOf(RetryableError);
-    expect(classifyDataverseFailure({ status: 502, headers: {}, body: '' }, ctx)).toBeInstanceOf(RetryableError);
+    expect(classifyDynamicsFailure({ status: 503, headers: {}, body: '' }, ctx)).toBeInstanceOf(RetryableError);
+    expect(classifyDynamicsFailure({ status: 502, headers: {}, body: '' }, ctx)).toBeInstanceOf(RetryableError);
   });
 
   it('redirects, 405 and a bare 404 mean instanceUrl is not the Web API', () => {
-    const redirect = classifyDataverseFailure({ status: 302, headers: { location: 'https://login.microsoftonline.com/x' }, body: '' }, ctx);
+    const redirect = classifyDynamicsFailure({ status: 302, headers: { location: 'https://login.microsoftonline.com/x' }, body: '' }, ctx);
     expect(redirect).toBeInstanceOf(InvalidConfigurationError);
     expect(redirect.remediation).toContain('Fix instanceUrl');
     expect(redirect.message).toContain('login.microsoftonline.com');
-    expect(classifyDataverseFailure({ status: 405, headers: {}, body: '' }, ctx).remediation).toContain('Fix instanceUrl');
-    expect(classifyDataverseFailure({ status: 404, headers: {}, body: 'Not Found' }, ctx).remediation).toContain('Fix instanceUrl');
+    expect(classifyDynamicsFailure({ status: 405, headers: {}, body: '' }, ctx).remediation).toContain('Fix instanceUrl');
+    expect(classifyDynamicsFailure({ status: 404, headers: {}, body: 'Not Found' }, ctx).remediation).toContain('Fix instanceUrl');
   });
 
   it('a 404 in Dataverse\'s own error format points at apiVersion', () => {
-    const e = classifyDataverseFailure({ status: 404, headers: {}, body: odata('0x80060888', "Resource not found for the segment 'leads'.") }, ctx);
+    const e = classifyDynamicsFailure({ status: 404, headers: {}, body: odata('0x80060888', "Resource not found for the segment 'leads'.") }, ctx);
     expect(e).toBeInstanceOf(InvalidConfigurationError);
     expect(e.remediation).toContain('apiVersion');
   });
 
   it('a length error names the column', () => {
-    const e = classifyDataverseFailure({ status: 400, headers: {}, body: odata('0x80044331', "A validation error occurred.  The length of the 'jobtitle' attribute of the 'lead' entity exceeded the maximum allowed length of '100'.") }, ctx);
+    const e = classifyDynamicsFailure({ status: 400, headers: {}, body: odata('0x80044331', "A validation error occurred.  The length of the 'jobtitle' attribute of the 'lead' entity exceeded the maximum allowed length of '100'.") }, ctx);
     expect(e).toBeInstanceOf(PayloadValidationError);
     expect(e.remediation).toContain("'jobtitle'");
   });
 
   it('password mode remediations talk about the user, not an application user', () => {
-    const e = classifyDataverseFailure({ status: 403, headers: {}, body: odata('0x80040220', 'missing prvCreateLead privilege') }, { ...ctx, mode: 'password', username: 'u@contoso.com' });
+    const e = classifyDynamicsFailure({ status: 403, headers: {}, body: odata('0x80040220', 'missing prvCreateLead privilege') }, { ...ctx, mode: 'password', username: 'u@contoso.com' });
     expect(e.remediation).toContain('The user auth.username (u@contoso.com)');
     expect(e.remediation).toContain('Microsoft Marketplace Lead Writer');
   });

@@ -7,7 +7,7 @@ import { silentLogger } from '@leadrelay/observability';
 import { FakeSalesforce, REST_ERRORS, TOKEN_ERRORS, type FakeSalesforceOptions } from '../../../../test/fakes/salesforce/index.js';
 import type { DestinationContext } from '../destination.js';
 import { MemoryRollingQuota } from '../shared/index.js';
-import { SalesforceApiClient } from './api-client.js';
+import { SalesforceRestClient } from './salesforce-rest-client.js';
 import { salesforce } from './index.js';
 import { API_LIMIT_WAIT_MS, CONCURRENT_LIMIT_WAIT_MS, TOKEN_RATE_LIMIT_WAIT_MS } from './salesforce-errors.js';
 import { salesforceSettings } from './settings.js';
@@ -51,8 +51,8 @@ function settings(fake: FakeSalesforce, over: { clientId?: string; clientSecret?
   };
 }
 
-function client(fake: FakeSalesforce, over: Parameters<typeof settings>[1] = {}, timeoutMs = 10_000): SalesforceApiClient {
-  return new SalesforceApiClient(settings(fake, over), ctx, { timeoutMs });
+function client(fake: FakeSalesforce, over: Parameters<typeof settings>[1] = {}, timeoutMs = 10_000): SalesforceRestClient {
+  return new SalesforceRestClient(settings(fake, over), ctx, { timeoutMs });
 }
 
 async function failure(p: Promise<unknown>): Promise<DeliveryError> {
@@ -343,7 +343,7 @@ describe('Salesforce REST (jsforce)', () => {
     it('an unreachable loginUrl is transient', async () => {
       const fake = await start();
       const s = { ...settings(fake), loginUrl: 'http://127.0.0.1:1' };
-      const err = await failure(new SalesforceApiClient(s, ctx, { timeoutMs: 10_000 }).deliver(lead));
+      const err = await failure(new SalesforceRestClient(s, ctx, { timeoutMs: 10_000 }).deliver(lead));
       expect(err).toBeInstanceOf(RetryableError);
       expect(err.destinationCode).toBe('ECONNREFUSED');
     });
@@ -394,6 +394,6 @@ describe('Salesforce REST (jsforce)', () => {
 
   it('the destination definition picks the REST client for mode api', async () => {
     const fake = await start();
-    expect(await salesforce.create(settings(fake), ctx)).toBeInstanceOf(SalesforceApiClient);
+    expect(await salesforce.create(settings(fake), ctx)).toBeInstanceOf(SalesforceRestClient);
   });
 });

@@ -6,7 +6,7 @@ import type { DestinationContext, RollingQuota } from '../destination.js';
 import { MemoryRollingQuota } from '../shared/index.js';
 import { salesforce } from './index.js';
 import { salesforceSettings } from './settings.js';
-import { WebToLeadClient } from './web-to-lead-client.js';
+import { SalesforceWebToLeadClient } from './salesforce-web-to-lead-client.js';
 
 const OID = '00D5g000004abcd';
 const DAY = 24 * 60 * 60_000;
@@ -46,8 +46,8 @@ function settings(over: { oid?: string; url?: string; dailyLimit?: number; field
   };
 }
 
-function client(over: Parameters<typeof settings>[0] = {}): WebToLeadClient {
-  return new WebToLeadClient(settings(over), ctx(), { timeoutMs: 5_000 });
+function client(over: Parameters<typeof settings>[0] = {}): SalesforceWebToLeadClient {
+  return new SalesforceWebToLeadClient(settings(over), ctx(), { timeoutMs: 5_000 });
 }
 
 beforeAll(async () => { fake = await FakeSalesforce.start({ orgId: OID }); });
@@ -161,7 +161,7 @@ describe('Salesforce Web-to-Lead', () => {
 
     it('a timeout is transient', async () => {
       fake.inject({ route: 'web-to-lead', action: 'hang' });
-      const c = new WebToLeadClient(settings(), ctx(), { timeoutMs: 200 });
+      const c = new SalesforceWebToLeadClient(settings(), ctx(), { timeoutMs: 200 });
       await expect(c.deliver(lead)).rejects.toBeInstanceOf(RetryableError);
     });
 
@@ -222,6 +222,6 @@ describe('Salesforce Web-to-Lead', () => {
   });
 
   it('the destination definition picks the Web-to-Lead client for mode web-to-lead', async () => {
-    expect(await salesforce.create(settings(), ctx())).toBeInstanceOf(WebToLeadClient);
+    expect(await salesforce.create(settings(), ctx())).toBeInstanceOf(SalesforceWebToLeadClient);
   });
 });

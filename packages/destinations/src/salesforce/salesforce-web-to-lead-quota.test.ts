@@ -6,7 +6,7 @@ import { FakeSalesforce } from '../../../../test/fakes/salesforce/index.js';
 import { uniquePrefix } from '../../../../test/helpers/index.js';
 import type { DestinationContext } from '../destination.js';
 import { salesforceSettings } from './settings.js';
-import { WebToLeadClient } from './web-to-lead-client.js';
+import { SalesforceWebToLeadClient } from './salesforce-web-to-lead-client.js';
 
 const DAY = 24 * 60 * 60_000;
 const lead: Lead = {
@@ -41,8 +41,8 @@ afterAll(async () => {
 
 it('with the Redis quota, two workers share dailyLimit 3: the 4th lead waits until the oldest use is 24 h old', async () => {
   const settings = { ...salesforceSettings.parse({ mode: 'web-to-lead', oid: fake.orgId, url: fake.webToLeadUrl, dailyLimit: 3 }), id: 'sf', type: 'salesforce', enabled: true, allowInsecure: false };
-  const a = new WebToLeadClient(settings, workerCtx());
-  const b = new WebToLeadClient(settings, workerCtx());
+  const a = new SalesforceWebToLeadClient(settings, workerCtx());
+  const b = new SalesforceWebToLeadClient(settings, workerCtx());
   const oldest = clock;
   await a.deliver(lead);
   clock += 1_000;

@@ -2,12 +2,12 @@ import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { InvalidConfigurationError, ThrottledError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
 import { classifyHttpFailure, networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
-import { webToLeadForm } from './mapping.js';
+import { webToLeadForm } from './salesforce-mapping.js';
 import { OID_PATTERN, type SalesforceSettings } from './settings.js';
 
 export const WEB_TO_LEAD_WINDOW_MS = 24 * 60 * 60_000;
 
-export interface WebToLeadClientOptions {
+export interface SalesforceWebToLeadClientOptions {
   /** Per-request timeout in ms. Default 30 000. */
   timeoutMs?: number;
 }
@@ -27,7 +27,7 @@ export interface WebToLeadClientOptions {
  *   as `delayed`, and never reach that queue.
  * `mode: api` is the alternative that does report errors.
  */
-export class WebToLeadClient implements DestinationClient {
+export class SalesforceWebToLeadClient implements DestinationClient {
   private readonly http: AxiosInstance;
   private readonly web: DestinationHttp;
   private readonly quota: RollingQuota;
@@ -36,7 +36,7 @@ export class WebToLeadClient implements DestinationClient {
   constructor(
     private readonly settings: SalesforceSettings & CommonDestinationSettings,
     private readonly ctx: DestinationContext,
-    options: WebToLeadClientOptions = {},
+    options: SalesforceWebToLeadClientOptions = {},
   ) {
     this.limit = settings.dailyLimit;
     this.quota = ctx.rollingQuota('web-to-lead', this.limit, WEB_TO_LEAD_WINDOW_MS);
