@@ -1,4 +1,5 @@
 export * from './schema.js';
+export * from './source-schema.js';
 export * from './load-config.js';
 export * from './config-error.js';
 export * from './interpolate.js';

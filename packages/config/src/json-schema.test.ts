@@ -31,6 +31,13 @@ function asLoaded(source: string, env: Record<string, string>): unknown {
   return doc.toJS();
 }
 
+/** What the SPEC example's variables are set to in these tests. */
+const SPEC_ENV = {
+  INTAKE_API_KEY: 'k-0123456789abcdef', OPS_PASSWORD: 'correct horse',
+  LEADRELAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'), PC_TENANT_ID: 'contoso.onmicrosoft.com',
+  PC_CLIENT_ID: '00000000-0000-0000-0000-000000000002', MS_TABLE_CONNECTION: 'UseDevelopmentStorage=true',
+};
+
 let validate: ValidateFunction;
 beforeAll(() => {
   // strict: any keyword ajv does not know, or a malformed schema, fails here.
@@ -64,7 +71,7 @@ describe('leadrelay.schema.json', () => {
 describe('JSON Schema validation', () => {
   it('accepts the SPEC §2 example as written (with ${...} references) once its dynamics destination is complete', () => {
     expect(errorsOf(asWritten(completedSpecExample))).toEqual([]);
-    expect(errorsOf(asLoaded(completedSpecExample, { INTAKE_API_KEY: 'k-0123456789abcdef', OPS_PASSWORD: 'correct horse' }))).toEqual([]);
+    expect(errorsOf(asLoaded(completedSpecExample, SPEC_ENV))).toEqual([]);
   });
 
   it('accepts leadrelay.yaml as written and as loaded', () => {
@@ -87,10 +94,16 @@ describe('JSON Schema validation', () => {
   });
 
   it('agrees with the validator on the SPEC example: only the dynamics keys it leaves out are missing', () => {
-    const env = { INTAKE_API_KEY: 'k-0123456789abcdef', OPS_PASSWORD: 'correct horse' };
+    const env = SPEC_ENV;
     expect(() => parseConfig(specExample, 'spec.yaml', { env })).toThrow(
-      "spec.yaml:24:5 destinations[0].instanceUrl: 'instanceUrl' is required\nspec.yaml:24:5 destinations[0].auth: 'auth' is required");
+      "spec.yaml:41:5 destinations[0].instanceUrl: 'instanceUrl' is required\nspec.yaml:41:5 destinations[0].auth: 'auth' is required");
     const c = parseConfig(completedSpecExample, 'spec.yaml', { env });
+    expect(c.sources).toMatchObject([
+      { id: 'partner-center', type: 'referrals', pollEvery: 300_000, start: 'now', apiUrl: 'https://api.partner.microsoft.com', writeBack: { destination: 'crm' }, filter: { directions: ['Incoming'] } },
+      { id: 'old-table', type: 'azure-table', pollEvery: 60_000, start: 'all', table: 'MarketplaceLeads', connectionString: 'UseDevelopmentStorage=true' },
+    ]);
+    expect(c.secrets.key).toBe(SPEC_ENV.LEADRELAY_SECRET_KEY);
+    expect(c.retry.attempts).toBeGreaterThan(0);
     expect(c.destinations[0]).toMatchObject({ id: 'crm', concurrency: 4, rateLimit: { max: 100, per: 20_000 }, retry: { attempts: 20, initialDelay: 10_000 } });
     expect(c.destinations[0]!.match).toEqual({ actions: ['INS', 'PLT', 'Create', 'StartTestDrive'], sources: ['AzureMarketplace', 'SPZA'], offers: ['contoso.*'], testLeads: true });
   });

@@ -291,3 +291,56 @@ describe('loadConfig', () => {
     expect(() => loadConfig('/nonexistent/leadrelay.yaml')).toThrow('/nonexistent/leadrelay.yaml:1:1 cannot read config: ENOENT');
   });
 });
+
+describe('sources', () => {
+  const SECRET = Buffer.alloc(32, 1).toString('base64');
+  const TABLE = '  - id: old-table\n    type: azure-table\n    connectionString: UseDevelopmentStorage=true\n';
+  const REFERRALS = '  - id: pc\n    type: referrals\n    tenantId: contoso.onmicrosoft.com\n    clientId: app-1\n';
+
+  it('defaults: none; per type pollEvery 1m (table) and 5m (referrals), start now, incoming referrals', () => {
+    expect(ok(config(HOOK)).sources).toEqual([]);
+    const c = ok(config(HOOK, `secrets: { key: ${SECRET} }\nsources:\n${TABLE}${REFERRALS}`));
+    expect(c.sources[0]).toEqual({ id: 'old-table', type: 'azure-table', enabled: true, pollEvery: 60_000, start: 'now', match: { testLeads: true },
+      connectionString: 'UseDevelopmentStorage=true', table: 'MarketplaceLeads', pageSize: 1000, allowInsecure: false });
+    expect(c.sources[1]).toMatchObject({ id: 'pc', pollEvery: 300_000, start: 'now', apiUrl: 'https://api.partner.microsoft.com',
+      authorityHost: 'https://login.microsoftonline.com', pageSize: 100, timeout: 30_000, filter: { directions: ['Incoming'] } });
+    expect(c.dedupe).toEqual({ identity: ['email', 'offer', 'action'], window: 7 * 86_400_000, customer: 'off' });
+  });
+
+  it('takes all, an ISO date, a pollEvery and a match', () => {
+    const c = ok(config(HOOK, `sources:\n${TABLE}    start: 2024-03-01T00:00:00Z\n    pollEvery: 30s\n    match: { testLeads: false }\n  - id: t2\n    type: azure-table\n    connectionString: x\n    start: all\n`));
+    expect(c.sources.map((s) => [s.start, s.pollEvery, s.match.testLeads])).toEqual([['2024-03-01T00:00:00Z', 30_000, false], ['all', 60_000, true]]);
+  });
+
+  it('reports problems at file:line:col: type, start, duplicate id, writeBack target, missing secrets.key, bad key, http apiUrl', () => {
+    const src = [
+      `intake:\n  apiKeys: [${KEY}]`, // 1-2
+      'secrets:',
+      '  key: not-base64!', // 4:8
+      'sources:',
+      '  - id: a', // 6
+      '    type: rss', // 7:11
+      '  - id: b',
+      '    type: azure-table',
+      '    connectionString: x',
+      '    start: yesterday', // 11:12
+      '  - id: b', // 12:9
+      '    type: referrals',
+      '    tenantId: t',
+      '    clientId: c',
+      '    apiUrl: http://pc.example.com', // 16:13
+      '    writeBack: { destination: crm }', // 17:31
+      'destinations:',
+      HOOK,
+    ].join('\n');
+    expect(problems(src)).toEqual([
+      'lr.yaml:4:8 secrets.key: must be 32 bytes in base64 (44 characters; make one with `openssl rand -base64 32`)',
+      "lr.yaml:7:11 sources[0].type: unknown type 'rss'; expected one of referrals, azure-table",
+      "lr.yaml:11:12 sources[1].start: must be 'now', 'all' or an ISO date such as 2024-01-01 or 2024-01-01T08:00:00Z",
+      "lr.yaml:12:9 sources[2].id: duplicate source id 'b' (first at sources[1])",
+      'lr.yaml:16:13 sources[2].apiUrl: must be an https URL (plain http only for loopback hosts)',
+      "lr.yaml:17:31 sources[2].writeBack.destination: names no destination: 'crm' (destinations: hook)",
+    ]);
+    expect(problems(config(HOOK, `sources:\n${REFERRALS}`))).toEqual(['lr.yaml:3:11 sources[0].type: a referrals source needs secrets.key (32 bytes, base64) to encrypt its token cache']);
+  });
+});

@@ -6,7 +6,8 @@ import { ConfigError, type ConfigProblem } from './config-error.js';
 import { interpolateEnv, type InterpolationResult } from './interpolate.js';
 import { describeValue, issueMessage } from './issue-message.js';
 import { SourcePositions } from './source-positions.js';
-import { configSchema, type DestinationConfig, type ParsedConfig } from './schema.js';
+import { configSchema, type DestinationConfig, type ParsedConfig, type SourceConfig } from './schema.js';
+import { DEFAULT_POLL_EVERY } from './source-schema.js';
 
 /** A destination with every default filled in: what the worker and intake use. */
 export type ResolvedDestination = DestinationConfig & {
@@ -15,8 +16,14 @@ export type ResolvedDestination = DestinationConfig & {
   retry: { attempts: number; initialDelay: number; maxDelay: number; maxThrottleWait: number };
 };
 
-export type LeadRelayConfig = Omit<ParsedConfig, 'destinations'> & {
+/** A source with every default filled in. */
+export type ResolvedSource = SourceConfig & { pollEvery: number };
+export type ResolvedReferralsSource = Extract<ResolvedSource, { type: 'referrals' }>;
+export type ResolvedTableSource = Extract<ResolvedSource, { type: 'azure-table' }>;
+
+export type LeadRelayConfig = Omit<ParsedConfig, 'destinations' | 'sources'> & {
   destinations: ResolvedDestination[];
+  sources: ResolvedSource[];
   /** Where it was read from, for messages. */
   file: string;
 };
@@ -240,5 +247,6 @@ function resolve(c: ParsedConfig): Omit<LeadRelayConfig, 'file'> {
         retry: { ...c.retry, ...Object.fromEntries(Object.entries(d.retry ?? {}).filter(([, v]) => v !== undefined)) },
       } as ResolvedDestination;
     }),
+    sources: c.sources.map((s) => ({ ...s, pollEvery: s.pollEvery ?? DEFAULT_POLL_EVERY[s.type] }) as ResolvedSource),
   };
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { checkOutboundUrl, checkTemplate, zDuration, zHttpUrl } from '@leadrelay/core';
+import { dedupeSchema, ID_PATTERN, matchSchema, secretsSchema, sourceSchema } from './source-schema.js';
 import { destinationTypes, type CommonDestinationSettings, type DestinationDefinition } from '@leadrelay/destinations';
 
-const DESTINATION_ID = /^[a-z][a-z0-9-]{0,39}$/;
 
 const redisUrl = z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL');
 const port = z.number().int().min(0).max(65535);
@@ -27,23 +27,16 @@ const retryOverride = z.object({
   maxThrottleWait: duration('Total throttling wait before it counts as an attempt.').optional(),
 }).strict().describe('Overrides the global `retry` for this destination; any key may be left out.');
 
-const matchSchema = z.object({
-  actions: z.array(z.string().min(1)).optional().describe('Action codes taken (INS, PLT, Create, StartTestDrive, ...); absent = all.'),
-  sources: z.array(z.string().min(1)).optional().describe('Lead sources taken (AzureMarketplace, AzurePortal, SPZA, TestDrive, ...); absent = all.'),
-  offers: z.array(z.string().min(1)).optional().describe('Globs on publisherid.offerid (`*` any run of characters, `?` one); absent = all.'),
-  testLeads: z.boolean().default(true).describe('Whether MSFT_TEST leads go here.'),
-}).strict().describe('Which leads this destination takes; every key optional.');
-
 const fieldValue = z.union([z.string(), z.number(), z.boolean()]).superRefine((v, ctx) => {
   for (const problem of checkTemplate(v)) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 /** Keys every destination has, whatever its type. */
 const commonDestinationShape = {
-  id: z.string().regex(DESTINATION_ID, 'must match ^[a-z][a-z0-9-]{0,39}$ (lowercase letters, digits, dashes)')
+  id: z.string().regex(ID_PATTERN, 'must match ^[a-z][a-z0-9-]{0,39}$ (lowercase letters, digits, dashes)')
     .describe('Unique id: lowercase letters, digits and dashes, starting with a letter.'),
   enabled: z.boolean().default(true).describe('A disabled destination takes no leads.'),
-  match: matchSchema.prefault({}),
+  match: matchSchema.prefault({}).describe('Which leads this destination takes; every key optional.'),
   concurrency: z.number().int().min(1).max(500).optional().describe('Deliveries (API calls) at once per worker process; default per type.'),
   rateLimit: z.object({
     max: z.number().int().min(1).describe('Calls allowed per window.'),
@@ -133,18 +126,37 @@ export const configSchema = z.object({
     signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be 'whsec_' followed by base64").optional(),
     queueWaitThreshold: durationOr('15m', "Alert when a destination's oldest waiting lead has waited longer than this."),
   }).strict().prefault({}),
+  secrets: secretsSchema.prefault({}),
+  dedupe: dedupeSchema.prefault({}).describe('How leads that reach LeadRelay more than once (webhook, table, referral) become one lead.'),
+  sources: z.array(sourceSchema).default([]).describe('Pull sources beside the webhook intake: a MarketplaceLeads table, the Partner Center Referrals API.'),
   destinations: z.array(destinationSchema).min(1, 'needs at least one destination'),
 }).strict().superRefine((c, ctx) => {
   // Runs even when other parts are invalid (`when`), so a duplicate id is reported with everything else.
-  const destinations: unknown[] = Array.isArray(c.destinations) ? c.destinations : [];
-  const seen = new Map<string, number>();
-  destinations.forEach((d, i) => {
-    const id = (d as { id?: unknown } | null)?.id;
-    if (typeof id !== 'string') return;
-    if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'id'], message: `duplicate destination id '${id}' (first at destinations[${seen.get(id)}])` });
-    else seen.set(id, i);
+  const ids = (list: unknown) => (Array.isArray(list) ? list : []).map((d) => (d as { id?: unknown } | null)?.id);
+  const unique = (key: 'destinations' | 'sources', noun: string) => {
+    const seen = new Map<string, number>();
+    ids(c[key]).forEach((id, i) => {
+      if (typeof id !== 'string') return;
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate ${noun} id '${id}' (first at ${key}[${seen.get(id)}])` });
+      else seen.set(id, i);
+    });
+  };
+  unique('destinations', 'destination');
+  unique('sources', 'source');
+  const destinationIds = new Set(ids(c.destinations));
+  const sources: unknown[] = Array.isArray(c.sources) ? c.sources : [];
+  sources.forEach((s, i) => {
+    const source = s as { type?: unknown; enabled?: unknown; writeBack?: { destination?: unknown } } | null;
+    const target = source?.writeBack?.destination;
+    if (typeof target === 'string' && !destinationIds.has(target)) {
+      ctx.addIssue({ code: 'custom', path: ['sources', i, 'writeBack', 'destination'], message: `names no destination: '${target}' (destinations: ${[...destinationIds].join(', ')})` });
+    }
+    if (source?.type === 'referrals' && source.enabled !== false && !c.secrets?.key) {
+      ctx.addIssue({ code: 'custom', path: ['sources', i, 'type'], message: 'a referrals source needs secrets.key (32 bytes, base64) to encrypt its token cache' });
+    }
   });
 }, { when: isObjectPayload });
 
 export type ParsedConfig = z.output<typeof configSchema>;
 export type DestinationConfig = ParsedConfig['destinations'][number];
+export type SourceConfig = ParsedConfig['sources'][number];
