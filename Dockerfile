@@ -3,7 +3,8 @@
 #   docker build -t leadrelay .
 #   docker run --rm -v "$PWD/leadrelay.yaml:/app/leadrelay.yaml:ro" leadrelay validate
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Pinned: a rebuild gets the same Node.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # Only the package manifests and the lockfile, so the `npm ci` layers below are rebuilt when
 # dependencies change, not on every source edit.

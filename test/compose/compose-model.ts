@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
+import { Ajv } from 'ajv';
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -174,4 +176,20 @@ export function usesAppImage(service: Service): boolean {
   const context = typeof service.build === 'string' ? service.build : service.build.context ?? '.';
   const dockerfile = typeof service.build === 'string' ? 'Dockerfile' : service.build.dockerfile ?? 'Dockerfile';
   return (context === '.' || context === './') && dockerfile === 'Dockerfile';
+}
+
+/**
+ * Problems the Compose specification's JSON Schema finds in a parsed compose file, as `path message`.
+ * The schema is the one dclint (a compose linter from npm) ships, so no docker-compose binary is needed.
+ */
+export function composeSchemaErrors(composeFile: unknown): string[] {
+  const require = createRequire(import.meta.url);
+  const schemaPath = join(dirname(require.resolve('dclint/package.json')), 'schemas/compose.schema.json');
+  const { $schema, ...schema } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown>;
+  // Ajv's default dialect is draft-07, the one the schema declares (under an https URL Ajv does not know).
+  if (!String($schema).includes('draft-07')) throw new Error(`${schemaPath}: expected a draft-07 schema, got ${String($schema)}`);
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validate = ajv.compile(schema);
+  if (validate(composeFile)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}`);
 }

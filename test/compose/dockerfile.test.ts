@@ -7,9 +7,9 @@ describe('Dockerfile', () => {
   const build = file.stages.find((s) => s.name === 'build');
   const text = (lines: string[]) => lines.join('\n');
 
-  it('is multi-stage on node:20-bookworm-slim', () => {
+  it('is multi-stage on a pinned node:20 bookworm-slim', () => {
     expect(file.stages.length).toBeGreaterThanOrEqual(2);
-    for (const s of file.stages) expect(s.from).toBe('node:20-bookworm-slim');
+    for (const s of file.stages) expect(s.from).toMatch(/^node:20\.\d+\.\d+-bookworm-slim$/);
     expect(build, 'a stage named build').toBeDefined();
   });
 
@@ -23,6 +23,17 @@ describe('Dockerfile', () => {
     expect(copies.every((l) => /--from=(manifests|build)\b/.test(l)), copies.join('\n')).toBe(true);
     expect(text(build!.lines)).toMatch(/for dir in packages\/\* apps\/\*.*"\$dir\/dist"/s);
     expect(text(build!.lines)).toMatch(/"\$dir\/bin"/);
+  });
+
+  it('needs no network when a container runs: every dependency is installed at build time', () => {
+    // npx or npm install at start would fetch from the registry; the image runs node on what it built.
+    const atRunTime = [...(file.entrypoint ?? []), ...(file.cmd ?? [])].join(' ');
+    expect(atRunTime).not.toMatch(/\b(npx|npm|yarn|pnpm|curl|wget)\b/);
+    for (const s of Object.values(readCompose().services)) {
+      const argv = [...(s.entrypoint ?? []), ...(s.command ?? []), JSON.stringify(s.healthcheck?.test ?? '')].join(' ');
+      expect(argv, s.name).not.toMatch(/\b(npx|npm install|npm i|yarn|pnpm)\b/);
+    }
+    expect(text(runtime.lines)).toMatch(/RUN npm ci --omit=dev/);
   });
 
   it('runs as a non-root user with the CLI as entrypoint', () => {
