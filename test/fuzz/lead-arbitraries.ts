@@ -136,9 +136,17 @@ export const isoDateTime: fc.Arbitrary<string> = fc.tuple(
   return (millis ? iso.slice(0, -1) : iso.slice(0, 19)) + zone;
 });
 
+/** Microsoft sends every value as a string (or leaves it out); a number or boolean there is refused. */
+const microsoftValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: anyText(60) },
+  // Over our limits: truncated with a warning, never refused.
+  { weight: 1, arbitrary: hugeString.map((h) => h.slice(0, 400)) },
+  { weight: 1, arbitrary: fc.constant(null) },
+);
+
 const customerValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 6, arbitrary: anyText(60) },
-  // The canonical and Microsoft parsers take numbers and booleans where text goes (a phone as a number).
+  // The canonical parser takes numbers and booleans where text goes (a phone as a number).
   { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()) },
   { weight: 1, arbitrary: fc.constant(null) },
 );
@@ -192,19 +200,24 @@ const casing = fc.constantFrom<(name: string) => string>(
 export const marketplaceLead: fc.Arbitrary<{ body: Entries; query: string }> = fc.record({
   top: casing,
   user: casing,
-  // Just the source (no `|`, so it is not read as Source-Action|Offer), or all three parts.
-  leadSource: fc.oneof(nonBlankText(40, /[|]/g), leadSourceParts.map((p) => `${p.source}-${p.action}|${p.offer}`)),
-  actionCode: nonBlankText(20),
+  // Just the source (no `|`, so it is not read as Source-Action|Offer), or all three parts; or none at all
+  // (a default and a warning). Over-long parts are truncated.
+  leadSource: fc.option(fc.oneof(nonBlankText(40, /[|]/g), leadSourceParts.map((p) => `${p.source}-${p.action}|${p.offer}`), oversizedLeadSource), { nil: undefined, freq: 8 }),
+  // Missing: defaulted from the lead source, or `unknown`, with a warning.
+  actionCode: fc.option(fc.oneof(nonBlankText(20), hugeString.map((h) => h.slice(0, 100))), { nil: undefined, freq: 6 }),
   offerTitle: fc.option(anyText(80), { nil: undefined }),
   description: fc.option(anyText(300), { nil: undefined }),
-  userDetails: fc.option(fc.record(Object.fromEntries(MS_USER_FIELDS.map((f) => [f, customerValue])), { requiredKeys: [] }), { nil: undefined }),
+  userDetails: fc.option(fc.record(Object.fromEntries(MS_USER_FIELDS.map((f) => [f, microsoftValue])), { requiredKeys: [] }), { nil: undefined }),
   offer: fc.option(nonBlankText(40), { nil: undefined }),
   // Microsoft adds properties over time; unknown ones are ignored (a `__proto__` key anywhere is refused: not generated here).
   unknown: fc.dictionary(fc.stringMatching(/^[A-Za-z]{1,12}$/).map((k) => `X${k}`), fc.jsonValue({ maxDepth: 2 }).filter((v) => !/"(__proto__|constructor)"/.test(JSON.stringify(v))), { maxKeys: 3 }),
 }).map((m) => {
   const entries: [string, unknown][] = [];
-  if (m.userDetails) entries.push([m.top('UserDetails'), Entries.of(Object.fromEntries(Object.entries(m.userDetails).map(([k, v]) => [m.user(k), v])))]);
-  entries.push([m.top('LeadSource'), m.leadSource], [m.top('ActionCode'), m.actionCode]);
+  // UserDetails or ActionCode is what tells Microsoft's JSON from ours; Microsoft always sends UserDetails.
+  const userDetails = m.userDetails ?? (m.actionCode === undefined ? {} : undefined);
+  if (userDetails) entries.push([m.top('UserDetails'), Entries.of(Object.fromEntries(Object.entries(userDetails).map(([k, v]) => [m.user(k), v])))]);
+  if (m.leadSource !== undefined) entries.push([m.top('LeadSource'), m.leadSource]);
+  if (m.actionCode !== undefined) entries.push([m.top('ActionCode'), m.actionCode]);
   if (m.offerTitle !== undefined) entries.push([m.top('OfferTitle'), m.offerTitle]);
   if (m.description !== undefined) entries.push([m.top('Description'), m.description]);
   entries.push(...Object.entries(m.unknown));

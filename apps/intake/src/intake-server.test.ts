@@ -122,11 +122,70 @@ describe('POST /v1/leads: errors', () => {
     expect(await jobCounts(relay)).toEqual(before);
   });
 
-  it('400 for a Microsoft lead without ActionCode and a form without lead_source', async () => {
-    const ms = expectProblem(await postLead(app, microsoftJson({ actionCode: undefined, userDetails: 'nope' })), 400, 'invalid-lead');
+  it('400 for a Microsoft lead whose UserDetails is not an object and a form without lead_source', async () => {
+    const ms = expectProblem(await postLead(app, microsoftJson({ userDetails: 'nope' })), 400, 'invalid-lead');
     expect(ms.errors).toEqual([{ path: 'UserDetails', message: 'must be an object' }]);
     const form = expectProblem(await postLead(app, 'first_name=Ada&email=ada%40example.com'), 400, 'invalid-lead');
     expect(form.errors).toEqual([expect.objectContaining({ path: 'lead_source' })]);
+  });
+
+  it('a Microsoft lead is never refused for its content: no ActionCode, over-long values, no offer id → 202, warnings in its status', async () => {
+    const res = await postLead(app, microsoftJson({
+      actionCode: undefined, leadSource: 'AzurePortal', offerTitle: 'Contoso Lenient Offer', description: 'lenient 1',
+      userDetails: { firstName: 'Ö'.repeat(300), lastName: 'One', email: 'lenient1@contoso.com', title: 'T'.repeat(1000) },
+    }));
+    expect(res.statusCode, res.body).toBe(202);
+    const { id } = res.json();
+    const status = (await get(`/v1/leads/${id}`)).json();
+    expect(status.warnings).toEqual([
+      { path: 'UserDetails.FirstName', message: 'was 300 characters; truncated to 256' },
+      { path: 'UserDetails.Title', message: 'was 1000 characters; truncated to 256' },
+      { path: 'ActionCode', message: "is missing; the action is 'Create', as LeadSource 'AzurePortal' implies" },
+      expect.objectContaining({ path: 'OfferTitle', message: expect.stringMatching(/^used as the offer/) }),
+    ]);
+    const lead = await relay.leads.getLead(id);
+    expect(lead).toMatchObject({ source: 'AzurePortal', action: 'Create', offer: 'Contoso Lenient Offer', customer: { firstName: 'Ö'.repeat(256), title: 'T'.repeat(256) } });
+
+    // Nothing to go by: action and offer are `unknown`, with a warning each.
+    const bare = await postLead(app, { UserDetails: { Email: 'lenient2@contoso.com' } });
+    expect(bare.statusCode, bare.body).toBe(202);
+    const bareStatus = (await get(`/v1/leads/${bare.json().id}`)).json();
+    expect(bareStatus.warnings.map((w: { path: string }) => w.path)).toEqual(['LeadSource', 'ActionCode', 'OfferTitle']);
+    expect(await relay.leads.getLead(bare.json().id)).toMatchObject({ source: 'unknown', action: 'unknown', offer: 'unknown' });
+    // A lead intake did not change has no warnings at all.
+    const clean = await postLead(app, microsoftJson({ description: 'lenient 3' }), { url: '/v1/leads?offer=contoso.widget' });
+    expect((await get(`/v1/leads/${clean.json().id}`)).json()).not.toHaveProperty('warnings');
+  });
+
+  it('400 naming the field for a Microsoft value of the wrong JSON type (number, boolean, object, array); nothing queued', async () => {
+    const before = await jobCounts(relay);
+    const res = expectProblem(await postLead(app, microsoftJson({
+      userDetails: { phone: 16175555555, email: 'typed@contoso.com', company: { name: 'Contoso' } }, actionCode: true, offerTitle: ['x'],
+    })), 400, 'invalid-lead');
+    expect(res.errors).toEqual([
+      { path: 'ActionCode', message: 'must be a string (got a boolean)' },
+      { path: 'OfferTitle', message: 'must be a string (got an array)' },
+      { path: 'UserDetails.Phone', message: 'must be a string (got a number)' },
+      { path: 'UserDetails.Company', message: 'must be a string (got an object)' },
+    ]);
+    expect(await jobCounts(relay)).toEqual(before);
+  });
+
+  it('400 naming the field for a JSON body that is not valid UTF-8 (Microsoft or canonical); a real U+FFFD is fine', async () => {
+    const before = await jobCounts(relay);
+    const body = (name: Buffer) => Buffer.concat([Buffer.from('{"UserDetails":{"Email":"utf8@contoso.com","FirstName":"'), name,
+      Buffer.from('"},"LeadSource":"AzureMarketplace","ActionCode":"INS"}')]);
+    const headers = { 'content-type': 'application/json' };
+    // Latin-1 "Zoë" (0xEB alone is not UTF-8).
+    const bad = expectProblem(await postLead(app, body(Buffer.from([0x5a, 0x6f, 0xeb])), { headers }), 400, 'malformed-body');
+    expect(bad.errors).toEqual([{ path: 'UserDetails.FirstName', message: 'is not valid UTF-8' }]);
+    expect(bad.detail).toMatch(/offset 58/);
+    const canonicalBad = Buffer.concat([Buffer.from('{"leadSource":"SPZA-INS|x.y","customer":{"company":"\ufffd'), Buffer.from('�'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    expect(expectProblem(await postLead(app, canonicalBad, { headers }), 400, 'malformed-body').errors).toEqual([{ path: 'customer.company', message: 'is not valid UTF-8' }]);
+    expect(await jobCounts(relay)).toEqual(before);
+    const fine = await postLead(app, body(Buffer.from('Zoë �')), { headers });
+    expect(fine.statusCode, fine.body).toBe(202);
+    expect((await relay.leads.getLead(fine.json().id))?.customer.firstName).toBe('Zoë �');
   });
 
   it('400 malformed-body for broken JSON, an empty body, non-object JSON and prototype poisoning', async () => {

@@ -3,7 +3,7 @@ import Fastify, {
   type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
-import { LEAD_ID_PATTERN, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat } from '@leadrelay/core';
+import { LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat, type InvalidUtf8 } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
@@ -104,8 +104,16 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   });
   app.decorateRequest('intakeOutcome', null);
 
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(STRUCTURED_JSON, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  // JSON is read as bytes: decoding them as a string would quietly turn invalid UTF-8 into U+FFFD.
+  const json = app.getDefaultJsonParser('error', 'error');
+  const utf8Json = (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const bad = findInvalidUtf8(body, true);
+    if (bad) { done(new BodyNotUtf8Error(bad)); return; }
+    json(request, body.toString('utf8'), done);
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8Json);
+  app.addContentTypeParser(STRUCTURED_JSON, { parseAs: 'buffer' }, utf8Json);
   void app.register(formbody);
 
   const isLeadPost = (request: FastifyRequest) => request.method === 'POST' && request.routeOptions.url === '/v1/leads';
@@ -167,11 +175,11 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
         return sendProblem(reply, problem(PROBLEMS.invalidLead,
           `The ${parsed.format} lead has ${n} invalid field${n === 1 ? '' : 's'}; see errors.`, parsed.errors));
       }
-      const { lead } = parsed;
-      if (debugEnabled) request.log.debug({ lead, format: parsed.format }, 'lead parsed');
+      const { lead, warnings } = parsed;
+      if (debugEnabled) request.log.debug({ lead, format: parsed.format, warnings }, 'lead parsed');
       let accepted: AcceptResult;
       try {
-        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId }), redisTimeoutMs);
+        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings }), redisTimeoutMs);
       } catch (e) {
         return unavailable(request, reply, e);
       }
@@ -239,6 +247,19 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
 
 const UNSUPPORTED_DETAIL = 'Send application/json (canonical or Microsoft\'s HTTPS-endpoint JSON, also application/*+json) or application/x-www-form-urlencoded (Web-to-Lead fields).';
 
+/** A JSON body with bytes that are not UTF-8; `path` names the value holding the first of them. */
+class BodyNotUtf8Error extends Error {
+  readonly statusCode = 400;
+  readonly code = 'LEADRELAY_BODY_NOT_UTF8';
+  readonly offset: number;
+  readonly path: string;
+  constructor(bad: InvalidUtf8) {
+    super('The body is not valid UTF-8');
+    this.offset = bad.offset;
+    this.path = bad.path;
+  }
+}
+
 /** Maps Fastify's and the parsers' errors to problems; a 4xx never becomes a 5xx. */
 function problemForError(error: FastifyError, maxBodyBytes: number): { body: ProblemBody; reason?: RejectReason } {
   switch (error.code) {
@@ -252,6 +273,10 @@ function problemForError(error: FastifyError, maxBodyBytes: number): { body: Pro
       return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body is not valid JSON (or uses __proto__/constructor.prototype keys).', [{ path: '', message: 'must be valid JSON' }]) };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body length does not match Content-Length.') };
+  }
+  if (error instanceof BodyNotUtf8Error) {
+    return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, `The body is not valid UTF-8 (first invalid byte at offset ${error.offset}); send UTF-8 JSON.`,
+      [{ path: error.path, message: 'is not valid UTF-8' }]) };
   }
   if (error instanceof SyntaxError) {
     return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body is not valid JSON.', [{ path: '', message: error.message }]) };

@@ -80,6 +80,7 @@ export function canonical(overrides: Record<string, unknown> = {}): Record<strin
 export function postLead(app: FastifyInstance, body: unknown, options: Partial<InjectOptions> & { key?: string | null } = {}): Promise<LightMyRequestResponse> {
   const { key = KEY_ONE, headers = {}, ...rest } = options;
   const isString = typeof body === 'string';
+  const isBytes = Buffer.isBuffer(body);
   return app.inject({
     method: 'POST', url: '/v1/leads',
     headers: {
@@ -87,7 +88,7 @@ export function postLead(app: FastifyInstance, body: unknown, options: Partial<I
       ...(key === null ? {} : { authorization: `Bearer ${key}` }),
       ...headers,
     },
-    payload: isString ? body : JSON.stringify(body),
+    payload: isString || isBytes ? body : JSON.stringify(body),
     ...rest,
   } as InjectOptions);
 }

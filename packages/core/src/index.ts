@@ -7,3 +7,4 @@ export * from './templates.js';
 export * from './redact.js';
 export * from './schema-helpers.js';
 export * from './customer-data.js';
+export * from './utf8-body.js';

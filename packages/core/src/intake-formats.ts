@@ -11,8 +11,11 @@ export interface FieldProblem {
   message: string;
 }
 
+/** Something intake changed so that a lead could be accepted: a default filled in, a value truncated. */
+export type LeadWarning = FieldProblem;
+
 export type ParseResult =
-  | { ok: true; format: IntakeFormat; lead: Lead; clientId: boolean }
+  | { ok: true; format: IntakeFormat; lead: Lead; clientId: boolean; warnings: LeadWarning[] }
   | { ok: false; format: IntakeFormat; errors: FieldProblem[] };
 
 export interface ParseContext {
@@ -89,7 +92,7 @@ const PART_LIMITS = { source: 128, action: 64, offer: 256 } as const;
 const codePoints = (s: string): number => [...s].length;
 
 /** Fills source/action/offer from `leadSource`, checks they exist, derives id and test flag. */
-function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourcePath: string): ParseResult {
+function finish(format: 'canonical' | 'form', draft: Draft, ctx: ParseContext, leadSourcePath: string): ParseResult {
   let { source, action, offer } = draft;
   // Where each part came from, so a problem names what the client sent (own fields were checked by the schema).
   const origin: Partial<Record<keyof typeof PART_LIMITS, string>> = {};
@@ -99,9 +102,6 @@ function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourc
       if (source === undefined) { source = parsed.source; origin.source = leadSourcePath; }
       if (action === undefined) { action = parsed.action; origin.action = leadSourcePath; }
       if (offer === undefined) { offer = parsed.offer; origin.offer = leadSourcePath; }
-    } else if (format === 'marketplace') {
-      // Microsoft's HTTPS JSON sends only the source here
-      if (source === undefined) { source = draft.leadSource; origin.source = leadSourcePath; }
     } else {
       return { ok: false, format, errors: [{ path: leadSourcePath, message: "must have the form 'Source-Action|Offer'" }] };
     }
@@ -110,10 +110,9 @@ function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourc
     offer = ctx.query.offer.trim();
     origin.offer = '?offer';
   }
-  if (format === 'marketplace') offer ??= 'unknown';
   const errors: FieldProblem[] = [];
   if (!source) errors.push({ path: format === 'canonical' ? 'source' : leadSourcePath, message: 'is required (or give leadSource "Source-Action|Offer")' });
-  if (!action) errors.push({ path: format === 'canonical' ? 'action' : format === 'marketplace' ? 'ActionCode' : leadSourcePath, message: 'is required' });
+  if (!action) errors.push({ path: format === 'canonical' ? 'action' : leadSourcePath, message: 'is required' });
   if (!offer) errors.push({ path: format === 'canonical' ? 'offer' : leadSourcePath, message: 'is required' });
   // The same limits as the fields themselves: a long part must not get in through `Source-Action|Offer` or the query.
   const parts = { source, action, offer };
@@ -122,8 +121,13 @@ function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourc
     if (parts[k] !== undefined && codePoints(parts[k]) > max) errors.push({ path: origin[k] ?? k, message: `${k} must be at most ${max} characters` });
   }
   if (errors.length > 0) return { ok: false, format, errors };
+  return build(format, { source: source!, action: action!, offer: offer! }, draft, ctx, []);
+}
+
+/** The lead from its parts: id (the client's or from the content), createdAt, test flag. */
+function build(format: IntakeFormat, parts: { source: string; action: string; offer: string }, draft: Draft, ctx: ParseContext, warnings: LeadWarning[]): ParseResult {
   const base = {
-    source: source!, action: action!, offer: offer!,
+    ...parts,
     ...(draft.offerTitle ? { offerTitle: draft.offerTitle } : {}),
     customer: Object.fromEntries(Object.entries(draft.customer).filter(([, v]) => v !== undefined)) as CustomerInfo,
     ...(draft.description ? { description: draft.description } : {}),
@@ -131,7 +135,7 @@ function finish(format: IntakeFormat, draft: Draft, ctx: ParseContext, leadSourc
   };
   const id = draft.id ?? contentLeadId({ ...base, createdAt: draft.createdAt });
   const createdAt = draft.createdAt ? new Date(draft.createdAt).toISOString() : (ctx.now ?? new Date()).toISOString();
-  return { ok: true, format, clientId: draft.id !== undefined, lead: { id, ...base, createdAt, testLead: isTestLead(base) } };
+  return { ok: true, format, clientId: draft.id !== undefined, lead: { id, ...base, createdAt, testLead: isTestLead(base) }, warnings };
 }
 
 export function parseCanonical(body: unknown, ctx: ParseContext = {}): ParseResult {
@@ -147,32 +151,109 @@ export function parseCanonical(body: unknown, ctx: ParseContext = {}): ParseResu
   return finish('canonical', r.data, ctx, 'leadSource');
 }
 
-const marketplaceSchema = z.object({
-  FirstName: optionalText(256), LastName: optionalText(256), Email: optionalText(320), Phone: optionalText(256),
-  Country: optionalText(256), Company: optionalText(256), Title: optionalText(256),
-});
-const marketplaceTop = z.object({
-  LeadSource: optionalText(512), ActionCode: optionalText(64), OfferTitle: optionalText(512),
-  Description: optionalText(32_768), OfferId: optionalText(256), Offer: optionalText(256), Id: z.string().regex(LEAD_ID_PATTERN, 'must match ^[A-Za-z0-9._-]{1,128}$').optional(),
-});
+/** Longest value of each Microsoft property we keep, in code points; longer values are truncated, not refused. */
+const MARKETPLACE_LIMITS = { ActionCode: 64, OfferTitle: 512, Description: 32_768, OfferId: 256, Offer: 256 } as const;
+const USER_LIMITS = { FirstName: 256, LastName: 256, Email: 320, Phone: 256, Country: 256, Company: 256, Title: 256 } as const;
 
-/** Microsoft's HTTPS-endpoint JSON; property names match case-insensitively; unknown properties are ignored. */
+/**
+ * The action Microsoft's lead sources imply when a lead carries no `ActionCode`: the Azure portal only
+ * produces `Create`, a test drive `StartTestDrive`, and Azure Marketplace leads are installations
+ * (Microsoft's own sample pairs AzureMarketplace with INS). AppSource (SPZA) sends INS, PLT or DNC
+ * ("do not contact"), so it implies nothing: a guess there could contact someone who asked not to be.
+ */
+const ACTION_BY_SOURCE: Record<string, string> = { azuremarketplace: 'INS', azureportal: 'Create', testdrive: 'StartTestDrive' };
+
+/** The value when what Microsoft sent says nothing (no offer id, no action, no source). */
+export const UNKNOWN_PART = 'unknown';
+
+/** Truncates to `max` code points (never splitting a surrogate pair), recording a warning when it cut. */
+function fit(value: string, max: number, path: string, warnings: LeadWarning[]): string {
+  const points = [...value];
+  if (points.length <= max) return value;
+  warnings.push({ path, message: `was ${points.length} characters; truncated to ${max}` });
+  return points.slice(0, max).join('').trim();
+}
+
+/**
+ * Reads one string property of Microsoft's JSON: null, missing and blank are absent; a string is trimmed;
+ * anything else (a number, boolean, object, array) is not what Microsoft sends and is refused.
+ */
+function readString(o: Record<string, unknown>, name: string, path: string, errors: FieldProblem[]): string | undefined {
+  const v = pick(o, name);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') {
+    errors.push({ path, message: `must be a string (got ${Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`})` });
+    return undefined;
+  }
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+/**
+ * Microsoft's HTTPS-endpoint JSON; property names match case-insensitively; unknown properties are ignored.
+ * Microsoft never resends a lead that was refused, so whatever can become a lead does: an over-long value is
+ * truncated, a missing action, offer or source gets a default, each with a warning kept with the lead. Only
+ * what is not a Microsoft lead is refused: a property of the wrong JSON type, a `UserDetails` that is not an
+ * object, an `Id` (ours, not Microsoft's) that is not a lead id.
+ */
 export function parseMarketplace(body: unknown, ctx: ParseContext = {}): ParseResult {
   if (!isPlainObject(body)) return { ok: false, format: 'marketplace', errors: [{ path: '', message: 'body must be a JSON object' }] };
+  const errors: FieldProblem[] = [];
+  const warnings: LeadWarning[] = [];
   const userDetails = pick(body, 'UserDetails') ?? {};
-  if (!isPlainObject(userDetails)) return { ok: false, format: 'marketplace', errors: [{ path: 'UserDetails', message: 'must be an object' }] };
-  const canon = (o: Record<string, unknown>, shape: object) =>
-    Object.fromEntries(Object.keys(shape).map((k) => [k, pick(o, k)]).filter(([, v]) => v !== undefined));
-  const top = marketplaceTop.safeParse(canon(body, marketplaceTop.shape));
-  const user = marketplaceSchema.safeParse(canon(userDetails, marketplaceSchema.shape));
-  const errors = [...(top.success ? [] : zodProblems(top.error)), ...(user.success ? [] : zodProblems(user.error, 'UserDetails.'))];
-  if (!top.success || !user.success) return { ok: false, format: 'marketplace', errors };
-  const u = user.data;
-  const t = top.data;
-  return finish('marketplace', {
-    id: t.Id, leadSource: t.LeadSource, action: t.ActionCode, offer: t.OfferId ?? t.Offer, offerTitle: t.OfferTitle, description: t.Description,
-    customer: { firstName: u.FirstName, lastName: u.LastName, email: u.Email, phone: u.Phone, country: u.Country, company: u.Company, title: u.Title },
-  }, ctx, 'LeadSource');
+  if (!isPlainObject(userDetails) && userDetails !== null) errors.push({ path: 'UserDetails', message: 'must be an object' });
+  const user = isPlainObject(userDetails) ? userDetails : {};
+  const top = Object.fromEntries((['LeadSource', ...Object.keys(MARKETPLACE_LIMITS)] as const).map((k) => [k, readString(body, k, k, errors)])) as
+    Partial<Record<'LeadSource' | keyof typeof MARKETPLACE_LIMITS, string>>;
+  const customer = Object.fromEntries((Object.keys(USER_LIMITS) as (keyof typeof USER_LIMITS)[]).map((k) => {
+    const path = `UserDetails.${k}`;
+    const v = readString(user, k, path, errors);
+    return [k, v === undefined ? undefined : fit(v, USER_LIMITS[k], path, warnings)];
+  })) as Partial<Record<keyof typeof USER_LIMITS, string>>;
+  const rawId = pick(body, 'Id');
+  if (rawId !== undefined && (typeof rawId !== 'string' || !LEAD_ID_PATTERN.test(rawId))) errors.push({ path: 'Id', message: 'must match ^[A-Za-z0-9._-]{1,128}$' });
+  if (errors.length > 0) return { ok: false, format: 'marketplace', errors };
+
+  const limited = <K extends keyof typeof MARKETPLACE_LIMITS>(k: K) => (top[k] === undefined ? undefined : fit(top[k], MARKETPLACE_LIMITS[k], k, warnings));
+  const offerTitle = limited('OfferTitle');
+  const description = limited('Description');
+  // LeadSource is just the source in this format, or `Source-Action|Offer` as in Microsoft's CRM fields.
+  const parsed = top.LeadSource === undefined ? undefined : parseLeadSource(top.LeadSource);
+  let source: string;
+  if (parsed) source = fit(parsed.source, PART_LIMITS.source, 'LeadSource', warnings);
+  else if (top.LeadSource !== undefined) source = fit(top.LeadSource, PART_LIMITS.source, 'LeadSource', warnings);
+  else {
+    source = UNKNOWN_PART;
+    warnings.push({ path: 'LeadSource', message: `is missing; the source is '${UNKNOWN_PART}'` });
+  }
+
+  let action = limited('ActionCode') ?? (parsed ? fit(parsed.action, PART_LIMITS.action, 'LeadSource', warnings) : undefined);
+  if (action === undefined) {
+    action = ACTION_BY_SOURCE[source.toLowerCase()] ?? UNKNOWN_PART;
+    warnings.push({ path: 'ActionCode', message: action === UNKNOWN_PART
+      ? `is missing and LeadSource '${source}' implies no action; the action is '${UNKNOWN_PART}'`
+      : `is missing; the action is '${action}', as LeadSource '${source}' implies` });
+  }
+
+  const queryOffer = typeof ctx.query?.offer === 'string' && ctx.query.offer.trim() !== '' ? ctx.query.offer.trim() : undefined;
+  let offer: string;
+  const own = top.OfferId !== undefined ? 'OfferId' : top.Offer !== undefined ? 'Offer' : undefined;
+  if (own) offer = fit(top[own]!, PART_LIMITS.offer, own, warnings);
+  else if (parsed) offer = fit(parsed.offer, PART_LIMITS.offer, 'LeadSource', warnings);
+  else if (queryOffer) offer = fit(queryOffer, PART_LIMITS.offer, '?offer', warnings);
+  else if (offerTitle) {
+    offer = fit(offerTitle, PART_LIMITS.offer, 'OfferTitle', warnings);
+    warnings.push({ path: 'OfferTitle', message: 'used as the offer: the lead names no offer id (add ?offer=<publisher.offer> to the endpoint URL to set one)' });
+  } else {
+    offer = UNKNOWN_PART;
+    warnings.push({ path: 'OfferTitle', message: `the lead names no offer (no offer id, no OfferTitle); the offer is '${UNKNOWN_PART}'` });
+  }
+
+  const c = customer;
+  return build('marketplace', { source, action, offer }, {
+    ...(typeof rawId === 'string' ? { id: rawId } : {}), offerTitle, description,
+    customer: { firstName: c.FirstName, lastName: c.LastName, email: c.Email, phone: c.Phone, country: c.Country, company: c.Company, title: c.Title },
+  }, ctx, warnings);
 }
 
 const formSchema = z.object({

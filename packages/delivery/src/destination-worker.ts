@@ -149,23 +149,23 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     try {
       const result = this.batcher ? await this.batcher.submit(lead) : { ok: true as const, ...(await this.client!.deliver(lead)) };
       if (!result.ok) throw result.error;
-      await this.onDelivered(job, attempt, performance.now() - started, result.remoteId);
+      await this.onDelivered(job, attempt, performance.now() - started, result.remoteId, result.warnings);
       return result.remoteId ? { remoteId: result.remoteId } : {};
     } catch (e) {
       throw await this.onFailed(job, attempt, performance.now() - started, classifyError(e));
     }
   }
 
-  private async onDelivered(job: Job<DeliveryJobData>, attempt: number, ms: number, remoteId?: string): Promise<void> {
+  private async onDelivered(job: Job<DeliveryJobData>, attempt: number, ms: number, remoteId?: string, warnings?: string[]): Promise<void> {
     const { relay, metrics } = this.options;
     const leadId = job.data.lead.id;
     const now = new Date();
     await relay.leads.recordAttempt(leadId, this.d.id,
       { state: 'delivered', attempts: attempt, deliveredAt: now.toISOString(), ...(remoteId ? { remoteId } : {}) },
-      { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms) });
+      { destination: this.d.id, attempt, at: now.toISOString(), outcome: 'delivered', durationMs: Math.round(ms), ...(warnings?.length ? { warnings } : {}) });
     metrics.deliveries.inc({ destination: this.d.id, outcome: 'delivered' });
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
-    this.log.info({ leadId, attempt, outcome: 'delivered', durationMs: Math.round(ms), remoteId }, 'delivery attempt');
+    this.log.info({ leadId, attempt, outcome: 'delivered', durationMs: Math.round(ms), remoteId, ...(warnings?.length ? { warnings: warnings.length } : {}) }, 'delivery attempt');
     this.log.debug({ leadId, customer: job.data.lead.customer }, 'delivered lead');
   }
 

@@ -33,10 +33,15 @@ export interface DestinationContext {
 /** A successful delivery; `remoteId` is the record's id at the destination when it tells us. */
 export interface Delivered {
   remoteId?: string;
+  /**
+   * What was changed to make the lead fit, e.g. a value truncated to the field's length or a field
+   * left out; recorded on the lead's timeline with the delivery.
+   */
+  warnings?: string[];
 }
 
 /** One lead's result inside a batch call: delivered, or its own classified error. */
-export type BatchItemResult = { ok: true; remoteId?: string } | { ok: false; error: DeliveryError };
+export type BatchItemResult = ({ ok: true } & Delivered) | { ok: false; error: DeliveryError };
 
 export interface CheckResult {
   ok: boolean;

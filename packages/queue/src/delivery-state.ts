@@ -1,4 +1,4 @@
-import type { Lead, SerializedDeliveryError } from '@leadrelay/core';
+import type { Lead, LeadWarning, SerializedDeliveryError } from '@leadrelay/core';
 
 /** SPEC §3 `deliveries.<id>.state`. */
 export type DeliveryState = 'queued' | 'retrying' | 'delayed' | 'delivered' | 'dead' | 'skipped' | 'paused';
@@ -23,6 +23,8 @@ export interface AttemptEntry {
   durationMs: number;
   error?: string;
   code?: string;
+  /** What the destination changed to make the lead fit (a truncated value, a field left out). */
+  warnings?: string[];
 }
 
 /** `GET /v1/leads/{id}` body (SPEC §3), plus the attempt timeline. */
@@ -31,6 +33,8 @@ export interface LeadStatus {
   receivedAt: string;
   testLead: boolean;
   deliveries: Record<string, DeliveryRecord>;
+  /** What intake changed to accept the lead (a default, a truncated value); absent when nothing. */
+  warnings?: LeadWarning[];
   timeline: AttemptEntry[];
 }
 

@@ -1,4 +1,4 @@
-import type { Lead } from '@leadrelay/core';
+import type { Lead, LeadWarning } from '@leadrelay/core';
 import type { KeySpace } from './key-space.js';
 import type { RedisClient } from './redis-connection.js';
 import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.js';
@@ -141,6 +141,14 @@ export class LeadStore {
     return Number(first) === 1;
   }
 
+  /**
+   * Keeps what intake changed to accept the lead (defaults, truncations) beside it, for its status.
+   * Written before the lead is marked accepted, so an accepted lead never lacks its warnings.
+   */
+  async setWarnings(leadId: string, warnings: LeadWarning[]): Promise<void> {
+    await this.redis.hset(this.keys.lead(leadId), 'warnings', JSON.stringify(warnings));
+  }
+
   /** The accepted lead's matched destinations, or undefined when this id was never accepted. */
   async acceptedDestinations(leadId: string): Promise<string[] | undefined> {
     const [accepted, destinations] = await this.redis.hmget(this.keys.lead(leadId), 'accepted', 'destinations');
@@ -189,6 +197,7 @@ export class LeadStore {
     }
     return {
       id: leadId, receivedAt: hash.receivedAt, testLead: hash.testLead === 'true', deliveries,
+      ...(hash.warnings ? { warnings: JSON.parse(hash.warnings) as LeadWarning[] } : {}),
       timeline: timeline.map((t) => JSON.parse(t) as AttemptEntry),
     };
   }

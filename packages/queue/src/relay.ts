@@ -1,5 +1,5 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import type { Lead } from '@leadrelay/core';
+import type { Lead, LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
 import { DestinationControl, type DestinationHealth, type PauseInfo } from './destination-control.js';
 import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationStats, LeadStatus } from './delivery-state.js';
@@ -95,7 +95,7 @@ export class Relay {
    * overwrites a worker's progress, job ids are deterministic (an existing job is not added again),
    * and the lead only counts as accepted once every job is in Redis.
    */
-  async accept(input: Lead, options: { clientId: boolean; now?: Date; only?: string[] }): Promise<AcceptResult> {
+  async accept(input: Lead, options: { clientId: boolean; now?: Date; only?: string[]; warnings?: LeadWarning[] }): Promise<AcceptResult> {
     const now = options.now ?? new Date();
     const enabled = this.config.destinations.filter((d) => d.enabled);
     // `only` (test leads from the CLI) names destinations outright, bypassing their match rules.
@@ -118,6 +118,7 @@ export class Relay {
     }
     if (begun.outcome === 'duplicate') return { id: lead.id, duplicate: true, destinations: begun.destinations };
 
+    if (options.warnings && options.warnings.length > 0) await this.leads.setWarnings(lead.id, options.warnings);
     await this.enqueue(lead, matched);
     const first = await this.leads.commit(lead.id, now, dedupe);
     return { id: lead.id, duplicate: !first, destinations: matchedIds };
