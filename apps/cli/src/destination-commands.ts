@@ -31,7 +31,11 @@ export async function checkDestination(config: LeadRelayConfig, d: ResolvedDesti
       timer = setTimeout(() => resolve({ ok: false, message: `no answer within ${CHECK_TIMEOUT_MS / 1000}s`, remediation: 'Check that the destination URL is right and reachable from this machine.' }), CHECK_TIMEOUT_MS);
     });
     const result = await Promise.race([client.check().catch((e: Error & { remediation?: string }) => ({ ok: false, message: e.message, remediation: e.remediation })), timeout]);
-    return { ...result, message: runtime.redactor.redact(result.message), ...(result.remediation ? { remediation: runtime.redactor.redact(result.remediation) } : {}) };
+    return {
+      ...result, message: runtime.redactor.redact(result.message),
+      ...(result.remediation ? { remediation: runtime.redactor.redact(result.remediation) } : {}),
+      ...(result.warnings?.length ? { warnings: result.warnings.map((w) => runtime.redactor.redact(w)) } : {}),
+    };
   } finally {
     clearTimeout(timer);
     await client.close?.();
@@ -50,6 +54,7 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
         for (const r of results) {
           ctx.output().out(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.destination} (${r.type}): ${r.message}`);
           if (!r.ok && r.remediation) ctx.output().out(`      what to do: ${r.remediation}`);
+          for (const w of r.warnings ?? []) ctx.output().out(`      warning: ${w}`);
         }
       }
       if (results.some((r) => !r.ok)) throw new CliFailure(`${results.filter((r) => !r.ok).length} of ${results.length} destinations failed the check`);

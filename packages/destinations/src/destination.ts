@@ -49,6 +49,8 @@ export interface CheckResult {
   message: string;
   /** What to fix, when it failed. */
   remediation?: string;
+  /** Setup that works today but will cost leads or duplicate them (e.g. no external-ID field): shown even when `ok`. */
+  warnings?: string[];
 }
 
 /**

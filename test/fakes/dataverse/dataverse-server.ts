@@ -20,7 +20,7 @@ export const LEAD_COLUMNS: Record<string, LeadColumn> = {
   lastname: { type: 'string', maxLength: 50 },
   emailaddress1: { type: 'string', maxLength: 100 },
   telephone1: { type: 'string', maxLength: 50 },
-  mobilephone: { type: 'string', maxLength: 50 },
+  mobilephone: { type: 'string', maxLength: 20 },
   address1_country: { type: 'string', maxLength: 80 },
   address1_city: { type: 'string', maxLength: 80 },
   companyname: { type: 'string', maxLength: 100 },
@@ -41,6 +41,8 @@ export type DataverseFault =
   | { kind: 'attribute-privilege-create'; attribute?: string }
   /** 403 "SecLib::RetrievePrivilegeForUser failed - no roles are assigned to user" (0x80042F09). */
   | { kind: 'no-roles' }
+  /** 403 "The user is not a member of the organization.": a valid token for an app with no (active) application user here. */
+  | { kind: 'not-member' }
   /** 401 whatever the token. */
   | { kind: 'unauthorized' }
   /** 5xx with an OData error (default 500 0x80040216 "An unexpected error occurred."). */
@@ -49,6 +51,8 @@ export type DataverseFault =
   | { kind: 'slow'; delayMs: number }
   /** Destroy the connection. */
   | { kind: 'reset' }
+  /** Write the record, then destroy the connection: the answer is lost after the commit. */
+  | { kind: 'reset-after-write' }
   /** Any raw answer. */
   | { kind: 'reply'; status: number; headers?: Record<string, string>; body?: string };
 
@@ -94,6 +98,11 @@ export class DataverseServer {
   readonly organizationId = randomUUID();
   readonly businessUnitId = randomUUID();
   private readonly faults: { fault: DataverseFault; remaining: number }[] = [];
+  /**
+   * The caller's Lead privileges. Dataverse runs an upsert as Create or Update, so an upsert that finds the record
+   * needs prvWriteLead; a role that only creates (write: false) is refused there, as a real org does.
+   */
+  privileges = { create: true, write: true };
   private readonly sockets = new Set<Socket>();
 
   private constructor(private readonly server: Server, readonly url: string, private readonly tokens: TokenVerifier) {}
@@ -196,6 +205,8 @@ export class DataverseServer {
         return odataError(403, '0x80040220', `Principal user (Id=${stableGuid(principal.subject)}, type=8, roleCount=1, privilegeCount=7, accessMode=4), is missing prvCreateLead privilege (Id=${stableGuid('prvCreateLead')}) on OTC=4 for entity 'lead'. Context: Method=Create.`);
       case 'attribute-privilege-create':
         return odataError(403, '0x8004f502', `The user does not have create permissions to a secured field. The requested operation could not be completed. User does not have create permissions for the ${fault.attribute ?? 'leadsourcecode'} attribute in the lead entity.`);
+      case 'not-member':
+        return odataError(403, '0x80072560', 'The user is not a member of the organization.');
       case 'no-roles':
         return odataError(403, '0x80042f09', `SecLib::RetrievePrivilegeForUser failed - no roles are assigned to user. Returned hr = -2147209463, User: ${stableGuid(principal.subject)}`);
       case 'server-error':
@@ -246,8 +257,16 @@ export class DataverseServer {
     if (req.headers['if-match'] === '*' && !exists) return odataError(404, '0x80040217', `lead With Id = ${key} Does Not Exist`);
     if (req.headers['if-none-match'] === '*' && exists) return odataError(412, '0x80040237', 'A record with matching key values already exists.');
 
+    const missing = exists ? (this.privileges.write ? undefined : 'prvWriteLead') : (this.privileges.create ? undefined : 'prvCreateLead');
+    if (missing) {
+      return odataError(403, '0x80040220', `Principal user (Id=${stableGuid(principal.subject)}, type=8, roleCount=1, privilegeCount=7, accessMode=4), is missing ${missing} privilege (Id=${stableGuid(missing)}) on OTC=4 for entity 'lead'. Context: Method=${exists ? 'Update' : 'Create'}.`);
+    }
     const row = { ...(this.leads.get(key) ?? {}), ...(json as Record<string, unknown>) };
     this.leads.set(key, row);
+    if (fault?.kind === 'reset-after-write') {
+      record.outcome = 'reset';
+      return void req.socket.destroy();
+    }
     if (/return=representation/i.test(String(req.headers.prefer ?? ''))) {
       return send(exists ? 200 : 201, { '@odata.context': `${this.url}/api/data/v${api[1]}/$metadata#leads/$entity`, '@odata.etag': 'W/"1"', leadid: key, ...row });
     }

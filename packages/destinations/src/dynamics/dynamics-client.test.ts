@@ -95,7 +95,7 @@ afterEach(() => {
 });
 
 describe('DynamicsClient delivery', () => {
-  it('upserts the lead with PATCH leads(<uuid v5 of the lead id>), OData headers and the SPEC §5 body', async () => {
+  it('creates the lead with PATCH leads(<uuid v5 of the lead id>) and If-None-Match: *, OData headers and the SPEC §5 body', async () => {
     const tokensBefore = ad.tokenRequests.length;
     const writesBefore = dv.requests.length;
     const result = await client().deliver(lead);
@@ -109,9 +109,9 @@ describe('DynamicsClient delivery', () => {
     expect(req!.headers['odata-maxversion']).toBe('4.0');
     expect(req!.headers['odata-version']).toBe('4.0');
     expect(req!.headers['content-type']).toMatch(/^application\/json/);
-    // An upsert must be unconditional: If-Match: * would make it update-only, If-None-Match: * create-only.
+    // Create-only (the default writeMode): a retry never needs prvWriteLead.
     expect(req!.headers['if-match']).toBeUndefined();
-    expect(req!.headers['if-none-match']).toBeUndefined();
+    expect(req!.headers['if-none-match']).toBe('*');
     const issued = ad.issued.at(-1)!;
     expect(req!.headers.authorization).toBe(`Bearer ${issued.accessToken}`);
     expect(req!.json).toEqual({
@@ -148,16 +148,56 @@ describe('DynamicsClient delivery', () => {
     expect(dv.leads.has(LEAD_123_RECORD)).toBe(true);
   });
 
-  it('a retried lead updates the same record: no duplicate', async () => {
-    const c = client();
+  it('writeMode upsert: a retried lead updates the same record: no duplicate', async () => {
+    const c = client({ writeMode: 'upsert' });
     const writes = dv.leadWrites.length;
     const first = await c.deliver({ ...lead, id: 'retry-me' });
     const count = dv.leads.size;
-    const second = await client().deliver({ ...lead, id: 'retry-me', customer: { ...lead.customer, title: 'CEO' } });
+    const second = await client({ writeMode: 'upsert' }).deliver({ ...lead, id: 'retry-me', customer: { ...lead.customer, title: 'CEO' } });
     expect(second.remoteId).toBe(first.remoteId);
     expect(dv.leads.size).toBe(count);
     expect(dv.leads.get(first.remoteId!)).toMatchObject({ jobtitle: 'CEO', firstname: 'Ada' });
     expect(dv.leadWrites.slice(writes).map((r) => r.path)).toEqual([`/api/data/v9.2/leads(${first.remoteId})`, `/api/data/v9.2/leads(${first.remoteId})`]);
+  });
+
+  it('a retry whose first try created the record (answer lost) is delivered with a create-only role: 412 counts as delivered', async () => {
+    dv.privileges = { create: true, write: false };
+    try {
+      const c = client();
+      const count = dv.leads.size;
+      dv.injectFault({ kind: 'reset-after-write' });
+      expect(await failure(c.deliver({ ...lead, id: 'lost-answer' }))).toBeInstanceOf(RetryableError);
+      expect(dv.leads.size).toBe(count + 1);
+      const again = await c.deliver({ ...lead, id: 'lost-answer' });
+      expect(again.remoteId).toBe(dv.leadWrites.at(-1)!.path.match(/leads\((.*)\)/)![1]);
+      expect(dv.leads.size).toBe(count + 1);
+      expect(dv.leadWrites.at(-1)!.outcome).toBe(412);
+      // The same retry as a plain upsert needs prvWriteLead, which this role lacks: the destination would pause.
+      const err = await failure(client({ writeMode: 'upsert' }).deliver({ ...lead, id: 'lost-answer' }));
+      expect(err).toBeInstanceOf(InvalidConfigurationError);
+      expect(err.message).toContain('prvWriteLead');
+    } finally {
+      dv.privileges = { create: true, write: true };
+    }
+  });
+
+  it('truncates over-long values to the column lengths, delivers, and returns a warning per field', async () => {
+    const long = { ...lead, id: 'long-values', customer: { ...lead.customer, firstName: 'Ж'.repeat(300), company: 'C'.repeat(300) } };
+    const result = await client().deliver(long);
+    expect(dv.leads.get(result.remoteId!)).toMatchObject({ firstname: 'Ж'.repeat(50), companyname: 'C'.repeat(100) });
+    expect(result.warnings).toEqual([
+      'Dynamics lead field firstname holds 50 characters: the value (300 characters) was truncated',
+      'Dynamics lead field companyname holds 100 characters: the value (300 characters) was truncated',
+    ]);
+  });
+
+  it('403 "not a member of the organization" names the Application User step', async () => {
+    dv.injectFault({ kind: 'not-member' });
+    const err = await failure(client().deliver({ ...lead, id: 'no-app-user' }));
+    expect(err).toBeInstanceOf(InvalidConfigurationError);
+    expect(err.remediation).toMatch(/Power Platform admin center > Manage > Environments > the environment > Settings > Users \+ permissions > Application users > \+ New app user > \+ Add an app/);
+    expect(err.remediation).toContain(CLIENT_ID);
+    expect(err.remediation).toMatch(/Security roles/);
   });
 
   it('401: gets one fresh token and retries once', async () => {
@@ -414,6 +454,7 @@ describe('DynamicsClient check()', () => {
     const result = await client().check();
     expect(result).toMatchObject({ ok: true });
     expect(result.message).toContain('WhoAmI');
+    expect(result.message).toMatch(/writeMode create-only: .*If-None-Match: \*.*prvCreateLead/);
     const calls = dv.requests.slice(from);
     expect(calls.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/data/v9.2/WhoAmI']);
     expect(calls[0]!.headers['if-none-match']).toBe('null');

@@ -2,7 +2,7 @@ import { type AxiosInstance } from 'axios';
 import { classifyError, InvalidConfigurationError, isDeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import {
-  classifyDynamicsFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation,
+  classifyDynamicsFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation, parseODataError,
   type DataverseFailureContext, type DataverseReply,
 } from './dynamics-errors.js';
 import { mapLeadToDynamics } from './dynamics-mapping.js';
@@ -10,6 +10,12 @@ import { DynamicsTokenProvider, environmentUrl } from './dynamics-token-provider
 import { leadRecordId } from './lead-record-id.js';
 import type { DynamicsSettings } from './settings.js';
 import { createDestinationHttp, type DestinationHttp } from '../shared/index.js';
+
+/** Dataverse's 412 for a create-only write whose record exists ("A record with matching key values already exists"). */
+function isAlreadyExists(reply: DataverseReply): boolean {
+  const code = parseODataError(reply.body)?.code?.toLowerCase();
+  return code === undefined || code === '0x80040237' || /already exists/i.test(reply.body);
+}
 
 export interface DynamicsClientOptions {
   /** Timeout of each Web API call and of each token request, in ms. Default 30 000. */
@@ -52,12 +58,16 @@ export class DynamicsClient implements DestinationClient {
 
   async deliver(lead: Lead): Promise<Delivered> {
     const id = leadRecordId(lead.id);
-    const body = mapLeadToDynamics(lead, this.settings, this.ctx.placeholder);
-    // No If-Match / If-None-Match: without them PATCH is an upsert (create with this id, or update it).
-    // The "If-None-Match: null" of Microsoft's header list is a GET cache-buster and has no place on a write.
-    await this.call('PATCH', `${this.apiBase}/leads(${id})`, `PATCH leads(${id})`, body);
-    this.ctx.logger.debug({ leadId: lead.id, destination: this.settings.id, recordId: id }, 'dynamics lead upserted');
-    return { remoteId: id };
+    const { record, warnings } = mapLeadToDynamics(lead, this.settings, this.ctx.placeholder);
+    // create-only: `If-None-Match: *` makes the PATCH a create that answers 412 when the record exists. The record id
+    // is derived from the lead id, so an existing record is this lead from an attempt whose answer was lost: delivered.
+    // This needs only prvCreateLead; a plain upsert that finds the record becomes an update and needs prvWriteLead too.
+    // (The "If-None-Match: null" of Microsoft's header list is a GET cache-buster and has no place on a write.)
+    const createOnly = this.settings.writeMode === 'create-only';
+    const reply = await this.call('PATCH', `${this.apiBase}/leads(${id})`, `PATCH leads(${id})`, record, createOnly ? { 'If-None-Match': '*' } : {});
+    const already = reply.status === 412;
+    this.ctx.logger.debug({ leadId: lead.id, destination: this.settings.id, recordId: id, already }, already ? 'dynamics lead already there' : 'dynamics lead written');
+    return { remoteId: id, ...(warnings.length ? { warnings } : {}) };
   }
 
   async close(): Promise<void> {
@@ -78,10 +88,14 @@ export class DynamicsClient implements DestinationClient {
           remediation: notDataverseRemediation(this.failureContext('GET WhoAmI'), 'answered WhoAmI without Dataverse\'s reply'),
         });
       }
+      const createOnly = this.settings.writeMode === 'create-only';
       return {
         ok: true,
         message: `Signed in to ${this.env} with ${this.settings.auth.mode === 'password' ? `user ${this.settings.auth.username}` : `application ${this.settings.auth.clientId}`} `
-          + `(WhoAmI UserId ${who.UserId}, OrganizationId ${who.OrganizationId ?? 'unknown'}); no lead was created.`,
+          + `(WhoAmI UserId ${who.UserId}, OrganizationId ${who.OrganizationId ?? 'unknown'}); no lead was created. `
+          + (createOnly
+            ? 'writeMode create-only: each lead is created with If-None-Match: * and a 412 on a retry counts as delivered, so the role needs Create on Lead (prvCreateLead) only.'
+            : 'writeMode upsert: a retry whose first try created the record becomes an update, so the role needs Create and Write on Lead (prvCreateLead and prvWriteLead).'),
       };
     } catch (err) {
       const e = classifyError(err);
@@ -94,13 +108,10 @@ export class DynamicsClient implements DestinationClient {
   }
 
   /** One Web API call with a token; a 401 gets one fresh token and one retry. Returns 2xx replies, throws the rest classified. */
-  private async call(method: 'GET' | 'PATCH', url: string, operation: string, data?: unknown): Promise<DataverseReply> {
-    let token = await this.tokens.getToken();
-    let reply = await this.send(method, url, operation, token, data);
-    if (reply.status === 401) {
-      token = await this.tokens.getToken({ rejected: token });
-      reply = await this.send(method, url, operation, token, data);
-    }
+  private async call(method: 'GET' | 'PATCH', url: string, operation: string, data?: unknown, headers: Record<string, string> = {}): Promise<DataverseReply> {
+    const reply = await this.tokens.withToken((token) => this.send(method, url, operation, token, data, headers), { result: (r) => r.status === 401 });
+    // A create-only write that finds the record: an earlier attempt created it (see deliver).
+    if (reply.status === 412 && headers['If-None-Match'] === '*' && isAlreadyExists(reply)) return reply;
     if (reply.status >= 200 && reply.status < 300) {
       if (looksLikeHtml(reply)) {
         throw new InvalidConfigurationError(`${operation} at ${this.env} answered HTTP ${reply.status} with a web page instead of the Web API`, {
@@ -113,7 +124,7 @@ export class DynamicsClient implements DestinationClient {
     throw classifyDynamicsFailure(reply, this.failureContext(operation));
   }
 
-  private async send(method: 'GET' | 'PATCH', url: string, operation: string, token: string, data?: unknown): Promise<DataverseReply> {
+  private async send(method: 'GET' | 'PATCH', url: string, operation: string, token: string, data?: unknown, extra: Record<string, string> = {}): Promise<DataverseReply> {
     try {
       const res = await this.http.request<string>({
         method, url,
@@ -121,6 +132,7 @@ export class DynamicsClient implements DestinationClient {
           ...ODATA_HEADERS,
           Authorization: `Bearer ${token}`,
           ...(method === 'GET' ? { 'If-None-Match': 'null' } : { 'Content-Type': 'application/json; charset=utf-8' }),
+          ...extra,
         },
         ...(data === undefined ? {} : { data: JSON.stringify(data) }),
       });

@@ -124,6 +124,19 @@ export function classifyDynamicsFailure(reply: DataverseReply, ctx: DataverseFai
 
   if (status === 403) {
     const text = dvMessage.toLowerCase();
+    if (/not a member of the organization/.test(text)) {
+      return new InvalidConfigurationError(message, {
+        ...common,
+        remediation: ctx.mode === 'password'
+          ? `Entra ID signed ${identity(ctx)} in, but the user is not a user of this environment: add the user to the environment `
+            + '(Power Platform admin center > Environments > the environment > Settings > Users + permissions > Users > Add user), '
+            + 'give it a Dynamics 365 license and a security role that creates leads, then `leadrelay resume <destination>`.'
+          : `Entra ID issued a token for application ${ctx.clientId}, but this environment has no active application user for it. `
+            + 'Add one: Power Platform admin center > Manage > Environments > the environment > Settings > Users + permissions > Application users > '
+            + `+ New app user > + Add an app (Application ID ${ctx.clientId}) > business unit > Security roles: one with Create on Lead `
+            + '(e.g. Microsoft Marketplace Lead Writer) > Create, and make sure the app user is active. Then `leadrelay resume <destination>`.',
+      });
+    }
     if (code === ATTRIBUTE_PRIVILEGE_CREATE_MISSING || /leadsourcecode/.test(text) || /create permissions/.test(text)) {
       return new InvalidConfigurationError(message, {
         ...common,

@@ -1,6 +1,9 @@
 import type { Lead } from '@leadrelay/core';
 import { describe, expect, it } from 'vitest';
-import { mapLeadToDynamics, truncate } from './dynamics-mapping.js';
+import { truncate } from '../shared/index.js';
+import { mapLeadToDynamics as mapWithWarnings } from './dynamics-mapping.js';
+
+const mapLeadToDynamics = (...args: Parameters<typeof mapWithWarnings>) => mapWithWarnings(...args).record;
 
 const lead: Lead = {
   id: 'lead-1', source: 'AzureMarketplace', action: 'INS', offer: 'contoso.widget-pro', offerTitle: 'Widget Pro',
@@ -37,6 +40,11 @@ describe('mapLeadToDynamics (SPEC §5)', () => {
     expect((body.description as string).length).toBe(2000);
     // fields: overrides are held to the same limits
     expect((mapLeadToDynamics(lead, { leadSourceCode: 8, fields: { lastname: long(60) } }, 'p').lastname as string).length).toBe(50);
+  });
+
+  it('says what it truncated, naming fields and lengths but no value', () => {
+    const { warnings } = mapWithWarnings({ ...lead, customer: { ...lead.customer, firstName: 'Ζ'.repeat(300) } }, { leadSourceCode: 8 }, 'p');
+    expect(warnings).toEqual(['Dynamics lead field firstname holds 50 characters: the value (300 characters) was truncated']);
   });
 
   it('never splits a surrogate pair when truncating', () => {

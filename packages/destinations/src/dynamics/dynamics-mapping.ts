@@ -1,14 +1,22 @@
 import { formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+import { fitToLengths } from '../shared/index.js';
 
 /**
- * Max lengths of the lead columns we write (Dataverse lead table reference; reference §6.2). Longer values are
- * truncated rather than failing the whole lead with "exceeded the maximum allowed length".
+ * Max lengths of the lead columns (Dataverse lead table reference). Longer values are truncated, with a
+ * warning on the lead's timeline, rather than failing the whole lead with "exceeded the maximum allowed length".
  */
 export const DYNAMICS_LEAD_MAX_LENGTHS: Readonly<Record<string, number>> = {
   firstname: 50,
   lastname: 50,
   emailaddress1: 100,
   telephone1: 50,
+  mobilephone: 20,
+  middlename: 50,
+  websiteurl: 200,
+  address1_city: 80,
+  address1_line1: 250,
+  address1_postalcode: 20,
+  address1_stateorprovince: 50,
   address1_country: 80,
   companyname: 100,
   jobtitle: 100,
@@ -23,16 +31,6 @@ export interface DynamicsMappingSettings {
   fields?: Record<string, FieldValue>;
 }
 
-/** Cuts to `max` UTF-16 units without splitting a surrogate pair. */
-export function truncate(value: string, max: number): string {
-  if (value.length <= max) return value;
-  let out = '';
-  for (const ch of value) {
-    if (out.length + ch.length > max) break;
-    out += ch;
-  }
-  return out;
-}
 
 function present(value: string | undefined): string | undefined {
   const v = value?.trim();
@@ -43,7 +41,7 @@ function present(value: string | undefined): string | undefined {
  * SPEC §5: the body of the `leads` upsert. Absent customer fields are left out (so a retry never blanks a
  * column someone filled in Dynamics), except `lastname`, which Dataverse requires: it gets the placeholder.
  */
-export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings, placeholder: string): Record<string, FieldValue> {
+export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings, placeholder: string): { record: Record<string, FieldValue>; warnings: string[] } {
   const c = lead.customer;
   const body: Record<string, FieldValue | undefined> = {
     firstname: present(c.firstName),
@@ -59,10 +57,6 @@ export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings,
     ...renderFields(settings.fields, lead),
   };
   const out: Record<string, FieldValue> = {};
-  for (const [column, value] of Object.entries(body)) {
-    if (value === undefined) continue;
-    const max = DYNAMICS_LEAD_MAX_LENGTHS[column];
-    out[column] = typeof value === 'string' && max !== undefined ? truncate(value, max) : value;
-  }
-  return out;
+  for (const [column, value] of Object.entries(body)) if (value !== undefined) out[column] = value;
+  return fitToLengths(out, DYNAMICS_LEAD_MAX_LENGTHS, 'Dynamics lead');
 }

@@ -6,7 +6,7 @@ import { RetryableError, ThrottledError, isDeliveryError, type DeliveryError } f
 import type { Logger } from '@leadrelay/observability';
 import { MSAL_DEFAULT_THROTTLE_MS, classifyTokenFailure, type TokenFailureContext } from './dynamics-token-errors.js';
 import type { DynamicsSettings } from './settings.js';
-import { SharedToken } from '../shared/index.js';
+import { SharedToken, type TokenRejection } from '../shared/index.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
@@ -85,6 +85,11 @@ export class DynamicsTokenProvider {
    * A valid access token. `rejected`: a token the API just refused (401): a fresh one is fetched unless another
    * caller already replaced it, so concurrent 401s cause a single refresh.
    */
+  /** Runs `fn` with a token; when its answer says the token was refused, once more with a fresh one. */
+  withToken<T>(fn: (token: string) => Promise<T>, rejection: TokenRejection<T>): Promise<T> {
+    return this.token.withToken(fn, rejection);
+  }
+
   getToken(options: { rejected?: string } = {}): Promise<string> {
     return options.rejected !== undefined ? this.token.renew(options.rejected) : this.token.get();
   }

@@ -26,6 +26,12 @@ export const dynamicsSettings = z.object({
       authorityHost,
     }).strict(),
   ]),
+  /**
+   * `create-only` (default): each lead is created with `If-None-Match: *`; a retry that finds the record (its first
+   * try was written but the answer lost) gets 412 and counts as delivered, so the role needs Create on Lead only.
+   * `upsert`: a plain PATCH that updates on a retry, which needs Create and Write on Lead (prvCreateLead, prvWriteLead).
+   */
+  writeMode: z.enum(['create-only', 'upsert']).default('create-only'),
   /** `leadsourcecode` option value written on every lead (8 = Web). */
   leadSourceCode: z.number().int().min(1).default(8),
 });

@@ -2,3 +2,4 @@ export * from './destination-errors.js';
 export * from './memory-rolling-quota.js';
 export * from './destination-http.js';
 export * from './shared-token.js';
+export * from './field-limits.js';
