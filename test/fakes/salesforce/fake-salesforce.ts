@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { countryCodeOfName, isCountryCode } from '../../../packages/destinations/src/salesforce/salesforce-countries.js';
 import { LEAD_FIELDS, REST_ERRORS, type CannedAnswer, type RestError } from './salesforce-wire.js';
 
 /** Which endpoint a request hit. */
-export type FakeSalesforceRoute = 'web-to-lead' | 'token' | 'create-lead' | 'describe-lead' | 'limits' | 'other';
+export type FakeSalesforceRoute = 'web-to-lead' | 'token' | 'create-lead' | 'upsert-lead' | 'describe-lead' | 'limits' | 'other';
 
 export interface RecordedRequest {
   route: FakeSalesforceRoute;
@@ -27,8 +28,12 @@ export interface FakeSalesforceFault {
   times?: number;
   /** A canned answer (status + JSON body, or a string body sent as text/html). */
   answer?: CannedAnswer | { status: number; text: string; headers?: Record<string, string> };
-  /** `reset`: destroy the socket without answering; `hang`: never answer (until `close()`). */
-  action?: 'reset' | 'hang';
+  /**
+   * `reset`: destroy the socket without answering; `hang`: never answer (until `close()`);
+   * `reset-after-commit`: save the Lead as usual, then destroy the socket (the answer is lost after the commit,
+   * as when a worker dies or a connection drops mid-response).
+   */
+  action?: 'reset' | 'hang' | 'reset-after-commit';
 }
 
 /** A rule a REST create must pass, like a Salesforce validation rule. */
@@ -62,6 +67,20 @@ export interface FakeSalesforceOptions {
   leadCreateable?: boolean;
   /** Clock for the Web-to-Lead daily limit. Default Date.now. */
   now?: () => number;
+  /**
+   * State and Country/Territory Picklists (on by default in new orgs): Lead gains CountryCode/StateCode picklists and
+   * text Country only takes a country's integration value (its name); an ISO code there fails with
+   * FIELD_INTEGRITY_EXCEPTION, on REST, and silently drops the lead on Web-to-Lead. Default true.
+   */
+  stateCountryPicklists?: boolean;
+  /** Field lengths the org's admin changed (e.g. `{ FirstName: 20 }`); describe reports them and saves enforce them. */
+  fieldLengths?: Record<string, number>;
+  /** Custom text fields (length 80) for upserts, with their External ID / Unique flags, e.g. `{ LeadRelay_Id__c: { unique: true } }`. */
+  externalIdFields?: Record<string, { externalId?: boolean; unique?: boolean }>;
+  /** The LeadSource picklist; `restricted` refuses other values with INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST. Default unrestricted. */
+  leadSourcePicklist?: { values: string[]; restricted: boolean };
+  /** Whether Web-to-Lead takes an 18-character oid (unconfirmed; generated forms carry 15). Default false: dropped. */
+  acceptsLongOid?: boolean;
 }
 
 export interface WebToLeadOutcome {
@@ -97,6 +116,8 @@ export class FakeSalesforce {
   private readonly faults: (FakeSalesforceFault & { left: number })[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly hung: ServerResponse[] = [];
+  /** Answers to drop after the commit (`reset-after-commit`). */
+  private readonly loseAnswer = new WeakSet<ServerResponse>();
   private readonly now: () => number;
   private server?: Server;
   private port = 0;
@@ -185,6 +206,9 @@ export class FakeSalesforce {
       fault.left--;
       if (fault.action === 'reset') { req.socket.destroy(); return; }
       if (fault.action === 'hang') { this.hung.push(res); return; }
+      if (fault.action === 'reset-after-commit') {
+        this.loseAnswer.add(res);
+      }
       if (fault.answer) {
         if ('text' in fault.answer) send(res, fault.answer.status, fault.answer.text, 'text/html;charset=UTF-8', fault.answer.headers);
         else json(res, fault.answer);
@@ -196,6 +220,7 @@ export class FakeSalesforce {
       case 'web-to-lead': return this.webToLeadServlet(method, recorded, res);
       case 'token': return this.token(recorded, res);
       case 'create-lead':
+      case 'upsert-lead':
       case 'describe-lead':
       case 'limits': return this.rest(route, recorded, req, res);
       default: return json(res, REST_ERRORS.NOT_FOUND);
@@ -217,6 +242,15 @@ export class FakeSalesforce {
     if (this.options.webToLeadEnabled === false) return { outcome: 'dropped', reason: 'Web-to-Lead is disabled' };
     const oid = f.oid ?? '';
     if (oid.slice(0, 15) !== this.orgId.slice(0, 15)) return { outcome: 'dropped', reason: `invalid organization id '${oid}'` };
+    if (oid.length !== 15 && !this.options.acceptsLongOid) return { outcome: 'dropped', reason: `organization id '${oid}' is not the 15-character form` };
+    const country = countryProblem(f.country, f.country_code, this.options.stateCountryPicklists !== false);
+    if (country) return { outcome: 'dropped', reason: `FIELD_INTEGRITY_EXCEPTION: ${country}` };
+    const lengths = this.leadFields();
+    const formNames: Record<string, string> = { first_name: 'FirstName', last_name: 'LastName', email: 'Email', phone: 'Phone', title: 'Title', company: 'Company', country: 'Country', description: 'Description', lead_source: 'LeadSource', city: 'City', state: 'State', zip: 'PostalCode' };
+    for (const [name, api] of Object.entries(formNames)) {
+      const max = lengths[api]?.length ?? 0;
+      if (max > 0 && (f[name]?.length ?? 0) > max) return { outcome: 'dropped', reason: `STRING_TOO_LONG: ${api} (max length=${max})` };
+    }
     const required = ['last_name', 'company', ...(this.options.webToLeadRequired ?? [])];
     const missing = required.filter((k) => !f[k]?.trim());
     if (missing.length) return { outcome: 'dropped', reason: `required fields missing: ${missing.join(', ')}` };
@@ -254,41 +288,99 @@ export class FakeSalesforce {
     if (route === 'limits') {
       return json(res, { status: 200, body: { DailyApiRequests: { Max: 15000, Remaining: 15000 - this.requests.filter((x) => x.route !== 'token' && x.route !== 'web-to-lead').length } } });
     }
-    if (route === 'describe-lead') {
-      const fields = [...Object.entries(LEAD_FIELDS).map(([name, f]) => ({ name, label: f.label, length: f.length })),
-        ...Object.entries(this.options.customFields ?? {}).map(([name, length]) => ({ name, label: name, length }))];
-      return json(res, { status: 200, body: { name: 'Lead', label: 'Lead', createable: this.options.leadCreateable !== false, fields: fields.map((f) => ({ ...f, createable: true })) } });
-    }
-    // create-lead
+    if (route === 'describe-lead') return json(res, { status: 200, body: this.describeLead() });
     if (!r.json || typeof r.json !== 'object' || Array.isArray(r.json)) {
       return json(res, { status: 400, body: [{ message: 'Unexpected character while parsing the JSON body', errorCode: 'JSON_PARSER_ERROR' }] });
     }
     const record = r.json as Record<string, unknown>;
+    const lose = () => { req.socket.destroy(); };
+    if (route === 'upsert-lead') {
+      // PATCH /sobjects/Lead/<field>/<value>: the value comes from the path, never the body.
+      const [, field, value] = /\/sobjects\/Lead\/([^/]+)\/(.+)$/.exec(r.path) ?? [];
+      const ext = this.options.externalIdFields?.[field ?? ''];
+      if (!field || !value || !ext || ext.externalId === false) {
+        return json(res, { status: 404, body: [{ errorCode: 'NOT_FOUND', message: `Provided external ID field does not exist or is not accessible: ${field ?? ''}` }] });
+      }
+      if (field in record) return json(res, { status: 400, body: [{ errorCode: 'INVALID_FIELD', message: `The external ID field '${field}' must not be in the request body`, fields: [field] }] });
+      const key = decodeURIComponent(value);
+      const matches = this.leads.filter((l) => l.record[field] === key);
+      if (matches.length > 1) {
+        return json(res, { status: 300, body: matches.map((m) => `/services/data/v${version}/sobjects/Lead/${m.id}`) });
+      }
+      const merged = { ...(matches[0]?.record ?? {}), ...record, [field]: key };
+      const errors = this.validate(merged, matches[0]);
+      if (errors.length) return json(res, { status: 400, body: errors });
+      if (matches[0]) {
+        matches[0].record = merged;
+        if (this.loseAnswer.has(res)) return lose();
+        // API v46.0 and later answer an update with 200 and created:false; earlier versions with 204 and no body.
+        if (Number(version) < 46) { res.writeHead(204); return void res.end(); }
+        return json(res, { status: 200, body: { id: matches[0].id, success: true, errors: [], created: false } });
+      }
+      const id = `00Q5g${String(++this.leadCounter).padStart(10, '0')}AAA`;
+      this.leads.push({ id, record: merged });
+      if (this.loseAnswer.has(res)) return lose();
+      return json(res, { status: 201, body: { id, success: true, errors: [], created: true }, headers: { location: `/services/data/v${version}/sobjects/Lead/${id}` } });
+    }
     const errors = this.validate(record);
     if (errors.length) return json(res, { status: 400, body: errors });
     const id = `00Q5g${String(++this.leadCounter).padStart(10, '0')}AAA`;
     this.leads.push({ id, record });
+    if (this.loseAnswer.has(res)) return lose();
     json(res, { status: 201, body: { id, success: true, errors: [] }, headers: { location: `/services/data/v${version}/sobjects/Lead/${id}` } });
   }
 
+  /** Lead fields with their lengths: the standard ones, the admin's changes, custom and external-ID fields. */
+  private leadFields(): Record<string, { label: string; length: number }> {
+    const fields: Record<string, { label: string; length: number }> = { ...LEAD_FIELDS };
+    if (this.options.stateCountryPicklists !== false) {
+      fields.CountryCode = { label: 'Country Code', length: 10 };
+      fields.StateCode = { label: 'State Code', length: 10 };
+    }
+    for (const [name, length] of Object.entries(this.options.customFields ?? {})) fields[name] = { label: name, length };
+    for (const name of Object.keys(this.options.externalIdFields ?? {})) fields[name] = { label: name, length: 80 };
+    for (const [name, length] of Object.entries(this.options.fieldLengths ?? {})) if (fields[name]) fields[name] = { ...fields[name]!, length };
+    return fields;
+  }
+
+  private describeLead(): Record<string, unknown> {
+    const picklist = this.options.leadSourcePicklist;
+    const fields = Object.entries(this.leadFields()).map(([name, f]) => {
+      const ext = this.options.externalIdFields?.[name];
+      const base = { name, label: f.label, length: f.length, createable: true, type: f.length > 0 ? 'string' : 'boolean', externalId: !!ext && ext.externalId !== false, unique: !!ext?.unique };
+      if (name === 'LeadSource') {
+        return { ...base, type: 'picklist', restrictedPicklist: !!picklist?.restricted, picklistValues: (picklist?.values ?? ['Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other']).map((value) => ({ value, label: value, active: true })) };
+      }
+      if (name === 'CountryCode') return { ...base, type: 'picklist', restrictedPicklist: true, picklistValues: [] };
+      return base;
+    });
+    return { name: 'Lead', label: 'Lead', createable: this.options.leadCreateable !== false, fields };
+  }
+
   /** Salesforce's save order, simplified: field existence, required fields, lengths, validation rules, duplicate rules. */
-  private validate(record: Record<string, unknown>): RestError[] {
-    const custom = this.options.customFields ?? {};
+  private validate(record: Record<string, unknown>, updating?: RestLead): RestError[] {
+    const known = this.leadFields();
     for (const name of Object.keys(record)) {
-      if (!(name in LEAD_FIELDS) && !(name in custom)) return [{ message: `No such column '${name}' on sobject of type Lead`, errorCode: 'INVALID_FIELD' }];
+      if (!(name in known)) return [{ message: `No such column '${name}' on sobject of type Lead`, errorCode: 'INVALID_FIELD' }];
     }
     const missing = ['LastName', 'Company'].filter((k) => typeof record[k] !== 'string' || !(record[k] as string).trim());
     if (missing.length) return [{ message: `Required fields are missing: [${missing.join(', ')}]`, errorCode: 'REQUIRED_FIELD_MISSING', fields: missing }];
     for (const [name, value] of Object.entries(record)) {
-      const length = LEAD_FIELDS[name]?.length ?? custom[name] ?? 0;
+      const length = known[name]?.length ?? 0;
       if (length > 0 && typeof value === 'string' && value.length > length) {
-        return [{ message: `${LEAD_FIELDS[name]?.label ?? name}: data value too large: ${value} (max length=${length})`, errorCode: 'STRING_TOO_LONG', fields: [name] }];
+        return [{ message: `${known[name]?.label ?? name}: data value too large: ${value} (max length=${length})`, errorCode: 'STRING_TOO_LONG', fields: [name] }];
       }
+    }
+    const country = countryProblem(record.Country, record.CountryCode, this.options.stateCountryPicklists !== false);
+    if (country) return [{ message: country, errorCode: 'FIELD_INTEGRITY_EXCEPTION', fields: ['Country'] }];
+    const picklist = this.options.leadSourcePicklist;
+    if (picklist?.restricted && typeof record.LeadSource === 'string' && !picklist.values.includes(record.LeadSource)) {
+      return [{ message: `Lead Source: bad value for restricted picklist field: ${record.LeadSource}`, errorCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', fields: ['LeadSource'] }];
     }
     for (const rule of this.options.validationRules ?? []) {
       if (rule.violated(record)) return [{ message: rule.message, errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', fields: rule.field ? [rule.field] : [] }];
     }
-    if (this.options.duplicateRuleOnEmail && record.Email && this.leads.some((l) => l.record.Email === record.Email)) {
+    if (this.options.duplicateRuleOnEmail && record.Email && this.leads.some((l) => l !== updating && l.record.Email === record.Email)) {
       return REST_ERRORS.DUPLICATES_DETECTED.body as RestError[];
     }
     return [];
@@ -300,8 +392,25 @@ function routeOf(method: string, path: string): FakeSalesforceRoute {
   if (path === '/services/oauth2/token' && method === 'POST') return 'token';
   if (/^\/services\/data\/v[^/]+\/sobjects\/Lead\/?$/.test(path) && method === 'POST') return 'create-lead';
   if (/^\/services\/data\/v[^/]+\/sobjects\/Lead\/describe\/?$/.test(path) && method === 'GET') return 'describe-lead';
+  if (/^\/services\/data\/v[^/]+\/sobjects\/Lead\/[A-Za-z][A-Za-z0-9_]*__c\/.+$/.test(path) && method === 'PATCH') return 'upsert-lead';
   if (/^\/services\/data\/v[^/]+\/limits\/?$/.test(path) && method === 'GET') return 'limits';
   return 'other';
+}
+
+const PICKLIST_COUNTRY_TEXT = "There's a problem with this country, even though it may appear correct. Please select a country/territory from the list of valid countries.";
+
+/**
+ * With State and Country/Territory Picklists on, Country holds a country's integration value (its name) and
+ * CountryCode its ISO code; anything else, or a pair that disagrees, is FIELD_INTEGRITY_EXCEPTION.
+ */
+function countryProblem(country: unknown, code: unknown, picklists: boolean): string | undefined {
+  if (!picklists) return undefined;
+  if (code !== undefined && (typeof code !== 'string' || !isCountryCode(code))) return PICKLIST_COUNTRY_TEXT;
+  if (country === undefined || country === null || country === '') return undefined;
+  const named = typeof country === 'string' && !/^[A-Za-z]{2,3}$/.test(country.trim()) ? countryCodeOfName(country) : undefined;
+  if (!named) return PICKLIST_COUNTRY_TEXT;
+  if (code !== undefined && code !== named) return PICKLIST_COUNTRY_TEXT;
+  return undefined;
 }
 
 function send(res: ServerResponse, status: number, text: string, type: string, headers: Record<string, string> = {}): void {

@@ -1,4 +1,5 @@
 import { formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+import { readCountry } from './salesforce-countries.js';
 
 /**
  * Lead.LeadSource is a picklist of length 255 (Salesforce field reference, Lead). Offer ids are
@@ -6,20 +7,60 @@ import { formatLeadSource, renderFields, type FieldValue, type Lead } from '@lea
  */
 export const LEAD_SOURCE_MAX_LENGTH = 255;
 
+/**
+ * Lead field lengths of a new org (Salesforce field reference, Lead). Orgs can change them: the REST client
+ * reads the real ones from the Lead describe; Web-to-Lead, which has no describe, uses these.
+ */
+export const SALESFORCE_LEAD_LENGTHS: Readonly<Record<string, number>> = {
+  FirstName: 40, MiddleName: 40, LastName: 80, Suffix: 40, Email: 80, Phone: 40, MobilePhone: 40, Fax: 40,
+  Title: 128, Company: 255, Country: 80, State: 80, City: 40, Street: 255, PostalCode: 20, Website: 255,
+  Description: 32_000, LeadSource: 255, Industry: 255,
+};
+
+/** The Web-to-Lead form names of the standard fields above. */
+const WEB_TO_LEAD_NAMES: Readonly<Record<string, string>> = {
+  FirstName: 'first_name', LastName: 'last_name', Email: 'email', Phone: 'phone', MobilePhone: 'mobile', Fax: 'fax',
+  Title: 'title', Company: 'company', Country: 'country', State: 'state', City: 'city', Street: 'street', PostalCode: 'zip',
+  Website: 'URL', Description: 'description', LeadSource: 'lead_source', Industry: 'industry',
+};
+
+/** SALESFORCE_LEAD_LENGTHS under Web-to-Lead names. */
+export const WEB_TO_LEAD_LENGTHS: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(WEB_TO_LEAD_NAMES).map(([api, form]) => [form, SALESFORCE_LEAD_LENGTHS[api]!]),
+);
+
 export interface SalesforceMappingInput {
   /** `defaults.placeholder`: fills Last Name and Company, the two fields Salesforce requires on a Lead. */
   placeholder: string;
   /** The destination's `fields:` (templates), added to or overriding the defaults. */
   fields?: Record<string, FieldValue>;
+  /**
+   * True when the org has State and Country/Territory Picklists (on by default in new orgs): a country is sent
+   * as its ISO code in CountryCode (`country_code`), because text Country then only takes the picklist's
+   * integration value and rejects a code with FIELD_INTEGRITY_EXCEPTION. Text that is no known country is
+   * still sent as Country. False: the country goes to Country as received.
+   */
+  countryPicklists?: boolean;
+  /** LeadSource values by lead source (`AzureMarketplace`, `SPZA`, …) or by the whole `Source-Action|Offer`. */
+  leadSourceMap?: Record<string, string>;
 }
 
 function present(v: string | undefined): v is string {
   return v !== undefined && v.trim() !== '';
 }
 
-/** `Source-Action|Offer`, cut to the LeadSource length. */
-export function salesforceLeadSource(lead: Lead): string {
-  return formatLeadSource(lead).slice(0, LEAD_SOURCE_MAX_LENGTH);
+/** The mapped LeadSource (`leadSource.map`), else `Source-Action|Offer`, cut to the LeadSource length. */
+export function salesforceLeadSource(lead: Lead, map: Record<string, string> = {}): string {
+  const formatted = formatLeadSource(lead);
+  return (map[formatted] ?? map[lead.source] ?? formatted).slice(0, LEAD_SOURCE_MAX_LENGTH);
+}
+
+/** Where a country goes: `{CountryCode: 'GB'}` with picklists, else `{Country: …}`. */
+function countryField(country: string | undefined, picklists: boolean, names: { code: string; text: string }): Record<string, string> {
+  if (!present(country)) return {};
+  if (!picklists) return { [names.text]: country };
+  const read = readCountry(country);
+  return 'code' in read ? { [names.code]: read.code } : { [names.text]: read.name };
 }
 
 /**
@@ -36,11 +77,11 @@ export function webToLeadForm(lead: Lead, oid: string, input: SalesforceMappingI
   form.set('last_name', present(c.lastName) ? c.lastName : input.placeholder);
   put('email', c.email);
   put('phone', c.phone);
-  put('country', c.country);
+  for (const [name, value] of Object.entries(countryField(c.country, input.countryPicklists ?? false, { code: 'country_code', text: 'country' }))) form.set(name, value);
   form.set('company', present(c.company) ? c.company : input.placeholder);
   put('title', c.title);
   put('description', lead.description);
-  form.set('lead_source', salesforceLeadSource(lead));
+  form.set('lead_source', salesforceLeadSource(lead, input.leadSourceMap));
   for (const [name, value] of Object.entries(renderFields(input.fields, lead))) form.set(name, formValue(value));
   return [...form];
 }
@@ -63,10 +104,10 @@ export function restLeadRecord(lead: Lead, input: SalesforceMappingInput): Recor
   record.LastName = present(c.lastName) ? c.lastName : input.placeholder;
   put('Email', c.email);
   put('Phone', c.phone);
-  put('Country', c.country);
+  Object.assign(record, countryField(c.country, input.countryPicklists ?? false, { code: 'CountryCode', text: 'Country' }));
   record.Company = present(c.company) ? c.company : input.placeholder;
   put('Title', c.title);
   put('Description', lead.description);
-  record.LeadSource = salesforceLeadSource(lead);
+  record.LeadSource = salesforceLeadSource(lead, input.leadSourceMap);
   return { ...record, ...renderFields(input.fields, lead) };
 }

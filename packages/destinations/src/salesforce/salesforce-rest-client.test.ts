@@ -42,10 +42,11 @@ async function start(options: FakeSalesforceOptions = {}): Promise<FakeSalesforc
   return fake;
 }
 
-function settings(fake: FakeSalesforce, over: { clientId?: string; clientSecret?: string; apiVersion?: string; fields?: Record<string, FieldValue> } = {}) {
+function settings(fake: FakeSalesforce, over: { clientId?: string; clientSecret?: string; apiVersion?: string; fields?: Record<string, FieldValue>; extra?: Record<string, unknown> } = {}) {
   return {
     ...salesforceSettings.parse({
       mode: 'api', loginUrl: fake.url, clientId: over.clientId ?? '3MVG9-consumer-key', clientSecret: over.clientSecret ?? SECRET, apiVersion: over.apiVersion,
+      ...over.extra,
     }),
     id: 'sf', type: 'salesforce', enabled: true, allowInsecure: false, fields: over.fields,
   };
@@ -67,14 +68,14 @@ describe('Salesforce REST (jsforce)', () => {
     const fake = await start();
     const result = await client(fake).deliver(lead);
 
-    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /services/oauth2/token', 'POST /services/data/v62.0/sobjects/Lead']);
-    const [token, create] = fake.requests;
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /services/oauth2/token', 'GET /services/data/v62.0/sobjects/Lead/describe', 'POST /services/data/v62.0/sobjects/Lead']);
+    const [token, , create] = fake.requests;
     expect(token!.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(token!.form).toEqual([['grant_type', 'client_credentials'], ['client_id', '3MVG9-consumer-key'], ['client_secret', SECRET]]);
     expect(create!.headers.authorization).toBe(`Bearer ${fake.issuedTokens[0]}`);
     expect(create!.headers['content-type']).toBe('application/json');
     expect(create!.json).toEqual({
-      FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', Phone: '1234567890', Country: 'GB',
+      FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', Phone: '1234567890', CountryCode: 'GB',
       Company: 'Analytical Engines', Title: 'CTO', Description: 'Contact me', LeadSource: 'SPZA-PLT|contoso.widget-pro',
     });
     expect(result).toEqual({ remoteId: fake.leads[0]!.id });
@@ -84,12 +85,12 @@ describe('Salesforce REST (jsforce)', () => {
   it('fills LastName and Company with the placeholder, cuts LeadSource to 255 and applies `fields:` (typed)', async () => {
     const fake = await start({ customFields: { Offer__c: 1000, Seats__c: 0, Trial__c: 0 } });
     const sparse: Lead = { ...lead, offer: `contoso.${'y'.repeat(300)}`, customer: { email: 'x@example.com' }, description: undefined };
-    await client(fake, { fields: { Offer__c: '{{offer}}', Seats__c: 25, Trial__c: true, Country: 'DE' } }).deliver(sparse);
+    await client(fake, { fields: { Offer__c: '{{offer}}', Seats__c: 25, Trial__c: true, Country: 'Germany' } }).deliver(sparse);
 
     const body = fake.requestsTo('create-lead')[0]!.json as Record<string, unknown>;
     expect(body).toEqual({
       LastName: '[not provided]', Email: 'x@example.com', Company: '[not provided]', LeadSource: `SPZA-PLT|contoso.${'y'.repeat(300)}`.slice(0, 255),
-      Offer__c: `contoso.${'y'.repeat(300)}`, Seats__c: 25, Trial__c: true, Country: 'DE',
+      Offer__c: `contoso.${'y'.repeat(300)}`.slice(0, 1000), Seats__c: 25, Trial__c: true, Country: 'Germany',
     });
   });
 
@@ -110,8 +111,8 @@ describe('Salesforce REST (jsforce)', () => {
       fake.expireSessions();
 
       const result = await c.deliver(lead);
-      expect(fake.requests.map((r) => r.route)).toEqual(['token', 'create-lead', 'create-lead', 'token', 'create-lead']);
-      expect(fake.requests[4]!.headers.authorization).toBe(`Bearer ${fake.issuedTokens[1]}`);
+      expect(fake.requests.map((r) => r.route)).toEqual(['token', 'describe-lead', 'create-lead', 'create-lead', 'token', 'create-lead']);
+      expect(fake.requests[5]!.headers.authorization).toBe(`Bearer ${fake.issuedTokens[1]}`);
       expect(result.remoteId).toBe(fake.leads[1]!.id);
     });
 
@@ -133,7 +134,7 @@ describe('Salesforce REST (jsforce)', () => {
       expect(err.destinationCode).toBe('INVALID_SESSION_ID');
       expect(err.message).toContain('Session expired or invalid');
       expect(err.remediation).toMatch(/API Enabled/);
-      expect(fake.requests.map((r) => r.route)).toEqual(['token', 'create-lead', 'token', 'create-lead']);
+      expect(fake.requests.map((r) => r.route)).toEqual(['token', 'describe-lead', 'create-lead', 'token', 'create-lead']);
     });
 
     it('the 401 jsforce never refreshes on ("not valid for use with the REST API") gets the same single retry', async () => {
@@ -165,9 +166,10 @@ describe('Salesforce REST (jsforce)', () => {
       expect(err.remediation).toMatch(/API name/);
     });
 
-    it('STRING_TOO_LONG', async () => {
+    it('STRING_TOO_LONG (a value too long for a field in fields:, past our truncation) keeps Salesforce\'s message', async () => {
       const fake = await start();
-      const err = await failure(client(fake).deliver({ ...lead, customer: { ...lead.customer, firstName: 'A'.repeat(41) } }));
+      fake.inject({ route: 'create-lead', answer: REST_ERRORS.STRING_TOO_LONG });
+      const err = await failure(client(fake).deliver(lead));
       expect(err).toBeInstanceOf(PayloadValidationError);
       expect(err.destinationCode).toBe('STRING_TOO_LONG');
       expect(err.message).toContain('(max length=40) (fields: FirstName)');
@@ -273,7 +275,7 @@ describe('Salesforce REST (jsforce)', () => {
     it('an unknown apiVersion (404 NOT_FOUND) is a configuration error', async () => {
       const fake = await start();
       const err = await failure(client(fake, { apiVersion: '99.0' }).deliver(lead));
-      expect(fake.requestsTo('create-lead')[0]!.path).toBe('/services/data/v99.0/sobjects/Lead');
+      expect(fake.requestsTo('describe-lead')[0]!.path).toBe('/services/data/v99.0/sobjects/Lead/describe');
       expect(err).toBeInstanceOf(InvalidConfigurationError);
       expect(err.remediation).toMatch(/apiVersion/);
     });
@@ -395,5 +397,128 @@ describe('Salesforce REST (jsforce)', () => {
   it('the destination definition picks the REST client for mode api', async () => {
     const fake = await start();
     expect(await salesforce.create(settings(fake), ctx)).toBeInstanceOf(SalesforceRestClient);
+  });
+
+  describe('real-org setups', () => {
+    const EXT = { LeadRelay_Id__c: { unique: true } };
+
+    it('without externalIdField, a create whose answer is lost is retried into a second Lead (why upsert exists)', async () => {
+      const fake = await start();
+      const c = client(fake);
+      fake.inject({ route: 'create-lead', action: 'reset-after-commit' });
+      expect(await failure(c.deliver(lead))).toBeInstanceOf(RetryableError);
+      await c.deliver(lead);
+      expect(fake.leads).toHaveLength(2);
+    });
+
+    it('with externalIdField, a write whose answer is lost is retried into the same Lead: PATCH /sobjects/Lead/<field>/<lead id>', async () => {
+      const fake = await start({ externalIdFields: EXT });
+      const c = client(fake, { extra: { externalIdField: 'LeadRelay_Id__c' } });
+      fake.inject({ route: 'upsert-lead', action: 'reset-after-commit' });
+      expect(await failure(c.deliver(lead))).toBeInstanceOf(RetryableError);
+      const again = await c.deliver(lead);
+      expect(fake.leads).toHaveLength(1);
+      expect(again.remoteId).toBe(fake.leads[0]!.id);
+      expect(fake.leads[0]!.record.LeadRelay_Id__c).toBe('lead-1');
+      const writes = fake.requestsTo('upsert-lead');
+      expect(writes.map((r) => `${r.method} ${r.path}`)).toEqual(Array(2).fill('PATCH /services/data/v62.0/sobjects/Lead/LeadRelay_Id__c/lead-1'));
+      expect(writes[0]!.json).not.toHaveProperty('LeadRelay_Id__c');
+      // Another lead is another record.
+      await c.deliver({ ...lead, id: 'lead-2' });
+      expect(fake.leads).toHaveLength(2);
+    });
+
+    it('an external-ID value a URL path cannot carry is hashed, the same for every retry', async () => {
+      const fake = await start({ externalIdFields: EXT });
+      const c = client(fake, { extra: { externalIdField: 'LeadRelay_Id__c' } });
+      await c.deliver({ ...lead, id: 'odd/id?#' });
+      await c.deliver({ ...lead, id: 'odd/id?#' });
+      expect(fake.leads).toHaveLength(1);
+      expect(String(fake.leads[0]!.record.LeadRelay_Id__c)).toMatch(/^lr_[0-9a-f]{40}$/);
+    });
+
+    it('State and Country picklists: an ISO code goes to CountryCode, alpha-3 and names become the code, other text stays Country', async () => {
+      const fake = await start();
+      const c = client(fake);
+      for (const country of ['GB', 'usa', 'United Kingdom']) await c.deliver({ ...lead, customer: { ...lead.customer, country } });
+      expect(fake.leads.map((l) => [l.record.CountryCode, l.record.Country])).toEqual([['GB', undefined], ['US', undefined], ['GB', undefined]]);
+      // Today's mapping sends the code as Country, which such an org refuses.
+      const err = await failure(client(fake, { extra: { countryPicklists: 'off' } }).deliver(lead));
+      expect(err.destinationCode).toBe('FIELD_INTEGRITY_EXCEPTION');
+    });
+
+    it('an org without picklists gets Country as received (auto-detected from the describe)', async () => {
+      const fake = await start({ stateCountryPicklists: false });
+      await client(fake).deliver(lead);
+      expect(fake.leads[0]!.record).toMatchObject({ Country: 'GB' });
+      expect(fake.leads[0]!.record).not.toHaveProperty('CountryCode');
+    });
+
+    it('lengths come from the Lead describe (an org with FirstName 20): longer values are truncated and delivered with a warning', async () => {
+      const fake = await start({ fieldLengths: { FirstName: 20 } });
+      const c = client(fake);
+      const result = await c.deliver({ ...lead, customer: { ...lead.customer, firstName: 'Ярослава'.repeat(40), company: '株式会社'.repeat(100) } });
+      expect(fake.leads[0]!.record.FirstName).toBe('Ярослава'.repeat(40).slice(0, 20));
+      expect(String(fake.leads[0]!.record.Company)).toHaveLength(255);
+      expect(result.warnings).toEqual([
+        'Salesforce Lead field FirstName holds 20 characters: the value (320 characters) was truncated',
+        'Salesforce Lead field Company holds 255 characters: the value (400 characters) was truncated',
+      ]);
+      await c.deliver(lead);
+      expect(fake.requestsTo('describe-lead')).toHaveLength(1); // read once, cached
+    });
+
+    it('a restricted LeadSource picklist: mapped value, else the fallback, else left out, never a dead lead', async () => {
+      const fake = await start({ leadSourcePicklist: { restricted: true, values: ['Web', 'Marketplace'] } });
+      const mapped = await client(fake, { extra: { leadSource: { map: { SPZA: 'Marketplace' } } } }).deliver(lead);
+      expect(fake.leads[0]!.record.LeadSource).toBe('Marketplace');
+      expect(mapped.warnings).toBeUndefined();
+      const fell = await client(fake, { extra: { leadSource: { fallback: 'Web' } } }).deliver(lead);
+      expect(fake.leads[1]!.record.LeadSource).toBe('Web');
+      expect(fell.warnings![0]).toMatch(/restricted picklist.*fallback 'Web'/);
+      const none = await client(fake).deliver(lead);
+      expect(fake.leads[2]!.record).not.toHaveProperty('LeadSource');
+      expect(none.warnings![0]).toMatch(/LeadSource left empty/);
+    });
+
+    describe('check()', () => {
+      it('verifies the external-ID field is External ID and Unique, and says what it read', async () => {
+        const fake = await start({ externalIdFields: EXT, leadSourcePicklist: { restricted: true, values: ['Web'] } });
+        const r = await client(fake, { extra: { externalIdField: 'LeadRelay_Id__c', leadSource: { map: { AzureMarketplace: 'Web', AzurePortal: 'Web', SPZA: 'Web', TestDrive: 'Web' } } } }).check();
+        expect(r.ok).toBe(true);
+        expect(r.warnings).toBeUndefined();
+        expect(r.message).toMatch(/upserted on LeadRelay_Id__c \(External ID, Unique\)/);
+        expect(r.message).toMatch(/CountryCode/);
+        expect(r.message).toMatch(/FirstName 40, LastName 80, Company 255/);
+        expect(fake.leads).toHaveLength(0);
+      });
+
+      it('fails on a missing or non-External-ID field, warns when it is not Unique or not configured', async () => {
+        const fake = await start({ externalIdFields: { NotExt__c: { externalId: false }, NotUnique__c: { unique: false } } });
+        const missing = await client(fake, { extra: { externalIdField: 'Missing__c' } }).check();
+        expect(missing.ok).toBe(false);
+        expect(missing.remediation).toMatch(/Object Manager → Lead → Fields & Relationships → New → Text/);
+        const notExt = await client(fake, { extra: { externalIdField: 'NotExt__c' } }).check();
+        expect(notExt.ok).toBe(false);
+        expect(notExt.message).toMatch(/not marked External ID/);
+        const notUnique = await client(fake, { extra: { externalIdField: 'NotUnique__c' } }).check();
+        expect(notUnique.ok).toBe(true);
+        expect(notUnique.warnings![0]).toMatch(/not Unique/);
+        const none = await client(fake).check();
+        expect(none.ok).toBe(true);
+        expect(none.warnings![0]).toMatch(/retry .* may create a second Lead/);
+        expect(none.warnings![0]).toMatch(/tick "Unique".*"External ID"/);
+      });
+
+      it('reads the restricted LeadSource picklist: warns about unmapped sources, fails on a fallback not in it', async () => {
+        const fake = await start({ leadSourcePicklist: { restricted: true, values: ['Web', 'Other'] } });
+        const warn = await client(fake).check();
+        expect(warn.ok).toBe(true);
+        expect(warn.warnings!.join(' ')).toMatch(/restricted picklist \(values: Web, Other\).*AzureMarketplace, AzurePortal, SPZA, TestDrive/);
+        const bad = await client(fake, { extra: { leadSource: { fallback: 'Marketplace' } } }).check();
+        expect(bad.ok).toBe(false);
+        expect(bad.remediation).toMatch(/one of: Web, Other/);
+      });
+    });
   });
 });

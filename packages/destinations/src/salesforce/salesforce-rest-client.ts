@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { Connection } from 'jsforce';
-import { DeliveryError, InvalidConfigurationError, RetryableError, SecretRedactor, type Lead } from '@leadrelay/core';
+import { DeliveryError, InvalidConfigurationError, PayloadValidationError, RetryableError, SecretRedactor, type FieldValue, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { SharedToken } from '../shared/index.js';
+import { SharedToken, fitToLengths } from '../shared/index.js';
 import { restLeadRecord } from './salesforce-mapping.js';
-import { classifyApiErrors, classifySalesforceFailure, classifyTokenError, isSessionRejected, type Scrub } from './salesforce-errors.js';
+import { classifyApiErrors, classifySalesforceFailure, classifyTokenError, isSessionRejected, type SalesforceApiErrorItem, type Scrub } from './salesforce-errors.js';
+import { readLeadDescribe, type LeadDescribe } from './salesforce-lead-describe.js';
 import type { SalesforceSettings } from './settings.js';
 
 export interface SalesforceRestClientOptions {
@@ -38,6 +40,7 @@ export class SalesforceRestClient implements DestinationClient {
   private readonly timeoutMs: number;
   /** Salesforce sessions have no expiry we are told of: the token is renewed when the API refuses it. */
   private readonly token = new SharedToken(() => this.authorize());
+  private described?: Promise<LeadDescribe>;
 
   constructor(
     private readonly settings: SalesforceSettings & CommonDestinationSettings,
@@ -51,30 +54,129 @@ export class SalesforceRestClient implements DestinationClient {
   }
 
   async deliver(lead: Lead): Promise<Delivered> {
-    const record = restLeadRecord(lead, { placeholder: this.ctx.placeholder, fields: this.settings.fields });
-    const result = await this.call(() => this.conn.sobject('Lead').create(record), 'the Lead create');
-    if (!result.success || !result.id) {
-      throw classifyApiErrors(result.errors?.length ? result.errors : [{ errorCode: 'UNKNOWN', message: 'create returned success=false without errors' }], this.scrub);
+    const described = await this.describe();
+    const warnings: string[] = [];
+    const mapped = restLeadRecord(lead, {
+      placeholder: this.ctx.placeholder, fields: this.settings.fields,
+      countryPicklists: this.countryPicklists(described), leadSourceMap: this.settings.leadSource.map,
+    });
+    this.fitLeadSource(mapped, described, warnings);
+    const { record, warnings: cut } = fitToLengths(mapped, described.lengths, 'Salesforce Lead');
+    warnings.push(...cut);
+    const ext = this.settings.externalIdField;
+    const result = ext
+      ? await this.call(() => this.conn.sobject('Lead').upsert({ ...record, [ext]: externalIdValue(lead.id) }, ext), 'the Lead upsert')
+      : await this.call(() => this.conn.sobject('Lead').create(record), 'the Lead create');
+    const one = (Array.isArray(result) ? result[0] : result) as { id?: string; success?: boolean; errors?: unknown[] } | undefined;
+    if (!one || typeof one !== 'object' || !('success' in one)) {
+      // HTTP 300: several Leads hold this external id (the field is not Unique); nothing was written.
+      throw new PayloadValidationError(`Salesforce found several Leads with ${ext} = ${externalIdValue(lead.id)}; nothing was written`, {
+        destinationCode: 'MULTIPLE_CHOICES', status: 300,
+        remediation: `Mark ${ext} as Unique on Lead (Setup → Object Manager → Lead → Fields & Relationships → ${ext} → Edit), merge the duplicate Leads, then \`leadrelay dlq replay --id <leadId>\`.`,
+      });
     }
-    return { remoteId: result.id };
+    // An update on API versions before 46.0 answers 204: success without an id.
+    if (!one.success || (!one.id && !ext)) {
+      throw classifyApiErrors((one.errors?.length ? one.errors : [{ errorCode: 'UNKNOWN', message: 'the write returned success=false without errors' }]) as SalesforceApiErrorItem[], this.scrub);
+    }
+    return { ...(one.id ? { remoteId: one.id } : {}), ...(warnings.length ? { warnings } : {}) };
   }
 
-  /** Gets a token and describes Lead (read-only): proves credentials, API access and that the run-as user may create leads. */
+  /**
+   * Gets a token and describes Lead (read-only): proves credentials, API access and that the run-as user may
+   * create leads; then checks the external-ID field, the LeadSource picklist and the country picklists.
+   */
   async check(): Promise<CheckResult> {
     try {
-      const lead = await this.call(() => this.conn.sobject('Lead').describe(), 'the Lead describe');
+      this.described = undefined; // a check always reads the org as it is now
+      const d = await this.describe();
       const who = this.conn.userInfo ? ` (org ${this.conn.userInfo.organizationId}, run-as user ${this.conn.userInfo.id})` : '';
-      if (!lead.createable) {
+      if (!d.createable) {
         return {
           ok: false, message: `Authorized with client credentials${who}, but the run-as user cannot create leads`,
           remediation: 'Give the external client app\'s run-as user Create on Lead (profile or permission set), then run `leadrelay check` again.',
         };
       }
-      return { ok: true, message: `Authorized with client credentials${who}; Lead is createable through REST API v${this.settings.apiVersion}` };
+      const warnings: string[] = [];
+      const ext = this.settings.externalIdField;
+      const howToCreate = `create it: Setup → Object Manager → Lead → Fields & Relationships → New → Text (length 80) → Field Name ${ext ? ext.replace(/__c$/, '') : 'LeadRelay_Id'}, tick "Unique" (case sensitive) and "External ID", give the run-as user edit access, then set externalIdField: ${ext ?? 'LeadRelay_Id__c'}`;
+      if (!ext) {
+        warnings.push(`No externalIdField: leads are created with POST, so a retry after a lost answer or a worker crash may create a second Lead. To make retries safe, ${howToCreate}.`);
+      } else {
+        const f = d.fields.get(ext);
+        if (!f) return { ok: false, message: `Lead has no field ${ext} that the run-as user can see`, remediation: `Check the API name and its field-level security, or ${howToCreate}. Then run \`leadrelay check\` again.` };
+        if (!f.externalId) return { ok: false, message: `Lead.${ext} is not marked External ID: Salesforce cannot upsert on it`, remediation: `Edit the field (Setup → Object Manager → Lead → Fields & Relationships → ${ext} → Edit), tick "External ID" and "Unique", then run \`leadrelay check\` again.` };
+        if (!f.unique) warnings.push(`Lead.${ext} is External ID but not Unique: two Leads with one value make every later upsert of that lead fail (HTTP 300). Edit the field and tick "Unique".`);
+        if (f.createable === false) return { ok: false, message: `The run-as user cannot write Lead.${ext}`, remediation: `Give the run-as user edit access to ${ext} (field-level security), then run \`leadrelay check\` again.` };
+      }
+      const sources = this.leadSourceProblems(d);
+      if (sources) {
+        if (sources.fallbackInvalid) return { ok: false, message: `leadSource.fallback '${this.settings.leadSource.fallback}' is not a value of the restricted LeadSource picklist`, remediation: `Set leadSource.fallback to one of: ${[...d.restrictedLeadSources!].join(', ')}; or add the value to the picklist. Then run \`leadrelay check\` again.` };
+        warnings.push(sources.warning);
+      }
+      const picklists = this.countryPicklists(d);
+      const parts = [
+        `Authorized with client credentials${who}; Lead is createable through REST API v${this.settings.apiVersion}`,
+        ext ? `leads are upserted on ${ext} (External ID${d.fields.get(ext)!.unique ? ', Unique' : ''})` : 'leads are created (no externalIdField)',
+        picklists ? 'State and Country/Territory Picklists are on: countries go as ISO codes in CountryCode' : 'countries go to Country as received',
+        `field lengths read from the describe (FirstName ${d.lengths.FirstName}, LastName ${d.lengths.LastName}, Company ${d.lengths.Company}); longer values are truncated`,
+        d.restrictedLeadSources ? `LeadSource is a restricted picklist (${d.restrictedLeadSources.size} values)` : 'LeadSource accepts any value',
+      ];
+      return { ok: true, message: parts.join('; '), ...(warnings.length ? { warnings } : {}) };
     } catch (e) {
       const err = e instanceof DeliveryError ? e : classifySalesforceFailure(e, this.scrub);
       return { ok: false, message: err.message, remediation: err.remediation };
     }
+  }
+
+  /** The Lead describe, read once and shared (a failed read is read again next time). */
+  private describe(): Promise<LeadDescribe> {
+    if (!this.described) {
+      const reading = this.call(() => this.conn.sobject('Lead').describe(), 'the Lead describe').then((raw) => readLeadDescribe(raw as never));
+      this.described = reading;
+      reading.catch(() => { if (this.described === reading) this.described = undefined; });
+    }
+    return this.described;
+  }
+
+  private countryPicklists(d: LeadDescribe): boolean {
+    const setting = this.settings.countryPicklists;
+    return setting === 'auto' ? d.countryPicklists : setting === 'on';
+  }
+
+  /** A LeadSource the restricted picklist would refuse becomes the fallback, or is left out; never a dead lead. */
+  private fitLeadSource(record: Record<string, FieldValue>, d: LeadDescribe, warnings: string[]): void {
+    const allowed = d.restrictedLeadSources;
+    const value = record.LeadSource;
+    if (!allowed || typeof value !== 'string' || allowed.has(value)) return;
+    const fallback = this.settings.leadSource.fallback;
+    if (fallback && allowed.has(fallback)) {
+      record.LeadSource = fallback;
+      warnings.push(`Salesforce LeadSource is a restricted picklist without this lead's value: sent leadSource.fallback '${fallback}'`);
+    } else {
+      delete record.LeadSource;
+      warnings.push('Salesforce LeadSource is a restricted picklist without this lead\'s value and no usable leadSource.fallback: LeadSource left empty');
+    }
+  }
+
+  /** What check says about a restricted LeadSource picklist; undefined when every lead's value fits. */
+  private leadSourceProblems(d: LeadDescribe): { warning: string; fallbackInvalid: boolean } | undefined {
+    const allowed = d.restrictedLeadSources;
+    if (!allowed) return undefined;
+    const { map, fallback } = this.settings.leadSource;
+    const fallbackInvalid = !!fallback && !allowed.has(fallback);
+    const sources = ['AzureMarketplace', 'AzurePortal', 'SPZA', 'TestDrive'];
+    const unmapped = sources.filter((s) => !map[s] || !allowed.has(map[s]!));
+    const badMapped = Object.entries(map).filter(([, v]) => !allowed.has(v)).map(([k, v]) => `${k} → '${v}'`);
+    if (!fallbackInvalid && unmapped.length === 0 && badMapped.length === 0) return undefined;
+    const values = [...allowed].slice(0, 20).join(', ');
+    return {
+      fallbackInvalid,
+      warning: `LeadSource is a restricted picklist (values: ${values}). `
+        + (badMapped.length ? `Mapped values not in it: ${badMapped.join(', ')}. ` : '')
+        + (unmapped.length ? `Lead sources without a picklist value in leadSource.map: ${unmapped.join(', ')} (they would send 'Source-Action|Offer'). ` : '')
+        + (fallback && !fallbackInvalid ? `Those leads get leadSource.fallback '${fallback}'.` : 'Those leads are delivered with LeadSource empty: set leadSource.map or leadSource.fallback to picklist values.'),
+    };
   }
 
   async close(): Promise<void> {
@@ -117,4 +219,13 @@ export class SalesforceRestClient implements DestinationClient {
     promise.catch(() => undefined); // an abandoned call may still fail later; nobody is waiting for it
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * The external-ID value of a lead: its id. jsforce puts the value into the URL path unencoded, so an id with
+ * characters a path cannot carry (or longer than the 80 characters the field is created with) is replaced by a
+ * stable hash of it.
+ */
+export function externalIdValue(leadId: string): string {
+  return /^[A-Za-z0-9._~-]{1,80}$/.test(leadId) ? leadId : `lr_${createHash('sha256').update(leadId).digest('hex').slice(0, 40)}`;
 }

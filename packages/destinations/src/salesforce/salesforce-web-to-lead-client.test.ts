@@ -5,7 +5,7 @@ import { FakeSalesforce } from '../../../../test/fakes/salesforce/index.js';
 import type { DestinationContext, RollingQuota } from '../destination.js';
 import { MemoryRollingQuota } from '../shared/index.js';
 import { salesforce } from './index.js';
-import { salesforceSettings } from './settings.js';
+import { idSuffix, normaliseOid, salesforceSettings } from './settings.js';
 import { SalesforceWebToLeadClient } from './salesforce-web-to-lead-client.js';
 
 const OID = '00D5g000004abcd';
@@ -70,7 +70,7 @@ describe('Salesforce Web-to-Lead', () => {
     expect(req!.headers['content-type']).toBe('application/x-www-form-urlencoded; charset=UTF-8');
     expect(req!.body).toBe(
       'oid=00D5g000004abcd&encoding=UTF-8&first_name=Zo%C3%AB&last_name=%5Bnot+provided%5D&email=zoe%40example.com'
-      + '&phone=%2B1+425+555+0100&country=US&company=%5Bnot+provided%5D&title=CTO&description=Trial+started+%26+more'
+      + '&phone=%2B1+425+555+0100&country_code=US&company=%5Bnot+provided%5D&title=CTO&description=Trial+started+%26+more'
       + '&lead_source=AzureMarketplace-INS%7Ccontoso.widget-pro',
     );
     // The fake applies Salesforce's rules: this lead would really be created.
@@ -83,7 +83,7 @@ describe('Salesforce Web-to-Lead', () => {
     const [req] = fake.requestsTo('web-to-lead');
     expect(req!.form).toEqual([
       ['oid', OID], ['encoding', 'UTF-8'], ['first_name', 'Zoë'], ['last_name', '[not provided]'], ['email', 'zoe@example.com'],
-      ['phone', '+1 425 555 0100'], ['country', 'US'], ['company', '[not provided]'], ['title', 'CTO'], ['description', 'Trial started & more'],
+      ['phone', '+1 425 555 0100'], ['country_code', 'US'], ['company', '[not provided]'], ['title', 'CTO'], ['description', 'Trial started & more'],
       ['lead_source', 'Marketplace'], ['00N5g00000AbCdE', 'contoso.widget-pro'], ['00N5g00000XyZwV', '1'], ['employees', '50'],
     ]);
   });
@@ -223,5 +223,43 @@ describe('Salesforce Web-to-Lead', () => {
 
   it('the destination definition picks the Web-to-Lead client for mode web-to-lead', async () => {
     expect(await salesforce.create(settings(), ctx())).toBeInstanceOf(SalesforceWebToLeadClient);
+  });
+});
+
+describe('Salesforce Web-to-Lead in a real org', () => {
+  it('an 18-character oid is sent in the 15-character form generated forms carry (the 18-character one is dropped)', async () => {
+    const long = `${OID}${idSuffix(OID)}`;
+    expect(long).toHaveLength(18);
+    await client({ oid: long }).deliver(lead);
+    expect(Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!).oid).toBe(OID);
+    expect(fake.webToLead.map((l) => l.outcome)).toEqual(['created']);
+    expect(normaliseOid(` ${long} `)).toBe(OID);
+    expect(normaliseOid(`${OID}ZZZ`)).toBeUndefined();
+    const problems: string[] = [];
+    salesforce.refine!(settings({ oid: `${OID}ZZZ` }), (path, m) => problems.push(`${path.join('.')}: ${m}`));
+    expect(problems.join()).toMatch(/oid: is an 18-character id whose last 3 characters do not match/);
+  });
+
+  it('a country name goes as country_code too; with picklists off, country as received', async () => {
+    await client().deliver({ ...lead, customer: { ...lead.customer, country: 'Germany' } });
+    expect(Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!)).toMatchObject({ country_code: 'DE' });
+    expect(fake.webToLead.at(-1)!.outcome).toBe('created');
+    const off = new SalesforceWebToLeadClient({ ...settings(), countryPicklists: 'off' }, ctx(), { timeoutMs: 5_000 });
+    await off.deliver(lead);
+    expect(Object.fromEntries(fake.requestsTo('web-to-lead')[1]!.form!)).toMatchObject({ country: 'US' });
+    // An org with picklists drops that lead without a word: why `auto` means on for Web-to-Lead.
+    expect(fake.webToLead.at(-1)!.outcome).toBe('dropped');
+  });
+
+  it('values longer than the Lead fields are cut before posting (Web-to-Lead would drop the lead silently), with a warning', async () => {
+    const result = await client().deliver({ ...lead, customer: { ...lead.customer, firstName: 'Χ'.repeat(300), title: 't'.repeat(300) } });
+    const form = Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!);
+    expect(form.first_name).toHaveLength(40);
+    expect(form.title).toHaveLength(128);
+    expect(fake.webToLead.map((l) => l.outcome)).toEqual(['created']);
+    expect(result.warnings).toEqual([
+      'Salesforce Web-to-Lead field first_name holds 40 characters: the value (300 characters) was truncated',
+      'Salesforce Web-to-Lead field title holds 128 characters: the value (300 characters) was truncated',
+    ]);
   });
 });

@@ -1,9 +1,9 @@
 import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { InvalidConfigurationError, ThrottledError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
-import { classifyHttpFailure, networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
-import { webToLeadForm } from './salesforce-mapping.js';
-import { OID_PATTERN, type SalesforceSettings } from './settings.js';
+import { classifyHttpFailure, networkFailure, createDestinationHttp, fitToLengths, type DestinationHttp } from '../shared/index.js';
+import { WEB_TO_LEAD_LENGTHS, webToLeadForm } from './salesforce-mapping.js';
+import { normaliseOid, type SalesforceSettings } from './settings.js';
 
 export const WEB_TO_LEAD_WINDOW_MS = 24 * 60 * 60_000;
 
@@ -46,7 +46,14 @@ export class SalesforceWebToLeadClient implements DestinationClient {
 
   async deliver(lead: Lead): Promise<Delivered> {
     const oid = this.oid();
-    const body = new URLSearchParams(webToLeadForm(lead, oid, { placeholder: this.ctx.placeholder, fields: this.settings.fields })).toString();
+    const form = Object.fromEntries(webToLeadForm(lead, oid, {
+      placeholder: this.ctx.placeholder, fields: this.settings.fields,
+      // No describe over Web-to-Lead: `auto` means on, as in new orgs.
+      countryPicklists: this.settings.countryPicklists !== 'off', leadSourceMap: this.settings.leadSource.map,
+    }));
+    // Web-to-Lead drops an invalid lead without a word, so values are cut to the new-org lengths before sending.
+    const { record, warnings } = fitToLengths(form, WEB_TO_LEAD_LENGTHS, 'Salesforce Web-to-Lead');
+    const body = new URLSearchParams(record).toString();
     // One use per POST, taken before sending: a POST that fails on the wire may still have reached Salesforce.
     const slot = await this.quota.take();
     if (!slot.ok) {
@@ -58,7 +65,7 @@ export class SalesforceWebToLeadClient implements DestinationClient {
       );
     }
     const res = await this.send(() => this.http.post(this.settings.url, body, { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' } }));
-    if (res.status >= 200 && res.status < 300) return {};
+    if (res.status >= 200 && res.status < 300) return warnings.length ? { warnings } : {};
     throw this.failure(res);
   }
 
@@ -71,7 +78,7 @@ export class SalesforceWebToLeadClient implements DestinationClient {
   }
 
   async check(): Promise<CheckResult> {
-    if (!this.settings.oid || !OID_PATTERN.test(this.settings.oid)) {
+    if (!normaliseOid(this.settings.oid)) {
       return {
         ok: false, message: `oid '${this.settings.oid ?? ''}' is not a Salesforce organization id`,
         remediation: 'Set oid to the Organization ID from Salesforce Setup → Company Information (00D followed by 12 or 15 letters and digits), the value of the hidden `oid` input of a generated Web-to-Lead form.',
@@ -94,12 +101,13 @@ export class SalesforceWebToLeadClient implements DestinationClient {
     }
   }
 
+  /** The 15-character org id generated forms carry, whichever form was configured. */
   private oid(): string {
-    const oid = this.settings.oid;
-    if (!oid || !OID_PATTERN.test(oid)) {
+    const oid = normaliseOid(this.settings.oid);
+    if (!oid) {
       throw new InvalidConfigurationError(`Web-to-Lead oid '${oid ?? ''}' is not a Salesforce organization id`, {
         destinationCode: 'INVALID_OID',
-        remediation: 'Set oid to the Organization ID from Salesforce Setup → Company Information (00D followed by 12 or 15 letters and digits), then `leadrelay resume <destination>`.',
+        remediation: 'Set oid to the Organization ID from Salesforce Setup → Company Information (00D followed by 12 or 15 letters and digits; an 18-character id must end in its own 3-character suffix), then `leadrelay resume <destination>`.',
       });
     }
     return oid;
