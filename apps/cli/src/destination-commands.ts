@@ -30,7 +30,7 @@ export async function checkDestination(config: LeadRelayConfig, d: ResolvedDesti
     const timeout = new Promise<CheckResult>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, message: `no answer within ${CHECK_TIMEOUT_MS / 1000}s`, remediation: 'Check that the destination URL is right and reachable from this machine.' }), CHECK_TIMEOUT_MS);
     });
-    const result = await Promise.race([client.check().catch((e: Error & { remediation?: string }) => ({ ok: false, message: e.message, remediation: e.remediation })), timeout]);
+    const result: CheckResult = await Promise.race([client.check().catch((e: Error & { remediation?: string }): CheckResult => ({ ok: false, message: e.message, remediation: e.remediation })), timeout]);
     return {
       ...result, message: runtime.redactor.redact(result.message),
       ...(result.remediation ? { remediation: runtime.redactor.redact(result.remediation) } : {}),
