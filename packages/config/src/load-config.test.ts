@@ -27,6 +27,16 @@ function problems(source: string, env: Record<string, string | undefined> = {}):
 
 const ok = (source: string, env: Record<string, string | undefined> = {}): LeadRelayConfig => parseConfig(source, 'lr.yaml', { env });
 
+describe('webhook signing secrets', () => {
+  it('a whsec_ secret whose base64 is bad is reported at its line and column (signingSecret and signingSecrets)', () => {
+    const found = problems(config(`${HOOK}    signingSecret: whsec_abc\n  - id: hook2\n    type: https\n    url: https://hooks.example.com/b\n    signingSecrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_YWJj=]\n`));
+    expect(found).toEqual([
+      expect.stringMatching(/^lr\.yaml:7:20 .*signingSecret.*not valid base64/),
+      expect.stringMatching(/^lr\.yaml:11:62 .*signingSecrets.*not valid base64/),
+    ]);
+  });
+});
+
 describe('environment variables', () => {
   it('substitutes ${VAR} and ${VAR:-default}, typing unquoted values as YAML would', () => {
     const c = ok(`redis:\n  url: \${REDIS_URL:-redis://127.0.0.1:6379}\nintake:\n  port: \${PORT:-8080}\n  apiKeys: [\${KEY}]\n  host: "\${HOST:-::}"\ndestinations:\n${HOOK}    enabled: \${ON:-false}\n`,

@@ -117,6 +117,26 @@ describe('https destination: the request', () => {
     expect(() => receiver.verify({ ...req, rawBody: req.rawBody.replace('Some', 'Eve') }, SIGNING_SECRET)).toThrow(/signature/i);
   });
 
+  it('signs with every secret in signingSecrets during a rotation: space-separated v1 signatures, either secret verifies', async () => {
+    const NEW = 'whsec_' + Buffer.from('the-new-signing-key-after-rotation!').toString('base64');
+    await client({ signingSecrets: [NEW, SIGNING_SECRET] }).deliver(lead);
+    const req = receiver.requests[0]!;
+    const parts = String(req.headers['webhook-signature']).split(' ');
+    expect(parts).toHaveLength(2);
+    for (const p of parts) expect(p).toMatch(/^v1,[A-Za-z0-9+/=]+$/);
+    expect(receiver.verify(req, NEW)).toEqual(req.json);
+    expect(receiver.verify(req, SIGNING_SECRET)).toEqual(req.json);
+    expect(() => receiver.verify(req, 'whsec_' + Buffer.from('a third, unrelated secret').toString('base64'))).toThrow(/signature/i);
+  });
+
+  it('a whsec_ secret with bad base64 is refused by the settings (the signer would throw on every delivery)', () => {
+    for (const bad of ['whsec_abc', 'whsec_YWJj=', 'whsec_YW=J', 'whsec_']) {
+      expect(httpsSettings.safeParse({ url: 'https://x.example/', signingSecret: bad }).success, bad).toBe(false);
+      expect(httpsSettings.safeParse({ url: 'https://x.example/', signingSecrets: [SIGNING_SECRET, bad] }).success, bad).toBe(false);
+    }
+    expect(httpsSettings.safeParse({ url: 'https://x.example/', signingSecret: SIGNING_SECRET }).success).toBe(true);
+  });
+
   it('keeps webhook-id stable across retries of one lead and distinct per destination and per lead', async () => {
     const c = client({ signingSecret: SIGNING_SECRET });
     receiver.failNext(1, 503);

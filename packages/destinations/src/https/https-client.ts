@@ -34,16 +34,20 @@ function packageVersion(): string {
 export class HttpsClient implements DestinationClient {
   private readonly http: AxiosInstance;
   private readonly web: DestinationHttp;
-  private readonly signer?: Webhook;
+  /** One signer per secret (several during a rotation). */
+  private readonly signers: Webhook[];
   private readonly redactor = new SecretRedactor();
   /** Names the receiver in messages by origin only: the path or query may hold a key (Power Automate `sig=`, `?code=`). */
   private readonly what: string;
 
   constructor(private readonly settings: HttpsSettings & CommonDestinationSettings, private readonly ctx: DestinationContext) {
     this.what = `Webhook ${safeOrigin(settings.url)}`;
-    this.signer = settings.signingSecret ? new Webhook(settings.signingSecret) : undefined;
-    this.redactor.add(settings.signingSecret);
-    this.redactor.add(settings.signingSecret?.replace(/^whsec_/, ''));
+    const secrets = settings.signingSecrets ?? (settings.signingSecret ? [settings.signingSecret] : []);
+    this.signers = secrets.map((s) => new Webhook(s));
+    for (const s of secrets) {
+      this.redactor.add(s);
+      this.redactor.add(s.replace(/^whsec_/, ''));
+    }
     for (const v of Object.values(settings.headers)) this.redactor.add(v);
     for (const v of urlSecrets(settings.url)) this.redactor.add(v);
     // The body is signed as the exact string sent: keep axios from re-serialising it.
@@ -61,7 +65,7 @@ export class HttpsClient implements DestinationClient {
       'content-type': 'application/json',
       'webhook-id': webhookId,
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-      ...(this.signer ? { 'webhook-signature': this.signer.sign(webhookId, now, body) } : {}),
+      ...(this.signers.length ? { 'webhook-signature': this.signers.map((w) => w.sign(webhookId, now, body)).join(' ') } : {}),
     };
     const res = await this.send('POST', headers, body);
     if (res.status >= 200 && res.status < 300) {
@@ -88,7 +92,7 @@ export class HttpsClient implements DestinationClient {
     if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
       const err = classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(excerpt) }, this.failureContext());
       // The probe is deliberately unsigned (it is not a lead); a receiver that demands a signature on every method refuses it.
-      const unsignedNote = this.signer && (res.status === 401 || res.status === 403)
+      const unsignedNote = this.signers.length > 0 && (res.status === 401 || res.status === 403)
         ? ' If the receiver verifies Standard Webhooks signatures on every request, this unsigned probe is refused by design: send a test lead (`leadrelay test-lead`) instead.'
         : '';
       return { ok: false, message: err.message, remediation: err.remediation + unsignedNote };

@@ -9,6 +9,7 @@ export const https = defineDestination({
   title: 'HTTPS webhook',
   settings: httpsSettings,
   refine: (s, report) => {
+    if (s.signingSecret && s.signingSecrets) report(['signingSecrets'], 'cannot be used together with signingSecret: list every secret in signingSecrets');
     for (const [name, value] of Object.entries(s.headers)) {
       if (!HEADER_NAME.test(name)) report(['headers', name], 'is not a valid HTTP header name');
       else if (RESERVED_HEADERS.includes(name.toLowerCase())) report(['headers', name], `is set by LeadRelay itself (${RESERVED_HEADERS.join(', ')} cannot be configured)`);

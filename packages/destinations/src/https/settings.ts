@@ -1,6 +1,20 @@
 import { z } from 'zod';
 import { zDuration, zHttpUrl } from '@leadrelay/core';
 
+/**
+ * A Standard Webhooks secret: `whsec_` and canonical, padded base64 (what Go's strict decoder accepts; the
+ * JavaScript signer throws on anything else, which would stop every delivery). Checked here so `validate`
+ * points at the line.
+ */
+export const zWebhookSecret = () => z.string().superRefine((v, ctx) => {
+  const b64 = v.startsWith('whsec_') ? v.slice('whsec_'.length) : undefined;
+  if (b64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
+    ctx.addIssue({ code: 'custom', message: "must be a Standard Webhooks secret: 'whsec_' followed by base64" });
+  } else if (b64.length % 4 !== 0 || Buffer.from(b64, 'base64').toString('base64') !== b64) {
+    ctx.addIssue({ code: 'custom', message: "is not valid base64 after 'whsec_' (wrong length or padding, e.g. a character lost in copying): copy the secret again" });
+  }
+});
+
 export const httpsSettings = z.object({
   /** Where leads are POSTed. */
   url: zHttpUrl(),
@@ -9,7 +23,12 @@ export const httpsSettings = z.object({
   /** Extra request headers (e.g. an API key the receiver expects). */
   headers: z.record(z.string(), z.string()).default({}),
   /** Standard Webhooks secret (`whsec_<base64>`); when set every request is signed. */
-  signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be a Standard Webhooks secret: 'whsec_' followed by base64").optional(),
+  signingSecret: zWebhookSecret().optional(),
+  /**
+   * Several secrets, for rotation: `[new, old]`. Every request carries one `v1,` signature per secret, space-separated
+   * (Standard Webhooks verifiers accept any match), so the receiver can switch secrets without a gap. Instead of signingSecret.
+   */
+  signingSecrets: z.array(zWebhookSecret()).min(1).max(5).optional(),
   /** Per-request timeout (default 10s). */
   timeout: zDuration().default(10_000),
 });
