@@ -155,6 +155,11 @@ export class FakeSalesforce {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
 
+  /** Drops pending faults. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Forgets recorded requests, leads and pending faults (tokens stay valid), so one fake can serve several tests. */
   reset(): void {
     this.requests.length = 0;

@@ -13,8 +13,9 @@ import { createDestinationHttp, type DestinationHttp } from '../shared/index.js'
 
 /** Dataverse's 412 for a create-only write whose record exists ("A record with matching key values already exists"). */
 function isAlreadyExists(reply: DataverseReply): boolean {
+  // Not duplicate detection's 0x80040333 ("a duplicate of the current record already exists"): that is another record.
   const code = parseODataError(reply.body)?.code?.toLowerCase();
-  return code === undefined || code === '0x80040237' || /already exists/i.test(reply.body);
+  return code === '0x80040237' || (code === undefined && /matching key values already exists/i.test(reply.body));
 }
 
 export interface DynamicsClientOptions {
