@@ -49,7 +49,7 @@ const SKIPPED = JSON.stringify({ state: 'skipped', attempts: 0 } satisfies Deliv
  * KEYS: lead hash, dedupe key (the lead hash again when the client gave an id).
  * ARGV: dedupe?, lead JSON, receivedAt, testLead, destinations, skipped, ttl, then field/record pairs.
  */
-const BEGIN = `
+export const BEGIN_SCRIPT = `
 if ARGV[1] == '1' then
   local prior = redis.call('GET', KEYS[2])
   if prior then return {'prior', prior} end
@@ -66,7 +66,7 @@ return {'new', false}
 `;
 
 /** KEYS: lead hash, dedupe key. ARGV: acceptedAt, dedupe window ms ('' = none), lead id. */
-const COMMIT = `
+export const COMMIT_SCRIPT = `
 local first = redis.call('HSETNX', KEYS[1], 'accepted', ARGV[1])
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2], 'NX') end
 return first
@@ -83,6 +83,20 @@ export type BeginResult =
   | { outcome: 'duplicate'; destinations: string[] }
   | { outcome: 'prior'; priorId: string };
 
+/** What `begin` answers, from BEGIN_SCRIPT's reply. */
+export function parseBeginResult(reply: unknown): BeginResult {
+  const [outcome, value] = reply as [BeginResult['outcome'], string | null];
+  if (outcome === 'duplicate') return { outcome, destinations: JSON.parse(value ?? '[]') as string[] };
+  if (outcome === 'prior') return { outcome, priorId: value! };
+  return { outcome };
+}
+
+/** The KEYS and ARGV of one script call. */
+export interface ScriptCall {
+  keys: string[];
+  args: string[];
+}
+
 type ScriptedRedis = RedisClient & {
   leadrelayBegin(...args: string[]): Promise<unknown>;
   leadrelayCommit(...args: string[]): Promise<unknown>;
@@ -92,8 +106,8 @@ type ScriptedRedis = RedisClient & {
 /** Registers LeadRelay's scripts on a client (EVALSHA with a cached script, like BullMQ's own). */
 export function defineLeadScripts(redis: RedisClient): void {
   if ('leadrelayBegin' in redis) return;
-  redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN });
-  redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT });
+  redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN_SCRIPT });
+  redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT_SCRIPT });
   redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 4, lua: RECORD_ATTEMPT });
 }
 
@@ -117,17 +131,20 @@ export class LeadStore {
    * Records a worker already wrote are kept (a retried post after a half-failed one).
    */
   async begin(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string): Promise<BeginResult> {
+    const { keys, args } = this.beginCall(lead, receivedAt, matched, skipped, dedupeKey);
+    return parseBeginResult(await (this.redis as ScriptedRedis).leadrelayBegin(...keys, ...args));
+  }
+
+  /** KEYS and ARGV of BEGIN_SCRIPT for `begin` (also run inside the single-trip accept script). */
+  beginCall(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string): ScriptCall {
     const records: string[] = [];
     for (const d of matched) records.push(`d:${d}`, QUEUED);
     for (const d of skipped) records.push(`d:${d}`, SKIPPED);
-    const [outcome, value] = await (this.redis as ScriptedRedis).leadrelayBegin(
-      this.keys.lead(lead.id), dedupeKey ?? this.keys.lead(lead.id), dedupeKey ? '1' : '0',
-      JSON.stringify(lead), receivedAt.toISOString(), String(lead.testLead), JSON.stringify(matched), JSON.stringify(skipped),
-      String(this.retentionSeconds), ...records,
-    ) as [BeginResult['outcome'], string | null];
-    if (outcome === 'duplicate') return { outcome, destinations: JSON.parse(value ?? '[]') as string[] };
-    if (outcome === 'prior') return { outcome, priorId: value! };
-    return { outcome };
+    return {
+      keys: [this.keys.lead(lead.id), dedupeKey ?? this.keys.lead(lead.id)],
+      args: [dedupeKey ? '1' : '0', JSON.stringify(lead), receivedAt.toISOString(), String(lead.testLead), JSON.stringify(matched), JSON.stringify(skipped),
+        String(this.retentionSeconds), ...records],
+    };
   }
 
   /**
@@ -135,10 +152,16 @@ export class LeadStore {
    * dedupe window). False when it already was (a concurrent post of the same lead won).
    */
   async commit(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): Promise<boolean> {
-    const first = await (this.redis as ScriptedRedis).leadrelayCommit(
-      this.keys.lead(leadId), dedupe?.key ?? this.keys.lead(leadId), at.toISOString(), dedupe ? String(dedupe.windowMs) : '', leadId,
-    );
-    return Number(first) === 1;
+    const { keys, args } = this.commitCall(leadId, at, dedupe);
+    return Number(await (this.redis as ScriptedRedis).leadrelayCommit(...keys, ...args)) === 1;
+  }
+
+  /** KEYS and ARGV of COMMIT_SCRIPT for `commit` (also run inside the single-trip accept script). */
+  commitCall(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): ScriptCall {
+    return {
+      keys: [this.keys.lead(leadId), dedupe?.key ?? this.keys.lead(leadId)],
+      args: [at.toISOString(), dedupe ? String(dedupe.windowMs) : '', leadId],
+    };
   }
 
   /**

@@ -7,6 +7,7 @@ import { KeySpace } from './key-space.js';
 import { LeadStore } from './lead-store.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
+import { SingleTripAccept } from './single-trip-accept.js';
 
 export interface AcceptResult {
   id: string;
@@ -41,6 +42,7 @@ export class Relay {
   private readonly ownsRedis: boolean;
   private readonly queues = new Map<string, Queue>();
   private flow?: FlowProducer;
+  private readonly singleTrip: SingleTripAccept;
 
   constructor(readonly config: LeadRelayConfig, options: RelayOptions = {}) {
     this.keys = new KeySpace(config.redis.prefix);
@@ -50,6 +52,7 @@ export class Relay {
     // listener ioredis would also print every reconnect failure to stderr.
     if (this.ownsRedis) this.redis.on('error', (err: Error) => options.onConnectionError?.(err));
     this.leads = new LeadStore(this.redis, this.keys, config.leads.retention);
+    this.singleTrip = new SingleTripAccept(this.redis, this.leads);
   }
 
   destination(id: string): ResolvedDestination {
@@ -89,8 +92,10 @@ export class Relay {
   }
 
   /**
-   * Stores a lead for every destination its `match` takes, before answering, in three round trips:
-   * write the lead hash (or find it was accepted already), add the jobs, mark it accepted. Any
+   * Stores a lead for every destination its `match` takes, before answering, in three steps:
+   * write the lead hash (or find it was accepted already), add the jobs, mark it accepted. On a single
+   * Redis the three run in one script (one round trip, see SingleTripAccept); on a Cluster, where the
+   * keys live in different slots, they are three round trips. Any
    * failure midway can be retried with the same lead without duplicating: the lead hash never
    * overwrites a worker's progress, job ids are deterministic (an existing job is not added again),
    * and the lead only counts as accepted once every job is in Redis.
@@ -105,7 +110,13 @@ export class Relay {
     const dedupe = options.clientId ? undefined : { key: this.keys.dedupe(input.id), windowMs: this.config.intake.dedupeWindow };
 
     let lead = input;
-    let begun = await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key);
+    // A new lead on a single Redis: every step below in one round trip (the same steps, in one script).
+    // A lead with warnings (rare) keeps them beside it before it is accepted: that takes the step-by-step path.
+    const oneTrip = this.singleTrip.available && !options.warnings?.length
+      ? await this.singleTrip.accept(lead, now, matchedIds, skipped, matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id) })), dedupe)
+      : undefined;
+    if (oneTrip?.outcome === 'accepted') return { id: lead.id, duplicate: !oneTrip.first, destinations: matchedIds };
+    let begun = oneTrip ?? await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key);
     if (begun.outcome === 'prior') {
       const destinations = await this.leads.acceptedDestinations(begun.priorId);
       if (destinations) return { id: begun.priorId, duplicate: true, destinations };

@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { parseConfig } from '@leadrelay/config';
+import { parseJsonLead, type Lead } from '@leadrelay/core';
+import { uniquePrefix } from '../../../test/helpers/unique.js';
+import { Relay } from './relay.js';
+
+const yaml = (prefix: string) => `
+redis: { url: "${inject('redisUrl')}", prefix: ${prefix} }
+intake: { apiKeys: ["0123456789abcdef0123"], dedupeWindow: 1h }
+destinations:
+  - { id: a, type: https, url: "https://a.example/hook" }
+  - { id: b, type: https, url: "https://b.example/hook" }
+  - { id: c, type: https, url: "https://c.example/hook", match: { actions: [PLT] } }
+`;
+
+function lead(n: number): Lead {
+  const r = parseJsonLead({ source: 'SPZA', action: 'INS', offer: 'contoso.app', customer: { email: `x${n}@contoso.com` }, createdAt: '2026-01-02T03:04:05.000Z' });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.lead;
+}
+
+/**
+ * Every key under a prefix with its type and content, timestamps and the prefix itself normalised. A
+ * queue's meta `version` is left out: the three-trip path adds several jobs through a FlowProducer,
+ * which (unlike a Queue) does not write it.
+ */
+async function snapshot(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const keys = (await redis.keys(`{${prefix}}*`)).sort();
+  const out: Record<string, unknown> = {};
+  const norm = (v: string) => v.replaceAll(prefix, 'P').replace(/\d{13}/g, 'T').replace(/\d{13}-\d+/g, 'T-0');
+  for (const k of keys) {
+    const type = await redis.type(k);
+    const name = norm(k);
+    if (type === 'hash') {
+      const h = await redis.hgetall(k);
+      out[name] = Object.fromEntries(Object.entries(h).filter(([f]) => !['timestamp', 'receivedAt', 'accepted', 'version'].includes(f)).map(([f, v]) => [f, norm(v)]));
+    } else if (type === 'list') out[name] = (await redis.lrange(k, 0, -1)).map(norm);
+    else if (type === 'zset') out[name] = (await redis.zrange(k, 0, -1)).map(norm);
+    else if (type === 'stream') out[name] = (await redis.xrange(k, '-', '+')).map(([, fields]) => fields.map(norm));
+    else if (type === 'string') out[name] = norm((await redis.get(k)) ?? '');
+    else out[name] = type;
+  }
+  return out;
+}
+
+describe('single-trip accept', () => {
+  const relays: Relay[] = [];
+  const redis = new Redis(inject('redisUrl'));
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+  });
+
+  it('leaves exactly what the three-trip path leaves (lead record, dedupe entry, BullMQ jobs, wait lists, markers, events)', async () => {
+    const one = uniquePrefix('one');
+    const three = uniquePrefix('three');
+    const r1 = new Relay(parseConfig(yaml(one), 'x.yaml', { env: {} }));
+    const r3 = new Relay(parseConfig(yaml(three), 'x.yaml', { env: {} }));
+    relays.push(r1, r3);
+    // The three-trip path, as on a Cluster.
+    Object.defineProperty((r3 as unknown as { singleTrip: object }).singleTrip, 'available', { value: false });
+    for (const r of [r1, r3]) {
+      for (let n = 0; n < 3; n++) expect(await r.accept(lead(n), { clientId: false })).toMatchObject({ duplicate: false, destinations: ['a', 'b'] });
+      // A repeat is a duplicate and queues nothing.
+      expect(await r.accept(lead(0), { clientId: false })).toMatchObject({ duplicate: true, destinations: ['a', 'b'] });
+    }
+    const s1 = await snapshot(redis, one);
+    expect(Object.keys(s1).length).toBeGreaterThan(10);
+    expect(s1).toEqual(await snapshot(redis, three));
+    // And the jobs read back through BullMQ like any added job.
+    const job = await r1.queue('a').getJob(`a.${lead(1).id}`);
+    expect(job?.data.lead).toEqual(lead(1));
+    expect(job?.opts).toMatchObject({ attempts: 12, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 } });
+    expect(await r1.queue('b').getWaitingCount()).toBe(3);
+    expect(await r1.queue('c').getWaitingCount()).toBe(0);
+  });
+
+  it('accepts a new lead with one Redis command, and a lead posted many times at once is queued once', async () => {
+    const prefix = uniquePrefix('trip');
+    const r = new Relay(parseConfig(yaml(prefix), 'x.yaml', { env: {} }));
+    relays.push(r);
+    await r.ping();
+    const sent: string[] = [];
+    const send = r.redis.sendCommand.bind(r.redis);
+    r.redis.sendCommand = ((cmd: { name: string }) => { sent.push(cmd.name); return send(cmd as never); }) as typeof r.redis.sendCommand;
+    const results = await Promise.all(Array.from({ length: 8 }, () => r.accept(lead(9), { clientId: false })));
+    expect(results.filter((x) => !x.duplicate)).toHaveLength(1);
+    expect(new Set(results.map((x) => x.id)).size).toBe(1);
+    sent.length = 0;
+    await r.accept(lead(10), { clientId: false });
+    expect(sent).toEqual(['evalsha']);
+    expect(await r.queue('a').getWaitingCount()).toBe(2);
+    expect(await r.queue('b').getWaitingCount()).toBe(2);
+    expect((await r.status(lead(10).id))?.deliveries).toEqual({ a: { state: 'queued', attempts: 0 }, b: { state: 'queued', attempts: 0 }, c: { state: 'skipped', attempts: 0 } });
+  });
+});
