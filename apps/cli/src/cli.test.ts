@@ -83,7 +83,10 @@ destinations:
     const stats = JSON.parse((await cli('stats', '--json', '--config', configPath)).out);
     expect(stats).toEqual(expect.arrayContaining([expect.objectContaining({ destination: 'hook', type: 'https', state: 'running' })]));
     expect(stats.find((s: { destination: string }) => s.destination === 'hook').delivered).toBeGreaterThanOrEqual(1);
-    expect(Object.keys(stats[0]).sort()).toEqual(['active', 'dead', 'delayed', 'delivered', 'destination', 'state', 'type', 'waiting'].concat(stats[0].lastError ? ['lastError'] : []).sort());
+    const hook = stats.find((s: { destination: string }) => s.destination === 'hook');
+    expect(hook).toMatchObject({ deliveredLastHour: expect.any(Number), failedAttemptsLastDay: expect.any(Number), successRateLastHour: expect.any(Number), lastSuccessAt: expect.any(String) });
+    const statsText = (await cli('stats', '--config', configPath)).out;
+    expect(statsText).toMatch(/OK 1H\/24H\s+LASTSUCCESS/);
     expect((await cli('status', 'no-such-lead', '--config', configPath)).code).toBe(1);
   });
 
@@ -110,7 +113,11 @@ destinations:
   });
 
   it('pause holds leads and resume delivers them', async () => {
-    expect((await cli('pause', 'hook', '--config', configPath)).code).toBe(0);
+    expect((await cli('pause', 'hook', '--reason', 'CRM maintenance until 18:00', '--config', configPath)).code).toBe(0);
+    const pausedText = (await cli('stats', '--config', configPath)).out;
+    expect(pausedText).toContain('hook is paused (by an operator at ');
+    expect(pausedText).toContain('CRM maintenance until 18:00');
+    expect(pausedText).toMatch(/what to do: Paused by an operator/);
     const before = receiver.requestCount;
     const id = await accept('paused@contoso.com');
     await until(async () => (await relay.status(id))?.deliveries.hook?.state === 'paused');

@@ -28,15 +28,31 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       ].join('\n'));
     }));
 
-  program.command('stats').description('per destination: waiting, active, delayed, delivered, dead, paused, last error')
+  program.command('stats').description('per destination: state, queue, delivered/dead, success rate 1h/24h, last success and the current error')
     .action(async () => withRelay(ctx, async (relay) => {
       const stats = await relay.allStats();
+      const pct = (r: number | undefined) => (r === undefined ? undefined : `${Math.round(r * 100)}%`);
       const shaped = stats.map((s) => ({
         destination: s.destination, type: s.type, state: s.state, waiting: s.waiting, active: s.active, delayed: s.delayed,
-        delivered: s.delivered, dead: s.dead, ...(s.lastError ? { lastError: s.lastError } : {}),
+        delivered: s.delivered, dead: s.dead,
+        deliveredLastHour: s.deliveredLastHour, deliveredLastDay: s.deliveredLastDay,
+        failedAttemptsLastHour: s.failedAttemptsLastHour, failedAttemptsLastDay: s.failedAttemptsLastDay,
+        ...(s.successRateLastHour !== undefined ? { successRateLastHour: s.successRateLastHour } : {}),
+        ...(s.successRateLastDay !== undefined ? { successRateLastDay: s.successRateLastDay } : {}),
+        ...(s.lastSuccessAt ? { lastSuccessAt: s.lastSuccessAt } : {}),
+        ...(s.lastError ? { lastError: s.lastError, lastErrorAt: s.lastErrorAt, lastErrorCode: s.lastErrorCode } : {}),
+        ...(s.pausedReason ? { pausedReason: s.pausedReason, pausedBy: s.pausedBy, pausedAt: s.pausedAt } : {}),
+        ...(s.throttledUntil ? { throttledUntil: s.throttledUntil } : {}),
+        ...(s.remediation ? { remediation: s.remediation } : {}),
       }));
-      print(ctx, shaped, () => table(shaped, ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'lastError'])
-        + stats.filter((s) => s.state === 'paused').map((s) => `\n${s.destination} is paused: ${s.pausedReason ?? ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join(''));
+      const rows = shaped.map((s) => ({
+        ...s, 'ok 1h/24h': `${pct(s.successRateLastHour) ?? '-'} / ${pct(s.successRateLastDay) ?? '-'}`,
+        lastSuccess: s.lastSuccessAt, lastError: s.lastError ? `${s.lastErrorAt}  ${s.lastError}` : undefined,
+      }));
+      print(ctx, shaped, () => table(rows, ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'ok 1h/24h', 'lastSuccess', 'lastError'])
+        + stats.filter((s) => s.state !== 'running' || s.remediation).map((s) => `\n${s.destination} is ${s.state}${
+          s.state === 'paused' ? ` (by ${s.pausedBy === 'operator' ? 'an operator' : 'LeadRelay'} at ${s.pausedAt}): ${s.pausedReason ?? ''}`
+            : s.state === 'throttled' ? ` until ${s.throttledUntil}` : ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join(''));
     }));
 
   const dlq = program.command('dlq').description('dead-lettered deliveries');

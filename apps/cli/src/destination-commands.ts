@@ -7,6 +7,7 @@ import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './main.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
+import type { Relay } from '@leadrelay/queue';
 
 const CHECK_TIMEOUT_MS = 30_000;
 
@@ -40,6 +41,15 @@ export async function checkDestination(config: LeadRelayConfig, d: ResolvedDesti
     clearTimeout(timer);
     await client.close?.();
   }
+}
+
+/** Why a test lead has not reached an outcome yet: a throttle (until when), a pause, a failing destination, or no worker. */
+async function whyWaiting(relay: Relay, id: string): Promise<string> {
+  const s = await relay.stats(id);
+  if (s.state === 'throttled') return `${id}: still waiting: the destination is throttled until ${s.throttledUntil}; the test lead is delivered after that.`;
+  if (s.state === 'paused') return `${id}: still waiting: the destination is paused: ${s.pausedReason ?? ''}`;
+  if (s.state === 'failing') return `${id}: still retrying: most recent attempts failed (${s.lastError ?? 'see leadrelay stats'}).`;
+  return `${id}: still queued: is a worker running (\`leadrelay worker\`)?`;
 }
 
 /** `check`, `test-lead`, `pause`, `resume`: acting on destinations. */
@@ -87,7 +97,7 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
         else {
           ctx.output().out(`test lead ${lead.id}\n${table(rows, ['destination', 'state', 'attempts', 'remoteId', 'lastError'])}`);
           for (const r of rows) if (r.state !== 'delivered' && r.remediation) ctx.output().out(`${r.destination}: what to do: ${r.remediation}`);
-          if (rows.some((r) => r.state === 'queued')) ctx.output().out('Still queued: is a worker running (`leadrelay worker`)?');
+          for (const r of rows.filter((x) => !final(x.state))) ctx.output().out(await whyWaiting(relay, r.destination));
         }
         const failed = rows.filter((r) => r.state !== 'delivered');
         if (failed.length) throw new CliFailure(`test lead not delivered to ${failed.map((r) => r.destination).join(', ')}`);
@@ -95,9 +105,11 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
     });
 
   program.command('pause').argument('<id>').description('stop delivery to one destination; leads keep queueing')
-    .action(async (id: string) => withRelay(ctx, async (relay) => {
+    .option('--reason <text>', 'why (shown in stats, status and the dashboard)')
+    .action(async (id: string, o: { reason?: string }) => withRelay(ctx, async (relay) => {
       relay.destination(id);
-      await relay.pause(id, { by: 'operator', reason: 'paused by an operator (leadrelay pause)' });
+      const reason = o.reason?.trim().slice(0, 200) || 'paused by an operator (leadrelay pause)';
+      await relay.pause(id, { by: 'operator', reason });
       ctx.output().out(ctx.json() ? JSON.stringify({ destination: id, state: 'paused' }) : `${id} paused; leads keep queueing until \`leadrelay resume ${id}\``);
     }));
 

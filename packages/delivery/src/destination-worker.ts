@@ -9,6 +9,7 @@ import { withTimeout, type AttemptEntry, type DeliveryJobData, type DeliveryReco
 import { jitteredBackoff } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { CallGate } from './call-gate.js';
+import { ENDPOINT_STATUSES, REJECTION_STREAK, deadAfterRetriesRemediation, streakFailure } from './rejection-streak.js';
 
 export interface DestinationWorkerOptions {
   relay: Relay;
@@ -184,7 +185,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
     // Destinations often quote the offending value; customer data is for debug level only (SPEC §6).
     const logLine = { leadId, attempt, durationMs: Math.round(ms), error: scrubCustomerData(serialized.message, job.data.lead), code: serialized.destinationCode ?? serialized.code };
-    await relay.control(this.d.id).setLastError(serialized, now);
+    // The destination's last error is shown without its lead: no customer value it quotes.
+    await relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now);
 
     if (error instanceof ThrottledError) {
       const retryAfterMs = error.retryAfterMs;
@@ -207,7 +209,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     }
 
     if (error.kind === 'configuration') {
-      await relay.pause(this.d.id, { by: 'configuration', reason: serialized.message, remediation: serialized.remediation, configHash: configHash(this.d) });
+      await relay.pause(this.d.id, { by: 'configuration', reason: logLine.error, remediation: serialized.remediation, configHash: configHash(this.d) });
       await relay.leads.recordAttempt(leadId, this.d.id, record('paused', { attempts: job.attemptsMade }), entry('paused'));
       this.log.error({ ...logLine, outcome: 'paused', remediation: serialized.remediation }, 'delivery attempt');
       this.emit('destination-paused', { destination: this.d.id, reason: serialized.message, remediation: serialized.remediation });
@@ -215,10 +217,18 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       return Worker.RateLimitError();
     }
 
+    if (error.kind === 'permanent' && error.status !== undefined && ENDPOINT_STATUSES.has(error.status)) {
+      const streak = await relay.control(this.d.id).noteRejection(error.status, leadId, REJECTION_STREAK);
+      if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry);
+    }
+
+    const exhausted = attempt >= (job.opts.attempts ?? 1);
+    // Retry advice ("none needed") stops being true once the lead is dead.
+    if (exhausted && error.kind !== 'permanent') serialized.remediation = deadAfterRetriesRemediation(this.d, serialized, attempt);
     const errors = [...(job.data.errors ?? []), { ...serialized, at: now.toISOString(), attempt }].slice(-20);
     await job.updateData({ ...job.data, errors });
-    const exhausted = attempt >= (job.opts.attempts ?? 1);
     if (error.kind === 'permanent' || exhausted) {
+      if (exhausted && error.kind !== 'permanent') await relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now);
       // Recorded once BullMQ has moved the job to the failed set (the 'failed' handler in start()), so "dead" always means replayable.
       this.pendingDead.set(job.id!, async () => {
         await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
@@ -237,6 +247,35 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const thrown: WithDelay = new Error(serialized.message);
     thrown.retryDelayMs = delay;
     return thrown;
+  }
+
+  /**
+   * Several different leads in a row got the same endpoint status (404, 410…): the address is wrong
+   * for every lead. Pause as a configuration failure, keep this lead, and queue the earlier ones of
+   * the streak again (they were dead-lettered one by one) so they wait for the fix too.
+   */
+  private async pauseForStreak(
+    job: Job<DeliveryJobData>, last: SerializedDeliveryError, streak: string[],
+    record: (state: DeliveryRecord['state'], extra?: Partial<DeliveryRecord>) => DeliveryRecord, entry: (outcome: AttemptEntry['outcome']) => AttemptEntry,
+  ): Promise<Error> {
+    const { relay } = this.options;
+    const leadId = job.data.lead.id;
+    const failure = streakFailure(this.d, { ...last, message: scrubCustomerData(last.message, job.data.lead) }, streak.length);
+    const control = relay.control(this.d.id);
+    await control.setLastError(failure);
+    await relay.pause(this.d.id, { by: 'configuration', reason: failure.message, remediation: failure.remediation, configHash: configHash(this.d) });
+    await control.clearRejections();
+    await relay.leads.recordAttempt(leadId, this.d.id, { ...record('paused', { attempts: job.attemptsMade }), remediation: failure.remediation }, entry('paused'));
+    let requeued = 0;
+    for (const other of streak.filter((id) => id !== leadId)) {
+      requeued += await relay.replay({ destination: this.d.id, leadId: other }).catch((e: Error) => {
+        this.log.error({ err: this.redact(e.message), leadId: other }, 'could not queue a lead of the rejection streak again');
+        return 0;
+      });
+    }
+    this.log.error({ leadId, status: last.status, leads: streak.length, requeued, outcome: 'paused', remediation: failure.remediation }, 'same endpoint rejection for several leads: destination paused');
+    this.emit('destination-paused', { destination: this.d.id, reason: failure.message, remediation: failure.remediation });
+    return Worker.RateLimitError();
   }
 
   /** Stops taking jobs; active ones get `timeoutMs` to finish, then are released for another worker. */

@@ -59,22 +59,48 @@ export interface DeadLetter {
   lead: Lead;
 }
 
+/**
+ * A destination's state: `paused` (no delivery until resumed), `throttled` (waiting out the
+ * destination's limit), `failing` (most of its latest attempts failed, though it is not paused),
+ * `running`.
+ */
+export type DestinationState = 'running' | 'failing' | 'paused' | 'throttled';
+
 /** One destination's line in `stats` (SPEC §1). */
 export interface DestinationStats {
   destination: string;
   type: string;
-  state: 'running' | 'paused' | 'throttled';
+  state: DestinationState;
   waiting: number;
   active: number;
   delayed: number;
   delivered: number;
   dead: number;
+  /** The last error, only while it is current: no delivery succeeded after it. */
   lastError?: string;
+  /** ISO-8601 time of that error. */
+  lastErrorAt?: string;
+  /** LeadRelay's error code of that error (LR_…), and the destination's own when it gave one. */
+  lastErrorCode?: string;
+  /** What to do now, for the state the destination is in (a pause, a current error); absent when nothing is wrong. */
   remediation?: string;
   pausedReason?: string;
+  /** `operator` (pause command, dashboard) or `configuration` (LeadRelay, after a configuration failure). */
+  pausedBy?: 'operator' | 'configuration';
+  pausedAt?: string;
   throttledUntil?: string;
+  /** ISO-8601 time of the last delivered attempt. */
+  lastSuccessAt?: string;
   deliveredLastHour: number;
   deliveredLastDay: number;
   deadLastHour: number;
   deadLastDay: number;
+  /** Failed attempts (retried or dead) in the last hour / 24 hours. */
+  failedAttemptsLastHour: number;
+  failedAttemptsLastDay: number;
+  /** Delivered / (delivered + failed attempts), 0..1; absent when there was no attempt in the window. */
+  successRateLastHour?: number;
+  successRateLastDay?: number;
+  /** Hourly delivered and failed-attempt counts, oldest first, for the last 24 hours (the current hour last). */
+  hourly: { hour: string; delivered: number; failed: number }[];
 }

@@ -18,7 +18,36 @@ export interface DestinationHealth {
   pause?: PauseInfo;
   throttledUntil?: string;
   lastError?: SerializedDeliveryError & { at: string };
+  /** ISO-8601 time of the last delivered attempt. */
+  lastSuccessAt?: string;
+  /** Outcomes of the latest attempts, oldest first: `o` delivered, `x` failed. */
+  recent: string;
 }
+
+/**
+ * KEYS: destination hash. ARGV: HTTP status, lead id, most leads kept.
+ * Adds the lead to the destination's streak of leads rejected with this status (a different status
+ * starts a new streak; a delivery ends it, see LeadStore) and returns the streak's lead ids as JSON.
+ */
+const NOTE_REJECTION = `
+local status = tonumber(ARGV[1])
+local streak = nil
+local raw = redis.call('HGET', KEYS[1], 'rejectStreak')
+if raw then
+  local ok, value = pcall(cjson.decode, raw)
+  if ok and type(value) == 'table' and value.status == status and type(value.leads) == 'table' then streak = value end
+end
+if not streak then streak = { status = status, leads = {} } end
+local seen = false
+for _, id in ipairs(streak.leads) do if id == ARGV[2] then seen = true end end
+if not seen then table.insert(streak.leads, ARGV[2]) end
+while #streak.leads > tonumber(ARGV[3]) do table.remove(streak.leads, 1) end
+local encoded = cjson.encode(streak.leads)
+redis.call('HSET', KEYS[1], 'rejectStreak', cjson.encode({ status = status, leads = streak.leads }))
+return encoded
+`;
+
+type StreakRedis = RedisClient & { leadrelayNoteRejection(key: string, status: string, leadId: string, max: string): Promise<string> };
 
 /**
  * Pause, resume, throttle and last-error state of one destination, shared by every process.
@@ -26,6 +55,22 @@ export interface DestinationHealth {
  */
 export class DestinationControl {
   constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, readonly destinationId: string, private readonly queue: Queue) {}
+
+  /**
+   * Notes that `leadId` was rejected with HTTP `status`; returns the different leads rejected with
+   * that same status in a row, oldest first (at most `max`), across every worker.
+   */
+  async noteRejection(status: number, leadId: string, max: number): Promise<string[]> {
+    if (!('leadrelayNoteRejection' in this.redis)) this.redis.defineCommand('leadrelayNoteRejection', { numberOfKeys: 1, lua: NOTE_REJECTION });
+    const redis = this.redis as StreakRedis;
+    const raw = await redis.leadrelayNoteRejection(this.key, String(status), leadId, String(max));
+    const leads = JSON.parse(raw) as unknown;
+    return Array.isArray(leads) ? leads.map(String) : [];
+  }
+
+  async clearRejections(): Promise<void> {
+    await this.redis.hdel(this.key, 'rejectStreak');
+  }
 
   private get key(): string {
     return this.keys.destination(this.destinationId);
@@ -59,6 +104,8 @@ export class DestinationControl {
       ...(paused && fields.pause ? { pause: JSON.parse(fields.pause) as PauseInfo } : {}),
       ...(throttledUntil ? { throttledUntil } : {}),
       ...(fields.lastError ? { lastError: JSON.parse(fields.lastError) as DestinationHealth['lastError'] } : {}),
+      ...(fields.lastSuccessAt ? { lastSuccessAt: fields.lastSuccessAt } : {}),
+      recent: fields.recent ?? '',
     };
   }
 }

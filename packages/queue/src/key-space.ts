@@ -37,8 +37,8 @@ export class KeySpace {
     return `${this.root}:dest:${destinationId}:alert:${kind}`;
   }
 
-  /** Counter of delivered/dead deliveries; with `hour` (epoch hours) the per-hour bucket. */
-  counter(destinationId: string, outcome: 'delivered' | 'dead', hour?: number): string {
+  /** Counter of delivered/dead deliveries (and, hourly only, failed attempts); with `hour` (epoch hours) the per-hour bucket. */
+  counter(destinationId: string, outcome: 'delivered' | 'dead' | 'failed', hour?: number): string {
     return `${this.root}:count:${destinationId}:${outcome}${hour === undefined ? '' : `:${hour}`}`;
   }
 

@@ -6,6 +6,9 @@ import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
 
+/** Outcomes of a destination's latest attempts kept for its `failing` state. */
+export const RECENT_OUTCOMES = 20;
+
 /** Hourly outcome buckets live long enough for "last 24 hours" with room to spare. */
 const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
 
@@ -16,8 +19,14 @@ const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
  * attempt still goes into the timeline. A delivered or dead outcome is counted (total and hourly
  * bucket) only when the record changes into it, so a repeated delivery is not counted twice. All keys
  * share the `{prefix}` hash tag (one Cluster slot).
+ * An attempt (an entry) also feeds the destination's health in the same round trip: a delivered one
+ * sets `lastSuccessAt` and ends a rejection streak; a failed one (retrying, dead) counts in the
+ * hourly failed-attempt bucket; both append to `recent`, the last RECENT_OUTCOMES outcomes as
+ * characters (`o` delivered, `x` failed), from which the `failing` state is read.
  * KEYS: lead hash, timeline, outcome total counter, outcome hourly counter (counters only used for
- * delivered/dead). ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit, bucket ttl.
+ * delivered/dead), destination hash, failed-attempt hourly counter.
+ * ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit, bucket ttl, entry
+ * outcome ('' = none), attempt time (ISO-8601), recent outcomes kept.
  */
 const RECORD_ATTEMPT = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -38,6 +47,20 @@ if ARGV[5] ~= '' then
   redis.call('RPUSH', KEYS[2], ARGV[5])
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+local mark = nil
+if ARGV[8] == 'delivered' then
+  mark = 'o'
+  redis.call('HSET', KEYS[5], 'lastSuccessAt', ARGV[9])
+  redis.call('HDEL', KEYS[5], 'rejectStreak')
+elseif ARGV[8] == 'retrying' or ARGV[8] == 'dead' then
+  mark = 'x'
+  redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], ARGV[7])
+end
+if mark then
+  local recent = (redis.call('HGET', KEYS[5], 'recent') or '') .. mark
+  redis.call('HSET', KEYS[5], 'recent', string.sub(recent, -tonumber(ARGV[10])))
 end
 return keep and 0 or 1
 `;
@@ -108,7 +131,7 @@ export function defineLeadScripts(redis: RedisClient): void {
   if ('leadrelayBegin' in redis) return;
   redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN_SCRIPT });
   redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT_SCRIPT });
-  redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 4, lua: RECORD_ATTEMPT });
+  redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 6, lua: RECORD_ATTEMPT });
 }
 
 /**
@@ -188,10 +211,12 @@ export class LeadStore {
    */
   async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry, at = Date.now()): Promise<boolean> {
     const outcome = record.state === 'dead' ? 'dead' : 'delivered';
+    const hour = Math.floor(at / 3_600_000);
     const written = await (this.redis as ScriptedRedis).leadrelayRecordAttempt(this.keys.lead(leadId), this.keys.timeline(leadId),
-      this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, Math.floor(at / 3_600_000)),
+      this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, hour),
+      this.keys.destination(destination), this.keys.counter(destination, 'failed', hour),
       `d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
-      String(COUNTER_BUCKET_TTL_SECONDS));
+      String(COUNTER_BUCKET_TTL_SECONDS), entry?.outcome ?? '', entry?.at ?? new Date(at).toISOString(), String(RECENT_OUTCOMES));
     return Number(written) === 1;
   }
 

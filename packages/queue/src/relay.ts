@@ -2,7 +2,7 @@ import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { Lead, LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
 import { DestinationControl, type DestinationHealth, type PauseInfo } from './destination-control.js';
-import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationStats, LeadStatus } from './delivery-state.js';
+import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
 import { KeySpace } from './key-space.js';
 import { LeadStore } from './lead-store.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
@@ -175,32 +175,37 @@ export class Relay {
     await this.control(destinationId).resume();
   }
 
-  private async recentCount(destinationId: string, outcome: 'delivered' | 'dead', hours: number): Promise<number> {
-    const now = Math.floor(Date.now() / 3_600_000);
-    const keys = Array.from({ length: hours }, (_, i) => this.keys.counter(destinationId, outcome, now - i));
+  /** Hourly counts of one outcome for the last `hours` hours, oldest first (the current hour last). */
+  private async hourlyCounts(destinationId: string, outcome: 'delivered' | 'dead' | 'failed', hours: number, now: number): Promise<number[]> {
+    const keys = Array.from({ length: hours }, (_, i) => this.keys.counter(destinationId, outcome, now - (hours - 1 - i)));
     const values = await this.redis.mget(...keys);
-    return values.reduce((s, v) => s + Number(v ?? 0), 0);
+    return values.map((v) => Number(v ?? 0));
   }
 
   async stats(destinationId: string): Promise<DestinationStats> {
     const d = this.destination(destinationId);
     const q = this.queue(d.id);
-    const [counts, health, delivered, dLastHour, dLastDay, xLastHour, xLastDay] = await Promise.all([
+    const hour = Math.floor(Date.now() / 3_600_000);
+    const [counts, health, delivered, dHourly, xHourly, fHourly] = await Promise.all([
       q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
       this.health(d.id),
       this.redis.get(this.keys.counter(d.id, 'delivered')),
-      this.recentCount(d.id, 'delivered', 1), this.recentCount(d.id, 'delivered', 24),
-      this.recentCount(d.id, 'dead', 1), this.recentCount(d.id, 'dead', 24),
+      this.hourlyCounts(d.id, 'delivered', 24, hour), this.hourlyCounts(d.id, 'dead', 24, hour), this.hourlyCounts(d.id, 'failed', 24, hour),
     ]);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const rate = (ok: number, failed: number) => (ok + failed === 0 ? undefined : Math.round((ok / (ok + failed)) * 1000) / 1000);
+    const [dHour, dDay, fHour, fDay] = [dHourly.at(-1) ?? 0, sum(dHourly), fHourly.at(-1) ?? 0, sum(fHourly)];
+    const view = healthView(health);
+    const hourly = dHourly.map((n, i) => ({ hour: new Date((hour - 23 + i) * 3_600_000).toISOString(), delivered: n, failed: fHourly[i] ?? 0 }));
     return {
-      destination: d.id, type: d.type,
-      state: health.paused ? 'paused' : health.throttledUntil ? 'throttled' : 'running',
+      destination: d.id, type: d.type, state: view.state,
       waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
       active: counts.active ?? 0, delayed: counts.delayed ?? 0, delivered: Number(delivered ?? 0), dead: counts.failed ?? 0,
-      ...(health.lastError ? { lastError: health.lastError.message, remediation: health.lastError.remediation } : {}),
-      ...(health.pause ? { pausedReason: health.pause.reason, remediation: health.pause.remediation ?? health.lastError?.remediation } : {}),
-      ...(health.throttledUntil ? { throttledUntil: health.throttledUntil } : {}),
-      deliveredLastHour: dLastHour, deliveredLastDay: dLastDay, deadLastHour: xLastHour, deadLastDay: xLastDay,
+      ...view.fields,
+      deliveredLastHour: dHour, deliveredLastDay: dDay, deadLastHour: xHourly.at(-1) ?? 0, deadLastDay: sum(xHourly),
+      failedAttemptsLastHour: fHour, failedAttemptsLastDay: fDay,
+      ...optional('successRateLastHour', rate(dHour, fHour)), ...optional('successRateLastDay', rate(dDay, fDay)),
+      hourly,
     };
   }
 
@@ -276,6 +281,44 @@ export class Relay {
     await this.flow?.close().catch(() => undefined);
     if (this.ownsRedis) await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** Latest attempts looked at for `failing`, and how many of them must exist before it can show. */
+const FAILING_WINDOW = 10;
+const FAILING_MIN_ATTEMPTS = 3;
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * A destination's state and the advice that is true now: a pause says why and how to resume (an
+ * operator's pause never shows a leftover error's hint); an error is only "last error" while no
+ * delivery has succeeded after it, so a resumed, delivering destination shows none.
+ */
+export function healthView(health: DestinationHealth): { state: DestinationState; fields: Partial<DestinationStats> } {
+  const recent = health.recent.slice(-FAILING_WINDOW);
+  const failures = [...recent].filter((c) => c === 'x').length;
+  const failing = recent.length >= FAILING_MIN_ATTEMPTS && failures * 2 > recent.length;
+  const state: DestinationState = health.paused ? 'paused' : health.throttledUntil ? 'throttled' : failing ? 'failing' : 'running';
+  const err = health.lastError;
+  const current = err !== undefined && (!health.lastSuccessAt || err.at > health.lastSuccessAt);
+  const pause = health.pause;
+  const remediation = pause
+    ? (pause.by === 'operator'
+      ? 'Paused by an operator: leads keep queueing. Resume when ready: `leadrelay resume <destination>` or Resume on the dashboard.'
+      : pause.remediation ?? err?.remediation)
+    : current ? err.remediation : undefined;
+  return {
+    state,
+    fields: {
+      ...(current ? { lastError: err.message, lastErrorAt: err.at, lastErrorCode: err.destinationCode ? `${err.code} (${err.destinationCode})` : err.code } : {}),
+      ...(remediation ? { remediation } : {}),
+      ...(pause ? { pausedReason: pause.reason, pausedBy: pause.by, pausedAt: pause.at } : {}),
+      ...(health.throttledUntil ? { throttledUntil: health.throttledUntil } : {}),
+      ...(health.lastSuccessAt ? { lastSuccessAt: health.lastSuccessAt } : {}),
+    },
+  };
 }
 
 export class UnknownDestinationError extends Error {

@@ -23,6 +23,7 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
 th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-running, .outcome-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
+.state-failing { color: var(--bad); font-weight: 600; }
 .state-throttled, .outcome-throttled, .outcome-retrying, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
 .muted { color: var(--muted); } .error { color: var(--bad); } .notice { padding: .5rem .8rem; border: 1px solid var(--line); border-left: 4px solid var(--accent); margin: 0 0 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; } dt { font-weight: 600; } dd { margin: 0; }
@@ -78,7 +79,13 @@ export function time(iso: string | undefined): SafeHtml {
 
 export function stateLabel(s: Pick<DestinationStats, 'state' | 'throttledUntil'>): SafeHtml {
   if (s.state === 'throttled') return html`<span class="state-throttled">throttled until ${time(s.throttledUntil)}</span>`;
+  if (s.state === 'failing') return html`<span class="state-failing" title="most of the latest attempts failed">failing</span>`;
   return html`<span class="state-${s.state}">${s.state}</span>`;
+}
+
+/** A 0..1 rate as a whole percentage; a dash when there was nothing to rate. */
+export function percent(rate: number | undefined): SafeHtml {
+  return rate === undefined ? html`<span class="muted">–</span>` : html`${Math.round(rate * 100)}%`;
 }
 
 export function notice(text: string | undefined): SafeHtml {

@@ -1,7 +1,7 @@
 import type { DeadLetter } from '@leadrelay/queue';
 import type { DestinationDetail } from '../destination-view.js';
 import { html, seg, type SafeHtml } from '../safe-html.js';
-import { layout, notice, postButton, stateLabel, time, type PageContext } from './components.js';
+import { layout, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
 import { bulkActions, deadLetterTable } from './dead-letter-table.js';
 
 /** One destination: its state and why, what to fix, its queue and recent outcomes, pause/resume, its dead letters. */
@@ -24,7 +24,11 @@ ${notice(message)}
   <dt>State</dt><dd>${stateLabel(d)}</dd>
   ${d.pause ? html`<dt>Paused</dt><dd>by ${d.pause.by === 'operator' ? 'an operator' : 'LeadRelay after a configuration failure'} at ${time(d.pause.at)}</dd>
   <dt>Pause reason</dt><dd class="error">${d.pause.reason}</dd>` : ''}
-  ${d.lastErrorDetail ? html`<dt>Last error</dt><dd>${d.lastErrorDetail.message} <span class="muted">(${d.lastErrorDetail.destinationCode ?? d.lastErrorDetail.code}, ${time(d.lastErrorDetail.at)})</span></dd>` : html`<dt>Last error</dt><dd class="muted">none</dd>`}
+  <dt>Last success</dt><dd>${d.lastSuccessAt ? time(d.lastSuccessAt) : html`<span class="muted">none yet</span>`}</dd>
+  <dt>Success rate</dt><dd>${percent(d.successRateLastHour)} last hour (${d.deliveredLastHour} delivered, ${d.failedAttemptsLastHour} failed attempts); ${percent(d.successRateLastDay)} last 24 hours (${d.deliveredLastDay} delivered, ${d.failedAttemptsLastDay} failed attempts)</dd>
+  ${d.lastError ? html`<dt>Current error</dt><dd class="error">${d.lastError} <span class="muted">(${d.lastErrorCode}, ${time(d.lastErrorAt)})</span></dd>`
+    : d.lastErrorDetail ? html`<dt>Last error</dt><dd class="muted">none since the last success (the one before: ${d.lastErrorDetail.destinationCode ?? d.lastErrorDetail.code} at ${time(d.lastErrorDetail.at)})</dd>`
+      : html`<dt>Last error</dt><dd class="muted">none</dd>`}
   ${d.remediation ? html`<dt>What to do</dt><dd>${d.remediation}</dd>` : ''}
 </dl>
 <div class="actions">${controls}</div>

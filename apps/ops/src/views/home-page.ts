@@ -1,11 +1,12 @@
 import { html, seg, type SafeHtml } from '../safe-html.js';
 import type { DestinationView } from '../destination-view.js';
-import { layout, stateLabel } from './components.js';
+import { layout, percent, stateLabel, time } from './components.js';
 
 /** Every destination at a glance: state, queue counts, recent outcomes and the last error. */
 export function homePage(destinations: DestinationView[]): SafeHtml {
   const dead = destinations.reduce((n, d) => n + d.dead, 0);
   const paused = destinations.filter((d) => d.state === 'paused').length;
+  const failing = destinations.filter((d) => d.state === 'failing').length;
   const rows = destinations.map((d) => html`
   <tr>
     <th scope="row"><a href="/destinations/${seg(d.destination)}">${d.destination}</a>${d.enabled ? '' : html` <span class="muted">(disabled)</span>`}</th>
@@ -18,18 +19,21 @@ export function homePage(destinations: DestinationView[]): SafeHtml {
     <td class="num">${d.deliveredLastHour} / ${d.deliveredLastDay}</td>
     <td class="num">${d.dead > 0 ? html`<a href="/dlq?destination=${seg(d.destination)}">${d.dead}</a>` : d.dead}</td>
     <td class="num">${d.deadLastHour} / ${d.deadLastDay}</td>
-    <td>${d.pausedReason ?? d.lastError ?? html`<span class="muted">–</span>`}</td>
+    <td class="num">${percent(d.successRateLastHour)} / ${percent(d.successRateLastDay)}</td>
+    <td>${time(d.lastSuccessAt)}</td>
+    <td>${d.pausedReason ?? (d.lastError ? html`${d.lastError} <span class="muted">(${time(d.lastErrorAt)})</span>` : html`<span class="muted">–</span>`)}</td>
   </tr>`);
   return layout('Destinations', html`
 <h1>Destinations</h1>
-<p>${destinations.length} destination(s); ${paused} paused; ${dead > 0 ? html`<a href="/dlq">${dead} dead-lettered deliveries</a>` : 'no dead-lettered deliveries'}.</p>
+<p>${destinations.length} destination(s); ${paused} paused; ${failing > 0 ? html`<strong class="state-failing">${failing} failing</strong>; ` : ''}${dead > 0 ? html`<a href="/dlq">${dead} dead-lettered deliveries</a>` : 'no dead-lettered deliveries'}.</p>
 <table>
-  <caption class="muted">Delivered and dead: last hour / last 24 hours. Waiting, active, delayed and dead: now.</caption>
+  <caption class="muted">Delivered, dead and success rate (delivered / delivery attempts): last hour / last 24 hours. Waiting, active, delayed and dead: now. An error shows while no delivery succeeded after it.</caption>
   <thead><tr>
     <th scope="col">Destination</th><th scope="col">Type</th><th scope="col">Host</th><th scope="col">State</th>
     <th scope="col" class="num">Waiting</th><th scope="col" class="num">Active</th><th scope="col" class="num">Delayed</th>
     <th scope="col" class="num">Delivered 1h / 24h</th><th scope="col" class="num">Dead</th><th scope="col" class="num">Dead 1h / 24h</th>
-    <th scope="col">Pause reason or last error</th>
+    <th scope="col" class="num">Success 1h / 24h</th><th scope="col">Last success</th>
+    <th scope="col">Pause reason or current error</th>
   </tr></thead>
   <tbody>${rows}</tbody>
 </table>`);

@@ -304,10 +304,17 @@ describe('https destination: check()', () => {
     expect(receiver.acceptedIds()).toEqual([]);
   });
 
-  it('treats 404/405 as reachable (receivers that only accept POST)', async () => {
-    receiver.failNext(1, 405).failNext(1, 404);
-    expect((await client().check()).ok).toBe(true);
-    expect((await client().check()).ok).toBe(true);
+  it('fails 404/405/410 with the full path and how to prove a POST-only receiver', async () => {
+    receiver.failNext(1, 405).failNext(1, 404).failNext(1, 410);
+    for (const status of [405, 404, 410]) {
+      const r = await client().check();
+      expect(r.ok).toBe(false);
+      expect(r.message).toContain(`HTTP ${status}`);
+    }
+    receiver.failNext(1, 404);
+    const r = await client().check();
+    expect(r.message).toContain(`${receiver.url('/hook')} answered HTTP 404`);
+    expect(r.remediation).toMatch(/test-lead/);
   });
 
   it('reports 401/403, 5xx, redirects and unreachable hosts as failures with a remediation', async () => {

@@ -76,9 +76,11 @@ export class HttpsClient implements DestinationClient {
   }
 
   /**
-   * Proves reachability without creating a lead: an OPTIONS request with the configured headers. Receivers
-   * such as Power Automate or Azure Functions only accept POST, so any answer below 500 (404, 405…) proves the
-   * host is there; 401/403 mean the configured headers or signed URL are refused; a redirect means the URL is wrong.
+   * Proves reachability without creating a lead: an OPTIONS request with the configured headers. 401/403
+   * mean the configured headers or signed URL are refused; a redirect means the URL is wrong; 404, 405 and
+   * 410 fail too, with the full path: an "ok" for an address that answers "not here" would hide the wrong
+   * URL until every lead is dead. A receiver that only routes POST (some Power Automate flows, Azure
+   * Functions) answers OPTIONS that way as well, so the advice says how to prove it with a test lead.
    */
   async check(): Promise<CheckResult> {
     let res: AxiosResponse<Readable>;
@@ -89,6 +91,15 @@ export class HttpsClient implements DestinationClient {
       return { ok: false, message: err.message, remediation: `Check that url is right and that ${safeOrigin(this.settings.url)} is reachable from the worker (DNS, firewall, TLS certificate).` };
     }
     const excerpt = await readExcerpt(res.data);
+    if (res.status === 404 || res.status === 405) {
+      const path = safeUrl(this.settings.url, this.settings.url) ?? this.what;
+      return {
+        ok: false,
+        message: `${path} answered HTTP ${res.status} to OPTIONS (${res.status === 404 ? 'no endpoint at this path' : 'method not allowed'}); no lead was sent`,
+        remediation: `Check the path of url for ${this.settings.id} (${path}). If the receiver only accepts POST there, prove it with \`leadrelay test-lead ${this.settings.id}\`; `
+          + 'if every lead gets the same answer LeadRelay pauses the destination and keeps the leads.',
+      };
+    }
     if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
       const err = classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(excerpt) }, this.failureContext());
       // The probe is deliberately unsigned (it is not a lead); a receiver that demands a signature on every method refuses it.
