@@ -7,7 +7,7 @@ import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClie
 import { networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-mapping.js';
-import { classifyHttpsFailure, type HttpsFailureContext } from './https-errors.js';
+import { classifyHttpsFailure, safeUrl, type HttpsFailureContext } from './https-errors.js';
 
 /** Most of a failed response's body quoted in an error message. */
 const EXCERPT_CHARS = 300;

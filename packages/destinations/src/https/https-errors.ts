@@ -18,7 +18,7 @@ export interface HttpsFailureContext {
 }
 
 /** A URL without credentials or query string, for messages. */
-function safeUrl(url: string, base: string): string | undefined {
+export function safeUrl(url: string, base: string): string | undefined {
   try {
     const u = new URL(url, base);
     return `${u.origin}${u.pathname}`;
