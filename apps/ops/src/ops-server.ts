@@ -2,7 +2,7 @@ import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
-import { Relay, exposeQueueMetrics } from '@leadrelay/queue';
+import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
 import { OpsCredentials } from './ops-credentials.js';
 import { OpsPasswordMissingError } from './ops-password-missing-error.js';
@@ -32,6 +32,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
   const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: config });
   const relay = options.relay ?? new Relay(config);
   exposeQueueMetrics(relay, runtime.metrics);
+  exposeAuditMetric(relay, runtime.metrics);
   const app = Fastify({ logger: false });
   app.addHook('onClose', async () => { if (!options.relay) await relay.close(); });
 

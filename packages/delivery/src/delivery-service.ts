@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { SecretRedactor } from '@leadrelay/core';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
-import { Relay, UnknownDestinationError, exposeQueueMetrics } from '@leadrelay/queue';
+import { Relay, UnknownDestinationError, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { DestinationWorker, type DestinationWorkerEvents } from './destination-worker.js';
 
 export interface DeliveryServiceOptions {
@@ -27,6 +27,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
     for (const id of options.only ?? []) if (!known.includes(id)) throw new UnknownDestinationError(id, known);
     this.relay = new Relay(options.config, { role: 'blocking' });
     exposeQueueMetrics(this.relay, options.metrics);
+    exposeAuditMetric(this.relay, options.metrics);
   }
 
   async start(): Promise<void> {

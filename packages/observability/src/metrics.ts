@@ -20,6 +20,13 @@ export class LeadRelayMetrics {
     name: 'leadrelay_destination_paused', help: '1 when the destination is paused', labelNames: ['destination'], registers: [this.registry],
     collect: () => this.refreshOnce(),
   });
+  /** Refreshes `auditLeads` (a full audit, so callers cache it); set by processes that expose it. */
+  refreshAudit?: () => Promise<void>;
+  readonly auditLeads: Gauge = new Gauge({
+    name: 'leadrelay_audit_leads', help: 'Accepted leads per destination by bucket (delivered, dead, waiting, delayed, active, paused, skipped, lost), from the last audit',
+    labelNames: ['destination', 'bucket'], registers: [this.registry],
+    collect: () => this.refreshAudit?.(),
+  });
   private refreshing?: Promise<void>;
 
   /** prom-client collects gauges in parallel: both gauges share one Redis read per scrape. */

@@ -7,3 +7,7 @@ export * from './redis-rolling-quota.js';
 export * from './relay.js';
 export * from './queue-metrics.js';
 export * from './with-timeout.js';
+export * from './scan-keys.js';
+export * from './queue-snapshot.js';
+export * from './lead-audit.js';
+export * from './audit-metric.js';

@@ -1,0 +1,19 @@
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
+
+/**
+ * Every key matching `pattern`, in batches of up to about `count` (SCAN, never KEYS: Redis keeps
+ * answering others meanwhile). On a Cluster every master is scanned: LeadRelay's keys share one
+ * hash tag, so they are all on one of them. A key present for the whole scan is returned at least once.
+ */
+export async function* scanKeys(redis: RedisClient, pattern: string, count = 1000): AsyncGenerator<string[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+}
