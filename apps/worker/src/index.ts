@@ -1,6 +1,7 @@
 import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
+import { SourceService, createPullSource } from '@leadrelay/sources';
 import { createRuntime, startProbeServer, type ProbeServer, type Runtime } from '@leadrelay/observability';
 
 export interface WorkerOptions {
@@ -14,6 +15,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   service: DeliveryService;
+  /** Polls of the configured pull sources (a table, the Referrals API), when any is enabled. */
+  sources?: SourceService;
   /** Alerts for pauses, dead letters and leads waiting too long (log events, and the alert webhook when configured). */
   alerts: Alerts;
   /** The /healthz, /readyz, /metrics server, unless serveMetrics is false. */
@@ -32,16 +35,24 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   alerts.attach(service);
   const waitMonitor = new QueueWaitMonitor({ relay: service.relay, alerts, logger: runtime.logger });
   await service.start();
+  // Polls are shared by every worker process through one job scheduler per source.
+  const sources = config.sources.some((s) => s.enabled)
+    ? new SourceService({ config, relay: service.relay, logger: runtime.logger, registry: runtime.metrics.registry, createSource: createPullSource })
+    : undefined;
+  sources?.on('source-paused', (e) => runtime.logger.error({ alert: 'source-paused', ...e }, 'alert: source paused'));
+  await sources?.start();
   waitMonitor.start();
   const server = (options.serveMetrics ?? true)
     ? await startProbeServer({ host: config.worker.host, port: config.worker.metricsPort, ready: () => service.relay.ping(), metrics: runtime.metrics })
     : undefined;
   return {
     service,
+    ...(sources ? { sources } : {}),
     alerts,
     server,
     async stop() {
       await waitMonitor.stop();
+      await sources?.close();
       await service.stop();
       await alerts.close();
       await server?.close();

@@ -1,0 +1,223 @@
+import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
+import type { LeadRelayConfig, ResolvedSource } from '@leadrelay/config';
+import { destinationMatches } from '@leadrelay/config';
+import type { Lead } from '@leadrelay/core';
+import type { Logger } from '@leadrelay/observability';
+import type { Relay } from '@leadrelay/queue';
+import type { Registry } from 'prom-client';
+import { EventEmitter } from 'node:events';
+import type { PullSource } from './pull-source.js';
+import { SourceAuthError } from './source-auth-error.js';
+import { SourceMetrics } from './source-metrics.js';
+import { SourceState, type SourceHealth } from './source-state.js';
+import { SourceThrottledError } from './source-throttled-error.js';
+import { timestampMs } from './source-timestamps.js';
+
+/** Queue of every source's polls. `_` never starts a destination id, so it never clashes with a destination queue. */
+export const SOURCE_QUEUE = '_sources';
+
+export interface PollJobData {
+  source: string;
+}
+
+/** Builds the reader of one source (a factory so tests and the CLI can make their own). */
+export type PullSourceFactory = (source: ResolvedSource) => Promise<PullSource>;
+
+export interface SourceServiceOptions {
+  config: LeadRelayConfig;
+  relay: Relay;
+  logger: Logger;
+  registry: Registry;
+  createSource: PullSourceFactory;
+  /** Poll attempts before a failed poll is given up (the next scheduled poll starts over). Default 5. */
+  attempts?: number;
+  /** First retry delay of a failed poll, doubled each time. Default 5 s. */
+  retryDelayMs?: number;
+  /** Poll lock lifetime, renewed while a poll runs; a crashed poller's lock frees after it. Default 30 s. */
+  lockMs?: number;
+  /** Leads accepted at once within a page. Default 32. */
+  acceptConcurrency?: number;
+  /** Schedule polls (default true); false only processes polls others schedule or `pollNow` adds. */
+  schedule?: boolean;
+}
+
+export interface SourceServiceEvents {
+  'source-paused': [{ source: string; reason: string; remediation: string }];
+}
+
+/** Marks a throttled poll's error with the delay the source asked for. */
+type WithDelay = Error & { retryDelayMs?: number };
+
+/**
+ * Polls every enabled source as BullMQ jobs from one job scheduler per source, so any number of
+ * worker processes share the schedule; a Redis lock per source keeps one poll of it running at a
+ * time. Each page's leads are accepted exactly as webhook leads are before its watermark is committed.
+ */
+export class SourceService extends EventEmitter<SourceServiceEvents> {
+  readonly queue: Queue<PollJobData>;
+  private worker?: Worker<PollJobData>;
+  private readonly metrics: SourceMetrics;
+  private readonly readers = new Map<string, Promise<PullSource>>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: SourceServiceOptions) {
+    super();
+    const { relay } = options;
+    this.log = options.logger.child({ component: 'sources' });
+    this.queue = new Queue<PollJobData>(SOURCE_QUEUE, { connection: relay.redis, prefix: relay.keys.bullPrefix });
+    this.queue.on('error', () => { /* surfaced by the command that failed */ });
+    this.metrics = new SourceMetrics(options.registry, () => this.lagSeconds());
+  }
+
+  private get sources(): ResolvedSource[] {
+    return this.options.config.sources;
+  }
+
+  source(id: string): ResolvedSource {
+    const s = this.sources.find((x) => x.id === id);
+    if (!s) throw new Error(`unknown source '${id}' (configured: ${this.sources.map((x) => x.id).join(', ') || 'none'})`);
+    return s;
+  }
+
+  state(id: string): SourceState {
+    return new SourceState(this.options.relay.redis, `{${this.options.relay.keys.prefix}}`, id);
+  }
+
+  async start(): Promise<void> {
+    const { relay } = this.options;
+    if (this.options.schedule ?? true) await this.schedule();
+    this.worker = new Worker<PollJobData>(SOURCE_QUEUE, (job) => this.process(job), {
+      connection: relay.redis, prefix: relay.keys.bullPrefix, concurrency: Math.max(1, this.sources.length),
+      lockDuration: this.options.lockMs ?? 30_000,
+      settings: { backoffStrategy: (attemptsMade: number, _t?: string, err?: Error) => (err as WithDelay | undefined)?.retryDelayMs ?? (this.options.retryDelayMs ?? 5000) * 2 ** (attemptsMade - 1) },
+    });
+    this.worker.on('error', (err) => this.log.error({ err: err.message }, 'source worker error'));
+  }
+
+  /** One job scheduler per enabled source; schedulers of removed or disabled sources are dropped. */
+  private async schedule(): Promise<void> {
+    const wanted = new Set<string>();
+    for (const s of this.sources) {
+      if (!s.enabled) continue;
+      const id = `poll.${s.id}`;
+      wanted.add(id);
+      await this.queue.upsertJobScheduler(id, { every: s.pollEvery }, { name: 'poll', data: { source: s.id }, opts: this.jobOptions() });
+    }
+    for (const existing of await this.queue.getJobSchedulers()) {
+      const key = existing.key ?? existing.id;
+      if (key && !wanted.has(key)) await this.queue.removeJobScheduler(key);
+    }
+  }
+
+  private jobOptions() {
+    return { attempts: this.options.attempts ?? 5, backoff: { type: 'leadrelay-source' }, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } };
+  }
+
+  /** Adds a poll now (CLI, tests); it waits for a running poll of the same source like any other. */
+  async pollNow(sourceId: string): Promise<Job<PollJobData>> {
+    this.source(sourceId);
+    return this.queue.add('poll', { source: sourceId }, { ...this.jobOptions(), jobId: `now.${sourceId}.${Date.now().toString(36)}` });
+  }
+
+  private reader(s: ResolvedSource): Promise<PullSource> {
+    let r = this.readers.get(s.id);
+    if (!r) {
+      r = this.options.createSource(s);
+      r.catch(() => this.readers.delete(s.id));
+      this.readers.set(s.id, r);
+    }
+    return r;
+  }
+
+  private async process(job: Job<PollJobData>): Promise<{ leads: number; skipped?: string }> {
+    const s = this.sources.find((x) => x.id === job.data.source);
+    if (!s || !s.enabled) return { leads: 0, skipped: 'not configured or disabled' };
+    const state = this.state(s.id);
+    if (await state.paused()) {
+      this.metrics.polls.inc({ source: s.id, outcome: 'paused' });
+      return { leads: 0, skipped: 'paused' };
+    }
+    const lock = await state.lock(this.options.lockMs ?? 30_000);
+    if (!lock) {
+      this.metrics.polls.inc({ source: s.id, outcome: 'busy' });
+      return { leads: 0, skipped: 'another poll of this source is running' };
+    }
+    const now = new Date();
+    try {
+      const found = await this.poll(s, state, now);
+      await state.polled('ok', now);
+      this.metrics.polls.inc({ source: s.id, outcome: 'ok' });
+      if (found > 0) this.log.info({ source: s.id, leads: found }, 'source polled');
+      return { leads: found };
+    } catch (e) {
+      const err = e as Error;
+      await state.polled('failed', now, err.message).catch(() => undefined);
+      this.metrics.polls.inc({ source: s.id, outcome: 'failed' });
+      if (err instanceof SourceAuthError) {
+        await state.pause({ reason: err.message, remediation: err.remediation, at: now.toISOString() });
+        this.log.error({ source: s.id, err: err.message, remediation: err.remediation }, 'source paused');
+        this.emit('source-paused', { source: s.id, reason: err.message, remediation: err.remediation });
+        throw new UnrecoverableError(err.message);
+      }
+      this.log.warn({ source: s.id, err: err.message, attempt: job.attemptsMade + 1 }, 'poll failed');
+      const thrown: WithDelay = new Error(err.message);
+      if (err instanceof SourceThrottledError) thrown.retryDelayMs = err.retryAfterMs;
+      throw thrown;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Reads every page newer than the watermark; returns how many new leads were accepted. */
+  private async poll(s: ResolvedSource, state: SourceState, now: Date): Promise<number> {
+    const reader = await this.reader(s);
+    const from = (await state.watermark()) ?? (await state.initWatermark(reader.initialWatermark(s.start, now)));
+    let accepted = 0;
+    for await (const page of reader.pages(from?.ts ? from : null, now)) {
+      for (const bad of page.invalid) this.log.warn({ source: s.id, row: bad.id, problem: bad.problem }, 'source row is not a lead: skipped');
+      if (page.invalid.length) this.metrics.leadsFound.inc({ source: s.id, outcome: 'invalid' }, page.invalid.length);
+      accepted += await this.acceptAll(s, page.leads);
+      await state.commit(page.watermark, page.caughtUpTo, page.leads.length);
+    }
+    return accepted;
+  }
+
+  private async acceptAll(s: ResolvedSource, leads: Lead[]): Promise<number> {
+    const taken = leads.filter((l) => destinationMatches({ enabled: true, match: s.match }, l));
+    if (taken.length < leads.length) this.metrics.leadsFound.inc({ source: s.id, outcome: 'filtered' }, leads.length - taken.length);
+    let accepted = 0;
+    const width = this.options.acceptConcurrency ?? 32;
+    for (let i = 0; i < taken.length; i += width) {
+      const results = await Promise.all(taken.slice(i, i + width).map((lead) => this.options.relay.accept(lead, { clientId: true })));
+      for (const r of results) {
+        this.metrics.leadsFound.inc({ source: s.id, outcome: r.duplicate ? 'duplicate' : 'accepted' });
+        if (!r.duplicate) accepted++;
+      }
+    }
+    return accepted;
+  }
+
+  async health(): Promise<SourceHealth[]> {
+    return Promise.all(this.sources.map((s) => this.state(s.id).health(s.type, s.enabled)));
+  }
+
+  private async lagSeconds(): Promise<Record<string, number | undefined>> {
+    const out: Record<string, number | undefined> = {};
+    for (const h of await this.health()) {
+      const at = h.caughtUpTo ?? h.watermark?.ts;
+      out[h.source] = at ? Math.max(0, (Date.now() - timestampMs(at)) / 1000) : undefined;
+    }
+    return out;
+  }
+
+  async resume(sourceId: string): Promise<void> {
+    this.source(sourceId);
+    await this.state(sourceId).resume();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    for (const r of this.readers.values()) await r.then((x) => x.close?.(), () => undefined);
+  }
+}
