@@ -77,7 +77,7 @@ return {'accepted', leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 6 + ab,
 type ScriptedRedis = RedisClient & { leadrelayAcceptOneTrip(...args: (string | Buffer)[]): Promise<unknown> };
 
 /**
- * Accepting a lead in one round trip on a single Redis (or Sentinel). Not used on a Redis Cluster,
+ * Accepting a lead in one round trip on a single Redis (`redis.url`). Not used on a Redis Cluster,
  * where a lead's record and its destinations' queues need not share a slot, nor when this BullMQ
  * version's insertion script or hook is not the one this was written against: `available` is false
  * and the Relay takes the three-trip path.
