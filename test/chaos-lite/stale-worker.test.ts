@@ -39,7 +39,7 @@ describe('a worker that lost its lock', () => {
     expect(receiver.requestCount).toBe(1);
 
     const status = await p.waitForState(id, 'hook', ['delivered'], 20_000);
-    expect(status.timeline.map((t) => t.outcome)).toEqual(['retrying', 'delivered']);
+    expect(status.timeline.map((t) => t.outcome)).toEqual(['retried', 'delivered']);
     expect(receiver.requestCount).toBe(2);
     expect(receiver.acceptedIds()).toHaveLength(1);
   }, 60_000);
@@ -49,13 +49,13 @@ describe('a worker that lost its lock', () => {
   - { id: hook, type: https, url: "https://hook.example/leads" }`));
     const id = await p.accept(marketplaceLead());
     const at = new Date().toISOString();
-    const entry = (outcome: 'delivered' | 'retrying', attempt: number) => ({ destination: 'hook', attempt, at, outcome, durationMs: 5 });
+    const entry = (outcome: 'delivered' | 'retried', attempt: number) => ({ destination: 'hook', attempt, at, outcome, durationMs: 5 });
     // The new owner delivers; then the stale attempt records its failure.
     expect(await p.relay.leads.recordAttempt(id, 'hook', { state: 'delivered', attempts: 2, deliveredAt: at }, entry('delivered', 2))).toBe(true);
-    expect(await p.relay.leads.recordAttempt(id, 'hook', { state: 'retrying', attempts: 1, lastError: 'HTTP 503' }, entry('retrying', 1))).toBe(false);
+    expect(await p.relay.leads.recordAttempt(id, 'hook', { state: 'retrying', attempts: 1, lastError: 'HTTP 503' }, entry('retried', 1))).toBe(false);
     const status = (await p.relay.status(id))!;
     expect(status.deliveries.hook).toMatchObject({ state: 'delivered', attempts: 2 });
-    expect(status.timeline.map((t) => t.outcome)).toEqual(['delivered', 'retrying']);
+    expect(status.timeline.map((t) => t.outcome)).toEqual(['delivered', 'retried']);
     // A repeated delivery (at-least-once) is counted once in stats.
     await p.relay.leads.recordAttempt(id, 'hook', { state: 'delivered', attempts: 3, deliveredAt: at }, entry('delivered', 3));
     expect((await p.relay.stats('hook')).delivered).toBe(1);

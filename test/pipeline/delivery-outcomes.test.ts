@@ -46,7 +46,7 @@ describe('delivery outcomes (https destination)', () => {
     const id = await p.accept(marketplaceLead());
     const s = await p.waitForState(id, 'hook', ['delivered']);
     expect(s.deliveries.hook!.attempts).toBe(4);
-    expect(s.timeline.filter((t) => t.destination === 'hook').map((t) => t.outcome)).toEqual(['retrying', 'retrying', 'retrying', 'delivered']);
+    expect(s.timeline.filter((t) => t.destination === 'hook').map((t) => t.outcome)).toEqual(['retried', 'retried', 'retried', 'delivered']);
     const ids = new Set(receiver.requests.map((r) => r.webhookId));
     expect(ids.size).toBe(1);
   });

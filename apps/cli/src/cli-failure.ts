@@ -1,6 +1,8 @@
+import { ErrorCodes } from '@leadrelay/core';
+
 /** A failure the CLI explains and exits 1 for (SPEC §1: exit 1 on a failure it explains). */
 export class CliFailure extends Error {
-  readonly code = 'LR_CLI_FAILURE';
+  readonly code = ErrorCodes.CLI_FAILURE;
   constructor(message: string, readonly exitCode = 1) {
     super(message);
     this.name = 'CliFailure';

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { ErrorCodes } from '@leadrelay/core';
 import { ConfigError, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { CliFailure } from './cli-failure.js';
 import { processOutput, type Output } from './output.js';
@@ -74,7 +75,7 @@ export async function main(argv: string[], output?: Output): Promise<number> {
       return e.exitCode;
     }
     const err = e as Error & { code?: string };
-    if (err.code === 'LR_UNKNOWN_DESTINATION') {
+    if (err.code === ErrorCodes.UNKNOWN_DESTINATION) {
       out.err(err.message);
       return 2;
     }

@@ -1,6 +1,7 @@
 import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
+import { ErrorCodes } from '@leadrelay/core';
 import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
 import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
@@ -73,7 +74,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
       return typeof payload === 'string' ? runtime.redactor.redact(payload) : payload;
     });
     secured.setErrorHandler(async (error: FastifyError, req, reply) => {
-      const unknownDestination = (error as { code?: string }).code === 'LR_UNKNOWN_DESTINATION';
+      const unknownDestination = (error as { code?: string }).code === ErrorCodes.UNKNOWN_DESTINATION;
       const status = unknownDestination ? 404 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status === 500) log.error({ err: error.message, method: req.method, url: req.url }, 'ops request failed');
       const title = status === 401 ? 'Authentication required' : status === 404 ? 'Not found' : status === 500 ? 'Something went wrong' : 'Bad request';

@@ -1,3 +1,5 @@
+import { ErrorCodes } from '@leadrelay/core';
+
 /** One problem in a config file, located as a person would look for it. */
 export interface ConfigProblem {
   file: string;
@@ -14,7 +16,7 @@ export function formatProblem(p: ConfigProblem): string {
 
 /** Thrown by `loadConfig`; `message` lists every problem as `file:line:col message`. */
 export class ConfigError extends Error {
-  readonly code = 'LR_CONFIG_INVALID';
+  readonly code = ErrorCodes.CONFIG_INVALID;
   constructor(readonly problems: ConfigProblem[]) {
     super(problems.map(formatProblem).join('\n'));
     this.name = 'ConfigError';

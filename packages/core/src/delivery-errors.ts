@@ -1,3 +1,5 @@
+import { ErrorCodes } from './error-codes.js';
+
 /**
  * How a failed delivery attempt is classified. The worker engine decides what happens from the
  * class alone: retry, wait, dead-letter or pause. Every error carries a remediation a person can act on.
@@ -16,7 +18,7 @@ export interface DeliveryErrorOptions {
 
 export abstract class DeliveryError extends Error {
   abstract readonly kind: DeliveryErrorKind;
-  /** Stable machine-readable code of the class, e.g. `LR_TRANSIENT`. */
+  /** Stable machine-readable code of the class, one of `ErrorCodes` (e.g. `LR_TRANSIENT`). */
   abstract readonly code: string;
   readonly remediation: string;
   readonly destinationCode?: string;
@@ -52,7 +54,7 @@ export interface SerializedDeliveryError {
 /** Network errors, timeouts, 5xx: retried with exponential backoff up to `retry.attempts`. */
 export class RetryableError extends DeliveryError {
   readonly kind = 'transient' as const;
-  readonly code = 'LR_TRANSIENT';
+  readonly code = ErrorCodes.TRANSIENT;
   constructor(message: string, options?: DeliveryErrorOptions) {
     super(message, 'None needed: LeadRelay retries with backoff. If it keeps failing, check that the destination is up and reachable from the worker.', options);
   }
@@ -70,7 +72,7 @@ export interface ThrottledErrorOptions extends DeliveryErrorOptions {
 /** The destination asked us to slow down: wait `retryAfterMs`, pause only this destination, keep the attempt. */
 export class ThrottledError extends DeliveryError {
   readonly kind = 'throttled' as const;
-  readonly code = 'LR_THROTTLED';
+  readonly code = ErrorCodes.THROTTLED;
   readonly retryAfterMs: number;
   readonly quotaReset: boolean;
   constructor(message: string, retryAfterMs: number, options: ThrottledErrorOptions = {}) {
@@ -83,7 +85,7 @@ export class ThrottledError extends DeliveryError {
 /** The destination rejected this lead for good (validation, missing field): dead-letter at once. */
 export class PayloadValidationError extends DeliveryError {
   readonly kind = 'permanent' as const;
-  readonly code = 'LR_PAYLOAD_REJECTED';
+  readonly code = ErrorCodes.PAYLOAD_REJECTED;
   constructor(message: string, options?: DeliveryErrorOptions) {
     super(message, 'Fix the field mapping or the destination\'s field rules, then `leadrelay dlq replay --id <leadId>`.', options);
   }
@@ -92,7 +94,7 @@ export class PayloadValidationError extends DeliveryError {
 /** Credentials, permissions or setup are wrong: pause the destination and keep its leads until fixed. */
 export class InvalidConfigurationError extends DeliveryError {
   readonly kind = 'configuration' as const;
-  readonly code: string = 'LR_CONFIGURATION';
+  readonly code: string = ErrorCodes.CONFIGURATION;
   constructor(message: string, options?: DeliveryErrorOptions) {
     super(message, 'Fix the destination settings in leadrelay.yaml, then `leadrelay resume <destination>`.', options);
   }
@@ -100,7 +102,7 @@ export class InvalidConfigurationError extends DeliveryError {
 
 /** A configuration failure caused by credentials (secret, password, token). */
 export class InvalidAuthenticationError extends InvalidConfigurationError {
-  override readonly code = 'LR_AUTHENTICATION';
+  override readonly code = ErrorCodes.AUTHENTICATION;
 }
 
 export function isDeliveryError(e: unknown): e is DeliveryError {

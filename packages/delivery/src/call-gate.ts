@@ -1,3 +1,4 @@
+import { ThrottledError } from '@leadrelay/core';
 import type { RollingQuota } from '@leadrelay/destinations';
 
 export interface CallGateOptions {
@@ -5,6 +6,8 @@ export interface CallGateOptions {
   concurrency: number;
   /** Calls allowed per rolling window across all workers (e.g. Marketo 100 / 20 s); none = unlimited. */
   quota?: RollingQuota;
+  /** The end of a hold on the destination (a Retry-After another worker got), if it is held now: no call meanwhile. */
+  heldUntil?: () => Promise<Date | undefined>;
 }
 
 /**
@@ -21,6 +24,8 @@ export class CallGate {
     if (this.active >= this.options.concurrency) await new Promise<void>((r) => this.waiters.push(r));
     this.active++;
     try {
+      const held = await this.options.heldUntil?.();
+      if (held) throw new ThrottledError(`the destination asked to wait until ${held.toISOString()}; no call is made before then`, held.getTime() - Date.now());
       await this.takeQuota();
       return await call();
     } finally {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ThrottledError, classifyError, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { ErrorCodes, ThrottledError, classifyError, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, type BatchItemResult, type DestinationClient } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
@@ -10,6 +10,7 @@ import { jitteredBackoff } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { CallGate } from './call-gate.js';
 import { ENDPOINT_STATUSES, REJECTION_STREAK, deadAfterRetriesRemediation, streakFailure } from './rejection-streak.js';
+import { decideOutcome, type DeliveryOutcome } from './delivery-outcome.js';
 
 export interface DestinationWorkerOptions {
   relay: Relay;
@@ -35,6 +36,9 @@ export interface DestinationWorkerEvents {
 /** Extra room BullMQ gives a stalled job before it is dead: crashed workers must never cost a lead. */
 const MAX_STALLED_COUNT = 100;
 
+/** After the shutdown deadline, how long aborted deliveries get to go back to waiting. */
+const RELEASE_GRACE_MS = 500;
+
 /** Marks an error with the backoff we chose, so the BullMQ strategy and the recorded nextAttemptAt agree. */
 type WithDelay = Error & { retryDelayMs?: number };
 
@@ -56,6 +60,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   /** Dead-letter bookkeeping waiting for BullMQ to confirm the job is in the failed set. */
   private readonly pendingDead = new Map<string, () => Promise<void>>();
   private readonly d: ResolvedDestination;
+  /** Aborted at the shutdown deadline: cuts in-flight destination calls short. */
+  private readonly shutdown = new AbortController();
   private readonly log: Logger;
 
   constructor(private readonly options: DestinationWorkerOptions) {
@@ -84,10 +90,12 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       const gate = new CallGate({
         concurrency: this.d.concurrency,
         quota: this.d.rateLimit ? relay.rollingQuota(this.d.id, 'calls', this.d.rateLimit.max, this.d.rateLimit.per) : undefined,
+        heldUntil: () => relay.control(this.d.id).heldUntil(),
       });
+      const signal = this.shutdown.signal;
       const send = (leads: Lead[]) => gate.run(() => client.deliverBatch
-        ? client.deliverBatch(leads)
-        : Promise.all(leads.map((l) => client.deliver(l).then((r): BatchItemResult => ({ ok: true, ...r }), (e): BatchItemResult => ({ ok: false, error: classifyError(e) })))));
+        ? client.deliverBatch(leads, { signal })
+        : Promise.all(leads.map((l) => client.deliver(l, { signal }).then((r): BatchItemResult => ({ ok: true, ...r }), (e): BatchItemResult => ({ ok: false, error: classifyError(e) })))));
       this.batcher = new Batcher(batching, send);
       // Enough jobs in hand to fill every concurrent call; the gate, not BullMQ, limits calls.
       concurrency = Math.min(this.d.concurrency * batching.maxSize, 2000);
@@ -95,7 +103,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     }
     await this.resumeIfConfigChanged();
     const lockDuration = this.options.lockDurationMs ?? 30_000;
-    this.worker = new Worker<DeliveryJobData>(relay.keys.queueName(this.d.id), (job) => this.process(job), {
+    this.worker = new Worker<DeliveryJobData>(relay.keys.queueName(this.d.id), (job, token) => this.process(job, token), {
       connection: relay.redis,
       prefix: relay.keys.bullPrefix,
       concurrency,
@@ -134,27 +142,62 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
    * BullMQ can hand this worker a job it is still working on (its lock expired during a stall and
    * the job came back): the copy shares the attempt in flight instead of delivering the lead twice.
    */
-  private process(job: Job<DeliveryJobData>): Promise<{ remoteId?: string }> {
+  private process(job: Job<DeliveryJobData>, token?: string): Promise<{ remoteId?: string }> {
     const id = job.id!;
     const running = this.inFlight.get(id);
     if (running) return running;
-    const attempt = this.attempt(job).finally(() => this.inFlight.delete(id));
+    const attempt = this.attempt(job, token).finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, attempt);
     return attempt;
   }
 
-  private async attempt(job: Job<DeliveryJobData>): Promise<{ remoteId?: string }> {
+  private async attempt(job: Job<DeliveryJobData>, token?: string): Promise<{ remoteId?: string }> {
+    const { relay } = this.options;
     const lead = job.data.lead;
+    const pre = await relay.preflight(this.d.id, lead.id);
+    if (pre.record?.state === 'delivered') {
+      // Delivered by a worker that died before it could complete the job: never send it twice.
+      this.log.info({ leadId: lead.id, outcome: 'delivered', alreadyDelivered: true }, 'already delivered to this destination: not sent again');
+      return pre.record.remoteId ? { remoteId: pre.record.remoteId } : {};
+    }
+    if (pre.heldUntil) {
+      // Another worker (or this one) was told to wait: no request until the hold ends.
+      await this.park(job, token, pre.heldUntil.getTime(), pre.record);
+      throw new DelayedError();
+    }
     const attempt = job.attemptsMade + 1;
     const started = performance.now();
+    let result: BatchItemResult;
     try {
-      const result = this.batcher ? await this.batcher.submit(lead) : { ok: true as const, ...(await this.client!.deliver(lead)) };
-      if (!result.ok) throw result.error;
-      await this.onDelivered(job, attempt, performance.now() - started, result.remoteId, result.warnings);
-      return result.remoteId ? { remoteId: result.remoteId } : {};
+      const signal = this.shutdown.signal;
+      result = this.batcher ? await this.batcher.submit(lead) : { ok: true as const, ...(await this.client!.deliver(lead, { signal })) };
     } catch (e) {
-      throw await this.onFailed(job, attempt, performance.now() - started, classifyError(e));
+      result = { ok: false, error: classifyError(e) };
     }
+    const ms = performance.now() - started;
+    if (!result.ok && this.shutdown.signal.aborted) {
+      // Cut short by shutdown: back to waiting for another worker, without using an attempt.
+      await job.moveToWait(token);
+      this.log.warn({ leadId: lead.id, attempt, code: ErrorCodes.SHUTDOWN_ABORTED }, 'shutdown deadline reached mid-call: delivery released to waiting');
+      throw new WaitingError();
+    }
+    const error = result.ok ? undefined : result.error;
+    const outcome = decideOutcome(error, { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, ...(job.data.throttledSince ? { throttledSince: job.data.throttledSince } : {}) }, this.d, Date.now());
+    if (outcome.kind === 'delivered') {
+      const remoteId = result.ok ? result.remoteId : undefined;
+      await this.onDelivered(job, attempt, ms, remoteId, result.ok ? result.warnings : undefined);
+      return remoteId ? { remoteId } : {};
+    }
+    throw await this.onFailed(job, token, attempt, ms, error!, outcome);
+  }
+
+  /** Parks a delivery as delayed until a hold ends (plus a little spread, so held leads do not all wake at once). */
+  private async park(job: Job<DeliveryJobData>, token: string | undefined, holdUntil: number, record?: DeliveryRecord): Promise<void> {
+    const wake = holdUntil + Math.round(Math.random() * Math.min(2000, Math.max(0, holdUntil - Date.now()) * 0.05));
+    await Promise.all([
+      this.options.relay.leads.recordAttempt(job.data.lead.id, this.d.id, { ...(record ?? { attempts: job.attemptsMade }), state: 'delayed', nextAttemptAt: new Date(wake).toISOString() }),
+      job.moveToDelayed(wake, token),
+    ]);
   }
 
   private async onDelivered(job: Job<DeliveryJobData>, attempt: number, ms: number, remoteId?: string, warnings?: string[]): Promise<void> {
@@ -170,80 +213,79 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     this.log.debug({ leadId, customer: job.data.lead.customer }, 'delivered lead');
   }
 
-  /** Records the failure and returns what to throw so BullMQ does the right thing with the job. */
-  private async onFailed(job: Job<DeliveryJobData>, attempt: number, ms: number, error: DeliveryError): Promise<Error> {
+  /** Applies a failed attempt's outcome to Redis and returns what to throw so BullMQ does the right thing with the job. */
+  private async onFailed(job: Job<DeliveryJobData>, token: string | undefined, attempt: number, ms: number, error: DeliveryError, outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): Promise<Error> {
     const { relay, metrics } = this.options;
     const leadId = job.data.lead.id;
     const now = new Date();
     const serialized = { ...error.toJSON(), message: this.redact(error.message), remediation: this.redact(error.remediation) };
-    const entry = (outcome: AttemptEntry['outcome']): AttemptEntry => ({
-      destination: this.d.id, attempt, at: now.toISOString(), outcome, durationMs: Math.round(ms), error: serialized.message, code: serialized.destinationCode ?? serialized.code,
+    const entry = (kind: AttemptEntry['outcome'] = outcome.kind): AttemptEntry => ({
+      destination: this.d.id, attempt, at: now.toISOString(), outcome: kind, durationMs: Math.round(ms), error: serialized.message, code: serialized.destinationCode ?? serialized.code,
     });
     const record = (state: DeliveryRecord['state'], extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
       state, attempts: attempt, lastError: serialized.message, remediation: serialized.remediation, ...extra,
     });
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
-    // Destinations often quote the offending value; customer data is for debug level only (SPEC §6).
-    const logLine = { leadId, attempt, durationMs: Math.round(ms), error: scrubCustomerData(serialized.message, job.data.lead), code: serialized.destinationCode ?? serialized.code };
-    // The destination's last error is shown without its lead: no customer value it quotes.
-    await relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now);
+    // Destinations often quote the offending value; customer data is for debug level only.
+    const logLine = { leadId, attempt, durationMs: Math.round(ms), error: scrubCustomerData(serialized.message, job.data.lead), code: serialized.destinationCode ?? serialized.code, outcome: outcome.kind };
+    const holdUntil = 'holdUntil' in outcome ? outcome.holdUntil : undefined;
+    const [, heldUntil] = await Promise.all([
+      // The destination's last error is shown without its lead: no customer value it quotes.
+      relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now),
+      // Holds this destination for every worker; other destinations are untouched.
+      holdUntil ? relay.control(this.d.id).hold(new Date(holdUntil)) : undefined,
+    ]);
+    if (holdUntil) this.log.warn({ heldUntil: heldUntil!.toISOString() }, 'destination asked to wait: held for every worker');
 
-    if (error instanceof ThrottledError) {
-      const retryAfterMs = error.retryAfterMs;
-      // Waiting for a quota with a known reset is never a failure; open-ended throttling is bounded.
-      const waited = (job.data.throttledMs ?? 0) + (error.quotaReset ? 0 : retryAfterMs);
-      if (waited <= this.d.retry.maxThrottleWait) {
-        const until = new Date(now.getTime() + retryAfterMs);
-        await Promise.all([
-          job.updateData({ ...job.data, throttledMs: waited }),
-          // Holds this destination's queue for every worker; other destinations are untouched.
-          relay.queue(this.d.id).rateLimit(Math.max(retryAfterMs, 1)),
-          relay.control(this.d.id).setThrottledUntil(until),
-          relay.leads.recordAttempt(leadId, this.d.id, record('delayed', { attempts: job.attemptsMade, nextAttemptAt: until.toISOString() }), entry('throttled')),
-        ]);
-        metrics.deliveries.inc({ destination: this.d.id, outcome: 'throttled' });
-        this.log.warn({ ...logLine, outcome: 'throttled', retryAfterMs }, 'delivery attempt');
-        return Worker.RateLimitError();
-      }
-      this.log.warn({ leadId, waitedMs: waited }, 'throttled longer than retry.maxThrottleWait: counting it as a failed attempt');
+    if (outcome.kind === 'throttled') {
+      const wake = Math.max(outcome.holdUntil, heldUntil!.getTime());
+      await Promise.all([
+        job.updateData({ ...job.data, throttledSince: outcome.throttledSince }),
+        relay.leads.recordAttempt(leadId, this.d.id, record('delayed', { attempts: job.attemptsMade, nextAttemptAt: new Date(wake).toISOString() }), entry()),
+      ]);
+      await job.moveToDelayed(wake, token);
+      metrics.deliveries.inc({ destination: this.d.id, outcome: 'throttled' });
+      this.log.warn({ ...logLine, retryAfterMs: outcome.holdUntil - now.getTime() }, 'delivery attempt');
+      return new DelayedError();
     }
+    if (error instanceof ThrottledError) this.log.warn({ leadId, throttledSince: job.data.throttledSince }, 'throttled longer than retry.maxThrottleWait: counting it as a failed attempt');
 
-    if (error.kind === 'configuration') {
+    if (outcome.kind === 'paused') {
       await relay.pause(this.d.id, { by: 'configuration', reason: logLine.error, remediation: serialized.remediation, configHash: configHash(this.d) });
-      await relay.leads.recordAttempt(leadId, this.d.id, record('paused', { attempts: job.attemptsMade }), entry('paused'));
-      this.log.error({ ...logLine, outcome: 'paused', remediation: serialized.remediation }, 'delivery attempt');
+      await relay.leads.recordAttempt(leadId, this.d.id, record('paused', { attempts: job.attemptsMade }), entry());
+      this.log.error({ ...logLine, remediation: serialized.remediation }, 'delivery attempt');
       this.emit('destination-paused', { destination: this.d.id, reason: serialized.message, remediation: serialized.remediation });
       // Back to the (now paused) queue without using an attempt: the lead waits for the fix.
-      return Worker.RateLimitError();
+      await job.moveToWait(token);
+      return new WaitingError();
     }
 
     if (error.kind === 'permanent' && error.status !== undefined && ENDPOINT_STATUSES.has(error.status)) {
       const streak = await relay.control(this.d.id).noteRejection(error.status, leadId, REJECTION_STREAK);
-      if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry);
+      if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry, token);
     }
 
-    const exhausted = attempt >= (job.opts.attempts ?? 1);
+    const exhausted = outcome.kind === 'dead' && outcome.reason === 'exhausted';
     // Retry advice ("none needed") stops being true once the lead is dead.
     if (exhausted && error.kind !== 'permanent') serialized.remediation = deadAfterRetriesRemediation(this.d, serialized, attempt);
     const errors = [...(job.data.errors ?? []), { ...serialized, at: now.toISOString(), attempt }].slice(-20);
-    await job.updateData({ ...job.data, errors });
-    if (error.kind === 'permanent' || exhausted) {
+    await job.updateData({ ...job.data, ...(outcome.kind === 'retried' && outcome.throttledSince ? { throttledSince: outcome.throttledSince } : {}), errors });
+    if (outcome.kind === 'dead') {
       if (exhausted && error.kind !== 'permanent') await relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now);
       // Recorded once BullMQ has moved the job to the failed set (the 'failed' handler in start()), so "dead" always means replayable.
       this.pendingDead.set(job.id!, async () => {
-        await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry('dead'));
+        await relay.leads.recordAttempt(leadId, this.d.id, record('dead'), entry());
         metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
-        this.log.error({ ...logLine, outcome: 'dead', remediation: serialized.remediation }, 'delivery attempt');
+        this.log.error({ ...logLine, remediation: serialized.remediation }, 'delivery attempt');
         this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });
       });
       return new UnrecoverableError(serialized.message);
     }
 
-    const delay = jitteredBackoff(attempt, this.d.retry);
-    const next = new Date(now.getTime() + delay);
-    await relay.leads.recordAttempt(leadId, this.d.id, record('retrying', { nextAttemptAt: next.toISOString() }), entry('retrying'));
+    const delay = Math.max(0, outcome.retryAt - now.getTime());
+    await relay.leads.recordAttempt(leadId, this.d.id, record('retrying', { nextAttemptAt: new Date(outcome.retryAt).toISOString() }), entry());
     metrics.deliveries.inc({ destination: this.d.id, outcome: 'retried' });
-    this.log.warn({ ...logLine, outcome: 'retried', retryInMs: delay }, 'delivery attempt');
+    this.log.warn({ ...logLine, retryInMs: delay }, 'delivery attempt');
     const thrown: WithDelay = new Error(serialized.message);
     thrown.retryDelayMs = delay;
     return thrown;
@@ -256,7 +298,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
    */
   private async pauseForStreak(
     job: Job<DeliveryJobData>, last: SerializedDeliveryError, streak: string[],
-    record: (state: DeliveryRecord['state'], extra?: Partial<DeliveryRecord>) => DeliveryRecord, entry: (outcome: AttemptEntry['outcome']) => AttemptEntry,
+    record: (state: DeliveryRecord['state'], extra?: Partial<DeliveryRecord>) => DeliveryRecord, entry: (outcome: AttemptEntry['outcome']) => AttemptEntry, token: string | undefined,
   ): Promise<Error> {
     const { relay } = this.options;
     const leadId = job.data.lead.id;
@@ -275,10 +317,15 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     }
     this.log.error({ leadId, status: last.status, leads: streak.length, requeued, outcome: 'paused', remediation: failure.remediation }, 'same endpoint rejection for several leads: destination paused');
     this.emit('destination-paused', { destination: this.d.id, reason: failure.message, remediation: failure.remediation });
-    return Worker.RateLimitError();
+    // Back to the (now paused) queue without using an attempt.
+    await job.moveToWait(token);
+    return new WaitingError();
   }
 
-  /** Stops taking jobs; active ones get `timeoutMs` to finish, then are released for another worker. */
+  /**
+   * Stops taking jobs; active ones get `timeoutMs` to finish. At the deadline their destination calls
+   * are aborted and the deliveries go back to waiting for another worker, without using an attempt.
+   */
   async close(timeoutMs = 30_000): Promise<void> {
     if (!this.worker) return;
     const worker = this.worker;
@@ -289,8 +336,10 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     })();
     const timedOut = await withTimeout(closing, timeoutMs).then(() => false, () => true);
     if (timedOut) {
-      this.log.warn({ timeoutMs }, 'active deliveries did not finish in time: releasing them to other workers');
-      await worker.close(true);
+      this.log.warn({ timeoutMs, active: this.inFlight.size }, 'active deliveries did not finish in time: aborting them and releasing them to waiting');
+      this.shutdown.abort();
+      // Releasing takes one Redis call per delivery; a call that ignores the abort is left to the stalled-job check.
+      await withTimeout(closing, RELEASE_GRACE_MS).catch(() => this.log.warn('some deliveries did not stop when aborted: other workers take them over after worker.lockDuration'));
     }
     await this.client?.close?.();
   }

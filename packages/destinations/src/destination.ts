@@ -53,18 +53,24 @@ export interface CheckResult {
   warnings?: string[];
 }
 
+/** Per-call options a worker passes to a destination. */
+export interface DeliverOptions {
+  /** Aborted when the worker must stop (its shutdown deadline): the call should give up at once. */
+  signal?: AbortSignal;
+}
+
 /**
  * A live destination. `deliver` throws a `DeliveryError` subclass (`RetryableError`,
  * `ThrottledError`, `PayloadValidationError`, `InvalidConfigurationError`) to say how it failed;
  * anything else it throws counts as transient.
  */
 export interface DestinationClient {
-  deliver(lead: Lead): Promise<Delivered>;
+  deliver(lead: Lead, options?: DeliverOptions): Promise<Delivered>;
   /**
    * Delivers several leads in one call where the API has batches. Throws when the whole call
    * failed; otherwise one result per lead, in order.
    */
-  deliverBatch?(leads: Lead[]): Promise<BatchItemResult[]>;
+  deliverBatch?(leads: Lead[], options?: DeliverOptions): Promise<BatchItemResult[]>;
   /** Proves credentials and reachability without creating a lead. */
   check(): Promise<CheckResult>;
   close?(): Promise<void>;

@@ -19,7 +19,8 @@ export interface AttemptEntry {
   destination: string;
   attempt: number;
   at: string;
-  outcome: 'delivered' | 'retrying' | 'throttled' | 'dead' | 'paused';
+  /** The same words as the `leadrelay_deliveries_total{outcome}` metric and the log lines (older entries may say `retrying`). */
+  outcome: 'delivered' | 'retried' | 'throttled' | 'dead' | 'paused';
   durationMs: number;
   error?: string;
   code?: string;
@@ -41,8 +42,8 @@ export interface LeadStatus {
 /** Data of one BullMQ job: the lead travels with it so a worker needs nothing else. */
 export interface DeliveryJobData {
   lead: Lead;
-  /** Milliseconds this delivery has waited for throttling so far (bounded by retry.maxThrottleWait). */
-  throttledMs?: number;
+  /** When this delivery was first throttled (epoch ms): its throttling waits are bounded by retry.maxThrottleWait from then. */
+  throttledSince?: number;
   /** Every failed attempt, newest last (kept for the dead-letter view). */
   errors?: (SerializedDeliveryError & { at: string; attempt: number })[];
 }

@@ -24,6 +24,22 @@ export interface DestinationHealth {
   recent: string;
 }
 
+/** KEYS: destination hash. ARGV: hold end (epoch ms), the same as ISO text. Keeps the later of the two holds. */
+const HOLD = `
+local current = redis.call('HGET', KEYS[1], 'throttledUntil')
+local currentMs = current and tonumber(redis.call('HGET', KEYS[1], 'throttledUntilMs') or '0') or 0
+if currentMs >= tonumber(ARGV[1]) then return current end
+redis.call('HSET', KEYS[1], 'throttledUntil', ARGV[2], 'throttledUntilMs', ARGV[1])
+return ARGV[2]
+`;
+
+/** A stored hold end (ISO text), when it is still in the future. */
+export function holdInForce(value: string | null | undefined, now: number): Date | undefined {
+  if (!value) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) || at <= now ? undefined : new Date(at);
+}
+
 /**
  * KEYS: destination hash. ARGV: HTTP status, lead id, most leads kept.
  * Adds the lead to the destination's streak of leads rejected with this status (a different status
@@ -87,9 +103,20 @@ export class DestinationControl {
     await this.queue.resume();
   }
 
-  /** Until when this destination's queue is held for throttling (set by the worker with the limiter). */
-  async setThrottledUntil(until: Date): Promise<void> {
-    await this.redis.hset(this.key, 'throttledUntil', until.toISOString());
+  /**
+   * Holds the destination until `until` for every worker process: each worker reads the hold before
+   * it calls the destination (see Relay.preflight) and parks the delivery as delayed instead. A hold
+   * only ever grows, so a shorter wait reported by a call already in flight cannot cut a longer one.
+   * Returns the hold in force.
+   */
+  async hold(until: Date): Promise<Date> {
+    const r = await this.redis.eval(HOLD, 1, this.key, String(until.getTime()), until.toISOString());
+    return new Date(String(r));
+  }
+
+  /** The end of the current hold, if the destination is held now. */
+  async heldUntil(now = Date.now()): Promise<Date | undefined> {
+    return holdInForce(await this.redis.hget(this.key, 'throttledUntil'), now);
   }
 
   async setLastError(error: SerializedDeliveryError, at = new Date()): Promise<void> {
@@ -98,7 +125,7 @@ export class DestinationControl {
 
   async health(): Promise<DestinationHealth> {
     const [paused, fields] = await Promise.all([this.queue.isPaused(), this.redis.hgetall(this.key)]);
-    const throttledUntil = fields.throttledUntil && Date.parse(fields.throttledUntil) > Date.now() ? fields.throttledUntil : undefined;
+    const throttledUntil = holdInForce(fields.throttledUntil, Date.now())?.toISOString();
     return {
       paused,
       ...(paused && fields.pause ? { pause: JSON.parse(fields.pause) as PauseInfo } : {}),

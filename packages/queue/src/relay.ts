@@ -1,7 +1,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import type { Lead, LeadWarning } from '@leadrelay/core';
+import { ErrorCodes, type Lead, type LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
-import { DestinationControl, type DestinationHealth, type PauseInfo } from './destination-control.js';
+import { DestinationControl, holdInForce, type DestinationHealth, type PauseInfo } from './destination-control.js';
 import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
 import { KeySpace } from './key-space.js';
 import { LeadStore } from './lead-store.js';
@@ -14,6 +14,14 @@ export interface AcceptResult {
   duplicate: boolean;
   /** Destinations the lead was queued for (its `match` took it). */
   destinations: string[];
+}
+
+/** See Relay.preflight. */
+export interface Preflight {
+  /** Set while the destination is held for throttling. */
+  heldUntil?: Date;
+  /** The lead's delivery record at the destination, when it has one. */
+  record?: DeliveryRecord;
 }
 
 export interface RelayOptions {
@@ -75,6 +83,26 @@ export class Relay {
 
   control(destinationId: string): DestinationControl {
     return new DestinationControl(this.redis, this.keys, destinationId, this.queue(destinationId));
+  }
+
+  /**
+   * What a worker reads before it calls a destination, in one round trip: whether the destination is
+   * held (a Retry-After or quota wait another worker may have hit) and the lead's record there (a lead
+   * already delivered, by a worker that died before it could complete the job, is not sent again).
+   */
+  async preflight(destinationId: string, leadId: string, now = Date.now()): Promise<Preflight> {
+    const results = await this.redis.pipeline()
+      .hget(this.keys.destination(destinationId), 'throttledUntil')
+      .hget(this.keys.lead(leadId), `d:${destinationId}`)
+      .exec();
+    for (const [err] of results ?? []) if (err) throw err;
+    const hold = results?.[0]?.[1];
+    const record = results?.[1]?.[1];
+    const heldUntil = holdInForce(hold as string | null, now);
+    return {
+      ...(heldUntil ? { heldUntil } : {}),
+      ...(record ? { record: JSON.parse(record as string) as DeliveryRecord } : {}),
+    };
   }
 
   rollingQuota(destinationId: string, name: string, limit: number, windowMs: number): RedisRollingQuota {
@@ -244,7 +272,7 @@ export class Relay {
     for (const dl of await this.deadLetters(options)) {
       const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
       if (!job) continue;
-      await job.updateData({ ...job.data, throttledMs: 0 });
+      await job.updateData({ ...job.data, throttledSince: undefined });
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       const record: DeliveryRecord = { state: 'queued', attempts: 0, lastError: dl.lastError };
       await this.leads.recordAttempt(dl.leadId, dl.destination, record);
@@ -322,7 +350,7 @@ export function healthView(health: DestinationHealth): { state: DestinationState
 }
 
 export class UnknownDestinationError extends Error {
-  readonly code = 'LR_UNKNOWN_DESTINATION';
+  readonly code = ErrorCodes.UNKNOWN_DESTINATION;
   constructor(id: string, known: string[]) {
     super(`unknown destination '${id}' (configured: ${known.join(', ') || 'none'})`);
     this.name = 'UnknownDestinationError';

@@ -1,5 +1,8 @@
+import { ErrorCodes } from '@leadrelay/core';
+
 /** Redis did not answer in time (a hung server or a network partition, rather than a refused connection). */
 export class RedisTimeoutError extends Error {
+  readonly code = ErrorCodes.REDIS_TIMEOUT;
   constructor(readonly timeoutMs: number) {
     super(`Redis did not answer within ${timeoutMs} ms`);
     this.name = 'RedisTimeoutError';

@@ -24,7 +24,7 @@ th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bo
 th { font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-running, .outcome-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
 .state-failing { color: var(--bad); font-weight: 600; }
-.state-throttled, .outcome-throttled, .outcome-retrying, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
+.state-throttled, .outcome-throttled, .outcome-retrying, .outcome-retried, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
 .muted { color: var(--muted); } .error { color: var(--bad); } .notice { padding: .5rem .8rem; border: 1px solid var(--line); border-left: 4px solid var(--accent); margin: 0 0 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; } dt { font-weight: 600; } dd { margin: 0; }
 form.inline { display: inline; } button { font: inherit; padding: .2rem .7rem; cursor: pointer; }
