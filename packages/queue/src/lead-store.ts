@@ -53,7 +53,7 @@ if ARGV[8] == 'delivered' then
   mark = 'o'
   redis.call('HSET', KEYS[5], 'lastSuccessAt', ARGV[9])
   redis.call('HDEL', KEYS[5], 'rejectStreak')
-elseif ARGV[8] == 'retrying' or ARGV[8] == 'dead' then
+elseif ARGV[8] == 'retried' or ARGV[8] == 'retrying' or ARGV[8] == 'dead' then
   mark = 'x'
   redis.call('INCR', KEYS[6])
   redis.call('EXPIRE', KEYS[6], ARGV[7])
