@@ -4,6 +4,7 @@ import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './main.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
+import { sourcesText } from './source-commands.js';
 
 function print(ctx: CommandContext, data: unknown, text: () => string): void {
   ctx.output().out(ctx.json() ? JSON.stringify(data, null, 2) : text());
@@ -31,6 +32,8 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
   program.command('stats').description('per destination: state, queue, delivered/dead, success rate 1h/24h, last success and the current error')
     .action(async () => withRelay(ctx, async (relay) => {
       const stats = await relay.allStats();
+      // Pull sources in the text view; --json keeps its documented array of destinations (`sources --json` has them).
+      const sources = ctx.json() ? '' : await sourcesText(relay);
       const pct = (r: number | undefined) => (r === undefined ? undefined : `${Math.round(r * 100)}%`);
       const shaped = stats.map((s) => ({
         destination: s.destination, type: s.type, state: s.state, waiting: s.waiting, active: s.active, delayed: s.delayed,
@@ -52,7 +55,8 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       print(ctx, shaped, () => table(rows, ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'ok 1h/24h', 'lastSuccess', 'lastError'])
         + stats.filter((s) => s.state !== 'running' || s.remediation).map((s) => `\n${s.destination} is ${s.state}${
           s.state === 'paused' ? ` (by ${s.pausedBy === 'operator' ? 'an operator' : 'LeadRelay'} at ${s.pausedAt}): ${s.pausedReason ?? ''}`
-            : s.state === 'throttled' ? ` until ${s.throttledUntil}` : ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join(''));
+            : s.state === 'throttled' ? ` until ${s.throttledUntil}` : ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join('')
+        + (sources ? `\n\nsources:\n${sources}` : ''));
     }));
 
   const dlq = program.command('dlq').description('dead-lettered deliveries');

@@ -1,3 +1,4 @@
+import { sourceState } from '@leadrelay/sources';
 import type { Command } from 'commander';
 import { makeTestLead, parseDuration } from '@leadrelay/core';
 import type { LeadRelayConfig, ResolvedDestination } from '@leadrelay/config';
@@ -113,8 +114,13 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
       ctx.output().out(ctx.json() ? JSON.stringify({ destination: id, state: 'paused' }) : `${id} paused; leads keep queueing until \`leadrelay resume ${id}\``);
     }));
 
-  program.command('resume').argument('<id>').description('restart delivery to one destination')
+  program.command('resume').argument('<id>').description('restart delivery to one destination, or polling of a paused source')
     .action(async (id: string) => withRelay(ctx, async (relay) => {
+      if (relay.config.sources.some((s) => s.id === id) && !relay.config.destinations.some((d) => d.id === id)) {
+        await sourceState(relay, id).resume();
+        ctx.output().out(ctx.json() ? JSON.stringify({ source: id, state: 'running' }) : `source ${id} resumed; it polls again at its next scheduled poll`);
+        return;
+      }
       relay.destination(id);
       await relay.resume(id);
       ctx.output().out(ctx.json() ? JSON.stringify({ destination: id, state: 'running' }) : `${id} resumed`);

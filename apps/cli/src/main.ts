@@ -6,6 +6,7 @@ import { processOutput, type Output } from './output.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerProcessCommands } from './process-commands.js';
 import { registerDestinationCommands } from './destination-commands.js';
+import { registerSourceCommands } from './source-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 
 /** Shared by every command: where the config is and whether to print JSON. */
@@ -35,6 +36,7 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
   registerProcessCommands(program, ctx);
   registerDestinationCommands(program, ctx);
   registerDataCommands(program, ctx);
+  registerSourceCommands(program, ctx);
   registerAuditCommands(program, ctx);
   // Subcommands accept --json/--config after their own name too.
   for (const c of program.commands) applyGlobalOptions(c);

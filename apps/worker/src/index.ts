@@ -37,7 +37,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   await service.start();
   // Polls are shared by every worker process through one job scheduler per source.
   const sources = config.sources.some((s) => s.enabled)
-    ? new SourceService({ config, relay: service.relay, logger: runtime.logger, registry: runtime.metrics.registry, createSource: createPullSource })
+    ? new SourceService({ config, relay: service.relay, logger: runtime.logger, registry: runtime.metrics.registry, createSource: createPullSource, lockMs: config.worker.lockDuration })
     : undefined;
   sources?.on('source-paused', (e) => runtime.logger.error({ alert: 'source-paused', ...e }, 'alert: source paused'));
   await sources?.start();

@@ -9,3 +9,4 @@ export * from './source-service.js';
 export * from './table-entity-mapping.js';
 export * from './table-source.js';
 export * from './create-pull-source.js';
+export * from './source-health.js';

@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 import type { PullSource } from './pull-source.js';
 import { SourceAuthError } from './source-auth-error.js';
 import { SourceMetrics } from './source-metrics.js';
-import { SourceState, type SourceHealth } from './source-state.js';
+import { sourceState } from './source-health.js';
+import type { SourceHealth, SourceState } from './source-state.js';
 import { SourceThrottledError } from './source-throttled-error.js';
 import { timestampMs } from './source-timestamps.js';
 
@@ -80,7 +81,7 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
   }
 
   state(id: string): SourceState {
-    return new SourceState(this.options.relay.redis, `{${this.options.relay.keys.prefix}}`, id);
+    return sourceState(this.options.relay, id);
   }
 
   async start(): Promise<void> {
