@@ -2,7 +2,7 @@ import {
   InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, RetryableError, ThrottledError,
   parseRetryAfter, type DeliveryError,
 } from '@leadrelay/core';
-import { DEFAULT_THROTTLE_MS, classifyHttpFailure } from '../shared/destination-errors.js';
+import { DEFAULT_THROTTLE_MS, classifyHttpFailure, networkFailure } from '../shared/destination-errors.js';
 
 /** Dataverse service-protection error codes (reference §6.2, api-limits): requests, execution time, concurrency. */
 export const SERVICE_PROTECTION_CODES: Readonly<Record<string, string>> = {
@@ -227,5 +227,5 @@ export function classifyDataverseNetworkFailure(code: string | undefined, detail
         + 'Then `leadrelay resume <destination>`.',
     });
   }
-  return new RetryableError(message, { destinationCode: code });
+  return networkFailure(`Dataverse ${ctx.operation} at ${ctx.instanceUrl}`, code, detail);
 }

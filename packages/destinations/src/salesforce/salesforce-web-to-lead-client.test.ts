@@ -199,7 +199,8 @@ describe('Salesforce Web-to-Lead', () => {
     it('checks the oid and that the servlet answers, with a GET that carries no oid and creates no lead', async () => {
       const result = await client({ dailyLimit: 3 }).check();
       expect(result.ok).toBe(true);
-      expect(result.message).toMatch(/HTTP 200; 3 of 3 daily requests left/);
+      expect(result.message).toMatch(/HTTP 200; oid 00D5g000004abcd \(15-character form\); 3 of 3 daily requests left; countries go as ISO codes in country_code/);
+      expect(result.warnings![0]).toMatch(/cannot upsert/);
       expect(fake.requests.map((r) => [r.method, r.path, r.body])).toEqual([['GET', '/servlet/servlet.WebToLead', '']]);
       expect(fake.webToLead).toHaveLength(0);
     });

@@ -93,7 +93,10 @@ export class SalesforceWebToLeadClient implements DestinationClient {
       const left = await this.quota.remaining();
       return {
         ok: true,
-        message: `Web-to-Lead endpoint answered HTTP ${res.status}; ${left} of ${this.limit} daily requests left. Web-to-Lead never reports failure: send \`leadrelay test-lead\` and look for the MSFT_TEST lead in Salesforce.`,
+        message: `Web-to-Lead endpoint answered HTTP ${res.status}; oid ${normaliseOid(this.settings.oid)} (15-character form); ${left} of ${this.limit} daily requests left; `
+          + (this.settings.countryPicklists === 'off' ? 'countries go to country as received; ' : 'countries go as ISO codes in country_code (State and Country picklists assumed on); ')
+          + 'values longer than a new org\'s Lead fields are truncated. Web-to-Lead never reports failure: send `leadrelay test-lead` and look for the MSFT_TEST lead in Salesforce.',
+        warnings: ['Web-to-Lead cannot upsert: a retry after a lost answer can create a second Lead (mode: api with externalIdField cannot).'],
       };
     } catch (e) {
       const err = e as { message: string; remediation?: string };
