@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { readSourceHealth } from '@leadrelay/sources';
+import { createPullSource, readSourceHealth, reconcile } from '@leadrelay/sources';
+import { parseDuration } from '@leadrelay/core';
+import { CliFailure } from './cli-failure.js';
 import type { Relay } from '@leadrelay/queue';
 import type { CommandContext } from './main.js';
 import { table } from './output.js';
@@ -23,5 +25,23 @@ export function registerSourceCommands(program: Command, ctx: CommandContext): v
     .action(async () => withRelay(ctx, async (relay) => {
       if (ctx.json()) ctx.output().out(JSON.stringify(await readSourceHealth(relay), null, 2));
       else ctx.output().out((await sourcesText(relay)) || 'no sources configured');
+    }));
+
+  program.command('reconcile').option('--since <duration>', 'the period, back from now', '7d')
+    .description('what each source reports for the period vs what was accepted and delivered; each missing lead with its reason (exit 1 if any)')
+    .action(async (o: { since: string }) => withRelay(ctx, async (relay) => {
+      const ms = parseDuration(o.since);
+      if (ms === undefined) throw new CliFailure(`--since must be a duration like 7d or 12h (got '${o.since}')`, 2);
+      if (relay.config.sources.length === 0) throw new CliFailure('no sources configured: reconcile compares pull sources (sources: in the config) with what was delivered');
+      const report = await reconcile(relay, createPullSource, new Date(Date.now() - ms));
+      if (ctx.json()) ctx.output().out(JSON.stringify(report, null, 2));
+      else {
+        const rows = report.sources.map((r) => ({ source: r.source, type: r.type, reported: r.reported, accepted: r.accepted, pending: r.pending,
+          delivered: Object.entries(r.destinations).map(([d, c]) => `${d} ${c.delivered}/${c.delivered + c.waiting + c.dead}`).join(', ') }));
+        ctx.output().out([`since ${report.since}`, table(rows, ['source', 'type', 'reported', 'accepted', 'pending', 'delivered']),
+          ...(report.missing.length ? ['', `${report.missing.length} missing:`, table(report.missing.map((m) => ({ ...m })), ['source', 'key', 'leadId', 'destination', 'reason'])] : ['', 'nothing missing']),
+        ].join('\n'));
+      }
+      if (report.gap) throw new CliFailure(`${report.missing.length} lead(s) missing`);
     }));
 }

@@ -10,3 +10,5 @@ export * from './table-entity-mapping.js';
 export * from './table-source.js';
 export * from './create-pull-source.js';
 export * from './source-health.js';
+export * from './source-report.js';
+export * from './reconciler.js';

@@ -1,4 +1,5 @@
 import type { Lead } from '@leadrelay/core';
+import type { ReportedLead } from './source-report.js';
 import type { Watermark } from './source-state.js';
 
 /** One page of a poll: the leads in it and the watermark to commit once they are queued. */
@@ -17,5 +18,7 @@ export interface PullSource {
   initialWatermark(start: string, now: Date): Watermark | null;
   /** Pages newer than `from`, oldest first; the caller commits each before asking for the next. */
   pages(from: Watermark | null, now: Date): AsyncIterable<SourcePage>;
+  /** Everything the source holds from `since` (for `reconcile`), whatever the watermark. */
+  report?(since: Date): AsyncIterable<ReportedLead>;
   close?(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { sourceState } from './source-health.js';
 import type { SourceHealth, SourceState } from './source-state.js';
 import { SourceThrottledError } from './source-throttled-error.js';
 import { timestampMs } from './source-timestamps.js';
+import { reconcile, type ReconcileReport } from './reconciler.js';
 
 /** Queue of every source's polls. `_` never starts a destination id, so it never clashes with a destination queue. */
 export const SOURCE_QUEUE = '_sources';
@@ -44,7 +45,12 @@ export interface SourceServiceOptions {
 
 export interface SourceServiceEvents {
   'source-paused': [{ source: string; reason: string; remediation: string }];
+  'reconciliation-gap': [ReconcileReport];
 }
+
+/** How often, and over how long a period, the scheduled reconciliation runs. */
+const RECONCILE_EVERY_MS = 86_400_000;
+const RECONCILE_PERIOD_MS = 7 * 86_400_000;
 
 /** Marks a throttled poll's error with the delay the source asked for. */
 type WithDelay = Error & { retryDelayMs?: number };
@@ -104,6 +110,10 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
       wanted.add(id);
       await this.queue.upsertJobScheduler(id, { every: s.pollEvery }, { name: 'poll', data: { source: s.id }, opts: this.jobOptions() });
     }
+    if (wanted.size > 0) {
+      wanted.add('reconcile');
+      await this.queue.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile', data: { source: '' }, opts: this.jobOptions() });
+    }
     for (const existing of await this.queue.getJobSchedulers()) {
       const key = existing.key ?? existing.id;
       if (key && !wanted.has(key)) await this.queue.removeJobScheduler(key);
@@ -130,7 +140,21 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
     return r;
   }
 
+  /** The daily reconciliation: a gap raises the `reconciliation-gap` alert. */
+  async reconcileNow(since = new Date(Date.now() - RECONCILE_PERIOD_MS)): Promise<ReconcileReport> {
+    const report = await reconcile(this.options.relay, this.options.createSource, since);
+    if (report.gap) {
+      this.log.error({ alert: 'reconciliation-gap', missing: report.missing.length, since: report.since }, 'alert: reconciliation-gap');
+      this.emit('reconciliation-gap', report);
+    }
+    return report;
+  }
+
   private async process(job: Job<PollJobData>): Promise<{ leads: number; skipped?: string }> {
+    if (job.name === 'reconcile') {
+      const report = await this.reconcileNow();
+      return { leads: 0, ...(report.gap ? { skipped: `${report.missing.length} missing` } : {}) };
+    }
     const s = this.sources.find((x) => x.id === job.data.source);
     if (!s || !s.enabled) return { leads: 0, skipped: 'not configured or disabled' };
     const state = this.state(s.id);

@@ -200,3 +200,30 @@ describe('MarketplaceLeads table source on Azurite', () => {
     await relay.close();
   }, 60_000);
 });
+
+describe('reconcile', () => {
+  it('lists each lead the table holds that is not accepted or delivered, with its reason; rows newer than the watermark are pending', async () => {
+    const h = await harness('', 200, 100);
+    await writeRows(h.client, 0, 30);
+    await h.client.createEntity({ ...row(30), CustomerInfo: JSON.stringify({ Email: `${'x'.repeat(330)}@contoso.com` }) });
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    expect(await queued(h)).toBe(30);
+    // One accepted lead is gone from Redis (as if lost), and one row arrives after the last poll.
+    await h.relay.redis.del(h.relay.keys.lead('lead-000007'));
+    await h.client.createEntity(row(31));
+    const gaps: unknown[] = [];
+    h.service.on('reconciliation-gap', (r) => gaps.push(r));
+    const report = await h.service.reconcileNow(new Date(Date.now() - 3_600_000));
+    expect(report.sources[0]).toMatchObject({ source: 'old-table', reported: 32, accepted: 29, pending: 1, destinations: { hook: { delivered: 0, waiting: 29, dead: 0, skipped: 0 } } });
+    expect(Object.values(report.sources[0]!.byDay)[0]).toEqual({ 'contoso.widget': 31, unknown: 1 });
+    expect(report.missing).toHaveLength(2);
+    expect(report.missing).toEqual(expect.arrayContaining([
+      { source: 'old-table', key: 'lead-000007', leadId: 'lead-000007', reason: expect.stringMatching(/not accepted although older than the watermark/) },
+      { source: 'old-table', key: 'lead-000030', reason: expect.stringMatching(/^not a lead: customer.email/) },
+    ]));
+    expect(report.gap).toBe(true);
+    expect(gaps).toHaveLength(1);
+    await close(h);
+  }, 60_000);
+});

@@ -2,6 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import type { ResolvedTableSource } from '@leadrelay/config';
 import type { Lead } from '@leadrelay/core';
 import type { PullSource, SourcePage } from './pull-source.js';
+import type { ReportedLead } from './source-report.js';
 import { SourceAuthError } from './source-auth-error.js';
 import type { Watermark } from './source-state.js';
 import { normaliseTimestamp } from './source-timestamps.js';
@@ -76,6 +77,19 @@ export class TableSource implements PullSource {
       yield { leads, invalid, watermark: last, caughtUpTo: done ? upper : ts };
     }
     if (rows.length === 0) yield { leads: [], invalid: [], watermark: from ?? { ts: '', ids: [] }, caughtUpTo: upper };
+  }
+
+  async *report(since: Date): AsyncIterable<ReportedLead> {
+    try {
+      for await (const e of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `Timestamp ge datetime'${normaliseTimestamp(since)}'` } })) {
+        const entity = e as unknown as MarketplaceLeadEntity;
+        const r = entityToLead(entity);
+        const at = normaliseTimestamp(entity.timestamp ?? since);
+        yield r.ok ? { key: entity.rowKey, leadId: r.lead.id, at, offer: r.lead.offer } : { key: entity.rowKey, at, problem: r.problem };
+      }
+    } catch (e) {
+      throw classifyTableError(e, this.settings.table);
+    }
   }
 }
 
