@@ -201,6 +201,33 @@ describe('MarketplaceLeads table source on Azurite', () => {
   }, 60_000);
 });
 
+describe('start', () => {
+  it('now: rows already in the table are left, rows written after the first poll are taken; an ISO date takes rows from then on', async () => {
+    const h = await harness('', 200, 100);
+    (h.config.sources[0] as { start: string }).start = 'now';
+    await writeRows(h.client, 0, 10);
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    expect(await queued(h)).toBe(0);
+    await writeRows(h.client, 10, 15);
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    expect(await queued(h)).toBe(5);
+    await close(h);
+
+    const d = await harness('', 200, 100);
+    await writeRows(d.client, 0, 15);
+    await new Promise((r) => setTimeout(r, 100));
+    (d.config.sources[0] as { start: string }).start = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 100));
+    await writeRows(d.client, 100, 103);
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(d);
+    expect(await queued(d)).toBe(3);
+    await close(d);
+  }, 60_000);
+});
+
 describe('reconcile', () => {
   it('lists each lead the table holds that is not accepted or delivered, with its reason; rows newer than the watermark are pending', async () => {
     const h = await harness('', 200, 100);
