@@ -27,14 +27,14 @@ describe('worker crash', () => {
   });
 
   /** Writes a config for one webhook destination at the receiver and opens a Relay on it; returns the file. */
-  async function setup(workerExtra: string, topExtra: string, concurrency: number): Promise<string> {
+  async function setup(workerExtra: string, topExtra: string, concurrency: number, destinationExtra = ''): Promise<string> {
     const yaml = `
 redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('crash')} }
 intake: { apiKeys: ["${API_KEY}"] }
 worker: { metricsPort: 0, lockDuration: 2s, ${workerExtra} }
 ${topExtra}
 destinations:
-  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: ${concurrency} }
+  - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: ${concurrency}${destinationExtra ? `, ${destinationExtra}` : ''} }
 `;
     const configPath = join(mkdtempSync(join(tmpdir(), 'leadrelay-crash-')), 'leadrelay.yaml');
     writeFileSync(configPath, yaml);
@@ -98,5 +98,33 @@ destinations:
     await receiver.waitForAccepted(10, 60_000);
     expect(await relay.deadLetters({})).toHaveLength(0);
   }, 120_000);
-});
 
+  it('on SIGTERM with a destination that never answers, aborts at worker.shutdownTimeout, releases the deliveries to waiting and exits 0', async () => {
+    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 120_000 } });
+    // A destination timeout far beyond the shutdown deadline: only the abort can end the calls in time.
+    const yaml = await setup('shutdownTimeout: 2s', '', 2, 'timeout: 60s');
+    const ids = await acceptLeads(4);
+    const worker = startWorker(yaml);
+    children.push(worker);
+    // The receiver's waiters run on completed requests; these never complete, so poll.
+    for (const until = Date.now() + 30_000; receiver.requestCount < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    expect(receiver.requestCount).toBe(2);
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    const signalled = Date.now();
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const stopMs = Date.now() - signalled;
+    console.log(`SIGTERM with a hung destination: exited 0 after ${stopMs} ms (shutdownTimeout 2000 ms)`);
+    expect(stopMs).toBeLessThan(3000 + 1000);
+    // Nothing lost, nothing dead, no attempt used: every delivery waits for the next worker.
+    const jobs = await Promise.all(ids.map((id) => relay.queue('hook').getJob(relay.keys.jobId('hook', id))));
+    expect(await Promise.all(jobs.map((j) => j!.getState()))).toEqual(['waiting', 'waiting', 'waiting', 'waiting']);
+    expect(jobs.map((j) => j!.attemptsMade)).toEqual([0, 0, 0, 0]);
+    expect(await relay.deadLetters({})).toHaveLength(0);
+
+    receiver.setDefaultReply({ status: 200 });
+    children.push(startWorker(yaml));
+    await receiver.waitForAccepted(4, 60_000);
+    for (const id of ids) expect((await relay.status(id))!.deliveries.hook).toMatchObject({ state: 'delivered', attempts: 1 });
+  }, 120_000);
+});

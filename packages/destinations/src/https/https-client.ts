@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { Webhook } from 'standardwebhooks';
 import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
-import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import { networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-mapping.js';
@@ -55,7 +55,7 @@ export class HttpsClient implements DestinationClient {
     this.http = this.web.http;
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
+  async deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
     const body = JSON.stringify(webhookBody(this.settings.format, lead, this.settings.fields));
     const webhookId = webhookIdOf(this.settings.id, lead.id);
     // A fresh timestamp (and signature) per attempt: receivers reject stale timestamps; the id stays the same.
@@ -67,7 +67,7 @@ export class HttpsClient implements DestinationClient {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       ...(this.signers.length ? { 'webhook-signature': this.signers.map((w) => w.sign(webhookId, now, body)).join(' ') } : {}),
     };
-    const res = await this.send('POST', headers, body);
+    const res = await this.send('POST', headers, body, options.signal);
     if (res.status >= 200 && res.status < 300) {
       res.data.resume(); // drain so the keep-alive socket is reused
       return {};
@@ -124,12 +124,13 @@ export class HttpsClient implements DestinationClient {
     return out;
   }
 
-  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined): Promise<AxiosResponse<Readable>> {
+  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined, stop?: AbortSignal): Promise<AxiosResponse<Readable>> {
     try {
       return await this.http.request<Readable>({
         method, url: this.settings.url, headers, data: body,
         // The socket timeout above covers idle gaps; this bounds the whole exchange (a slow drip too).
-        signal: AbortSignal.timeout(this.settings.timeout),
+        // The worker's shutdown signal, when given, cuts the call short at its deadline.
+        signal: stop ? AbortSignal.any([AbortSignal.timeout(this.settings.timeout), stop]) : AbortSignal.timeout(this.settings.timeout),
       });
     } catch (e) {
       const err = e as { code?: string; message?: string; name?: string };
