@@ -62,6 +62,17 @@ destinations:
     expect(r.err).toContain(`${bad}:2:13`);
     expect(r.err).toContain(`${bad}:3:3`);
     expect(r.err).toMatch(/bogus/);
+    const json = await cli('validate', '--config', bad, '--json');
+    expect(json.code).toBe(1);
+    const body = JSON.parse(json.out);
+    expect(body).toMatchObject({ valid: false, file: bad });
+    expect(body.problems.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('--version prints the version and exits 0', async () => {
+    const r = await cli('--version');
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   it('bad usage exits 2', async () => {

@@ -5,6 +5,7 @@ import type { CommandContext } from './main.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import { sourcesText } from './source-commands.js';
+import { maskDeadLetter, maskStatus } from '@leadrelay/queue';
 
 function print(ctx: CommandContext, data: unknown, text: () => string): void {
   ctx.output().out(ctx.json() ? JSON.stringify(data, null, 2) : text());
@@ -13,14 +14,21 @@ function print(ctx: CommandContext, data: unknown, text: () => string): void {
 /** `status`, `stats` and `dlq …`: reading and acting on what is in Redis. */
 export function registerDataCommands(program: Command, ctx: CommandContext): void {
   program.command('status').argument('<leadId>').description("the lead's delivery state at every destination")
-    .action(async (leadId: string) => withRelay(ctx, async (relay) => {
-      const status = await relay.status(leadId);
-      if (!status) throw new CliFailure(`no lead '${leadId}' (unknown, or older than leads.retention)`);
-      const { timeline, ...body } = status;
+    .option('--show-pii', "show the customer's values in error texts (masked by default)")
+    .action(async (leadId: string, o: { showPii?: boolean }) => withRelay(ctx, async (relay) => {
+      const found = await relay.status(leadId);
+      if (!found) throw new CliFailure(`no lead '${leadId}' (unknown, or older than leads.retention)`);
+      const status = o.showPii ? found : maskStatus(found, await relay.leads.getLead(leadId));
+      // Attempts in time order; the records' own times (delivered, dead, next attempt) shown beside them.
+      const timeline = [...status.timeline].sort((a, b) => a.at.localeCompare(b.at));
+      const { timeline: _unsorted, ...body } = status;
       print(ctx, { ...body, timeline }, () => [
         `lead ${status.id}  received ${status.receivedAt}${status.testLead ? '  (test lead)' : ''}`,
         '',
-        table(Object.entries(status.deliveries).map(([destination, r]) => ({ destination, ...r, when: r.deliveredAt ?? r.nextAttemptAt })),
+        table(Object.entries(status.deliveries).map(([destination, r]) => ({
+          destination, ...r,
+          when: r.deliveredAt ?? (r.state === 'dead' ? timeline.filter((t) => t.destination === destination).at(-1)?.at : r.nextAttemptAt),
+        })),
           ['destination', 'state', 'attempts', 'when', 'remoteId', 'lastError']),
         ...Object.entries(status.deliveries).filter(([, r]) => r.remediation && r.state !== 'delivered').map(([d, r]) => `\n${d}: what to do: ${r.remediation}`),
         ...(status.warnings?.length ? ['', 'intake changed the lead to accept it:', ...status.warnings.map((w) => `  ${w.path || '(body)'}: ${w.message}`)] : []),
@@ -61,8 +69,10 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
 
   const dlq = program.command('dlq').description('dead-lettered deliveries');
   dlq.command('list').option('--destination <id>', 'only this destination').description('lead id, destination, attempts, last error, remediation, time')
-    .action(async (o: { destination?: string }) => withRelay(ctx, async (relay) => {
-      const items = await relay.deadLetters({ destination: o.destination });
+    .option('--show-pii', "show the customer's values in error texts (masked by default)")
+    .action(async (o: { destination?: string; showPii?: boolean }) => withRelay(ctx, async (relay) => {
+      const found = await relay.deadLetters({ destination: o.destination });
+      const items = o.showPii ? found : found.map(maskDeadLetter);
       const shaped = items.map((d) => ({ leadId: d.leadId, destination: d.destination, attempts: d.attempts, lastError: d.lastError, remediation: d.remediation, failedAt: d.failedAt }));
       print(ctx, shaped, () => (shaped.length === 0 ? 'no dead-lettered deliveries' : table(shaped, ['failedAt', 'leadId', 'destination', 'attempts', 'lastError', 'remediation'])));
     }));

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ErrorCodes } from '@leadrelay/core';
 import { ConfigError, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
+import { createRequire } from 'node:module';
 import { CliFailure } from './cli-failure.js';
 import { processOutput, type Output } from './output.js';
 import { registerDataCommands } from './data-commands.js';
@@ -23,6 +24,7 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
     .description('Relays Microsoft marketplace leads to every CRM you use, durably.')
     .addOption(new Option('--config <path>', 'config file (default: $LEADRELAY_CONFIG, else ./leadrelay.yaml)'))
     .option('--json', 'print data as JSON')
+    .version(cliVersion(), '-V, --version', 'print the LeadRelay version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => (output ?? processOutput(false)).out(s.trimEnd()), writeErr: (s) => (output ?? processOutput(false)).err(s.trimEnd()) });
@@ -54,6 +56,15 @@ function applyGlobalOptions(c: Command): void {
     if (own.config) root?.setOptionValue('config', own.config);
   });
   for (const sub of c.commands) applyGlobalOptions(sub);
+}
+
+/** The version in apps/cli/package.json (src/ and dist/ are both one level below it). */
+function cliVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 explained failure, 2 bad usage). */

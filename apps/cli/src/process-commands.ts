@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '@leadrelay/config';
+import { ConfigError, loadConfig } from '@leadrelay/config';
+import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './main.js';
 
 /** Something a long-running command started and must stop on SIGTERM. */
@@ -54,7 +55,17 @@ export function registerProcessCommands(program: Command, ctx: CommandContext): 
 
   program.command('validate').description('check the config; print each problem as file:line:col message')
     .action(() => {
-      const config = loadConfig(ctx.configPath());
+      let config;
+      try {
+        config = loadConfig(ctx.configPath());
+      } catch (e) {
+        // With --json the problems are data too: on stdout, as the summary of a valid file would be.
+        if (e instanceof ConfigError && ctx.json()) {
+          ctx.output().out(JSON.stringify({ valid: false, file: ctx.configPath(), problems: e.problems }, null, 2));
+          throw new CliFailure(e.message);
+        }
+        throw e;
+      }
       const summary = { valid: true, file: config.file, destinations: config.destinations.map((d) => ({ id: d.id, type: d.type, enabled: d.enabled })) };
       ctx.output().out(ctx.json() ? JSON.stringify(summary, null, 2)
         : `${config.file} is valid: ${config.destinations.length} destination(s): ${config.destinations.map((d) => `${d.id} (${d.type}${d.enabled ? '' : ', disabled'})`).join(', ')}`);

@@ -218,8 +218,26 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect(await p.relay.deadLetters({ destination: 'hook' })).toHaveLength(1);
     });
 
+    it('masks customer data on every page, in the API and in bull-board unless asked; no stack trace with server paths', async () => {
+      const lead = (await p.relay.leads.getLead(deadLead))!;
+      const email = lead.customer.email!;
+      const pages = await Promise.all(['/', '/dlq', '/destinations/hook', `/leads/${deadLead}`, '/api/dlq', `/api/leads/${deadLead}`, '/api/destinations/hook'].map((u) => get(u)));
+      for (const page of pages) {
+        expect(page.body).not.toContain(email);
+        expect(page.body).not.toContain('pwned');
+      }
+      expect(pages[3]!.body).toContain('Show personal data');
+      expect(pages[3]!.body).toContain('b•••@contoso.com');
+      expect((await get(`/leads/${deadLead}?pii=1`)).body).toContain(email);
+      const board = await get('/queues/api/queues?activeQueue=hook&status=failed&page=1&jobsPerPage=50');
+      expect(board.statusCode).toBe(200);
+      expect(board.body).toContain(deadLead);
+      expect(board.body).not.toContain(email);
+      expect(board.body).not.toMatch(/\.ts:\d+|\.js:\d+|\/work\/|node_modules/);
+    });
+
     it('escapes every value from leads and errors', async () => {
-      const pages = await Promise.all(['/', '/dlq', '/destinations/hook', `/leads/${deadLead}`, '/leads?id=%3Cscript%3Ex'].map((u) => get(u)));
+      const pages = await Promise.all(['/', '/dlq', '/destinations/hook', `/leads/${deadLead}?pii=1`, '/leads?id=%3Cscript%3Ex'].map((u) => get(u)));
       const lead = pages[3]!.body;
       expect(lead).not.toContain('<script>');
       expect(lead).toContain('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;');
@@ -297,6 +315,8 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect((await postForm('/dlq/replay', { destination: 'hook', all: '1', _csrf: 'forged' })).statusCode).toBe(403);
       const crossSite = await postForm('/dlq/replay', { destination: 'hook', all: '1', _csrf: token }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
       expect(crossSite.statusCode).toBe(403);
+      expect(crossSite.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(crossSite.json()).toMatchObject({ status: 403, title: 'Cross-site request refused' });
       expect((await postForm('/dlq/replay', { _csrf: token, all: '1' }, { origin: 'https://evil.example', 'sec-fetch-site': '' })).statusCode).toBe(403);
       expect((await postForm('/destinations/other/pause', { _csrf: token }, { origin: 'null', 'sec-fetch-site': '' })).statusCode).toBe(403);
       const apiCrossSite = await app.inject({ method: 'POST', url: '/api/dlq/replay', payload: { all: true }, headers: { ...auth(), origin: 'https://evil.example' } });

@@ -63,7 +63,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
       const why = csrf.crossSiteReason(req);
       if (why) {
         log.warn({ method: req.method, url: req.url, why }, 'cross-site request refused');
-        return reply.code(403).type('text/plain; charset=utf-8').send(`Refused: this request did not come from the ops dashboard (${why}).`);
+        return problem(reply, 403, 'Cross-site request refused', `This request did not come from the ops dashboard (${why}).`);
       }
     });
     secured.addHook('onSend', async (_req, reply, payload) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CUSTOMER_DATA_MARK, scrubCustomerData } from './customer-data.js';
+import { CUSTOMER_DATA_MARK, maskLead, scrubCustomerData } from './customer-data.js';
 
 const lead = {
   customer: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@contoso.com', phone: '+44 20 7946 0000', company: 'Analytical Engines', title: 'CTO', country: 'GB' },
@@ -24,5 +24,15 @@ describe('scrubCustomerData', () => {
 
   it('treats values as text, not patterns', () => {
     expect(scrubCustomerData('name (a+b)* is invalid', { customer: { lastName: '(a+b)*' } })).toBe(`name ${CUSTOMER_DATA_MARK} is invalid`);
+  });
+});
+
+describe('maskLead', () => {
+  it('masks names, email and phone but keeps the company, the country and the email domain', () => {
+    const lead = { customer: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@contoso.com', phone: '+1 555 0199', company: 'Contoso', country: 'US' }, description: 'call me' };
+    const masked = maskLead(lead);
+    expect(masked.customer).toEqual({ firstName: 'A•••', lastName: 'L•••', email: 'a•••@contoso.com', phone: '•••99', company: 'Contoso', country: 'US' });
+    expect(masked.description).toBe('c•••');
+    expect(JSON.stringify(masked)).not.toMatch(/Lovelace|ada@|0199/);
   });
 });

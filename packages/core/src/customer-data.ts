@@ -28,3 +28,35 @@ export function scrubCustomerData(text: string, lead: Pick<Lead, 'customer' | 'd
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * A value as operators see it by default: its first character and, for an email, the domain (which
+ * says which company without saying who). `--show-pii` / the dashboard toggle show values as they are.
+ */
+export function maskValue(value: string | undefined, kind: 'email' | 'phone' | 'text' = 'text'): string | undefined {
+  if (value === undefined || value === '') return value;
+  if (kind === 'email') {
+    const at = value.lastIndexOf('@');
+    return at > 0 ? `${value[0]}•••@${value.slice(at + 1)}` : '•••';
+  }
+  if (kind === 'phone') return value.length > 2 ? `•••${value.slice(-2)}` : '•••';
+  return `${value[0]}•••`;
+}
+
+/**
+ * The lead with its personal data masked (names, email, phone, title, description, extra values);
+ * company and country stay: they are about the account, not the person.
+ */
+export function maskLead<T extends Pick<Lead, 'customer' | 'description' | 'extra'>>(lead: T): T {
+  const c = lead.customer;
+  const customer = {
+    ...c,
+    ...(c.firstName ? { firstName: maskValue(c.firstName) } : {}),
+    ...(c.lastName ? { lastName: maskValue(c.lastName) } : {}),
+    ...(c.email ? { email: maskValue(c.email, 'email') } : {}),
+    ...(c.phone ? { phone: maskValue(c.phone, 'phone') } : {}),
+    ...(c.title ? { title: maskValue(c.title) } : {}),
+  };
+  const extra = lead.extra ? Object.fromEntries(Object.entries(lead.extra).map(([k, v]) => [k, typeof v === 'string' ? maskValue(v) ?? v : v])) : undefined;
+  return { ...lead, customer, ...(lead.description ? { description: maskValue(lead.description) } : {}), ...(extra ? { extra } : {}) };
+}

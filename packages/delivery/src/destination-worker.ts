@@ -42,6 +42,16 @@ const RELEASE_GRACE_MS = 500;
 /** Marks an error with the backoff we chose, so the BullMQ strategy and the recorded nextAttemptAt agree. */
 type WithDelay = Error & { retryDelayMs?: number };
 
+/**
+ * BullMQ stores what the processor throws as the job's failedReason and stacktrace, which bull-board
+ * shows: the message without customer values, and no stack frames (they name server paths and say
+ * nothing about the destination's answer, which is in the lead's timeline).
+ */
+function withoutStack<E extends Error>(err: E): E {
+  err.stack = `${err.name}: ${err.message}`;
+  return err;
+}
+
 /** A stable hash of a destination's settings: a changed config resumes a destination paused for its configuration. */
 export function configHash(d: ResolvedDestination): string {
   return createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 16);
@@ -279,14 +289,14 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
         this.log.error({ ...logLine, remediation: serialized.remediation }, 'delivery attempt');
         this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });
       });
-      return new UnrecoverableError(serialized.message);
+      return withoutStack(new UnrecoverableError(logLine.error));
     }
 
     const delay = Math.max(0, outcome.retryAt - now.getTime());
     await relay.leads.recordAttempt(leadId, this.d.id, record('retrying', { nextAttemptAt: new Date(outcome.retryAt).toISOString() }), entry());
     metrics.deliveries.inc({ destination: this.d.id, outcome: 'retried' });
     this.log.warn({ ...logLine, retryInMs: delay }, 'delivery attempt');
-    const thrown: WithDelay = new Error(serialized.message);
+    const thrown: WithDelay = withoutStack(new Error(logLine.error));
     thrown.retryDelayMs = delay;
     return thrown;
   }

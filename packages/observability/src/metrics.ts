@@ -41,7 +41,8 @@ export class LeadRelayMetrics {
     return this.refreshing;
   }
 
+  /** prom-client's default metrics are already named `process_*` / `nodejs_*`: the prefix is only `leadrelay_`. */
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'leadrelay_process_' });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'leadrelay_' });
   }
 }

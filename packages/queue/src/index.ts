@@ -11,3 +11,4 @@ export * from './scan-keys.js';
 export * from './queue-snapshot.js';
 export * from './lead-audit.js';
 export * from './audit-metric.js';
+export * from './customer-data-view.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN } from '@leadrelay/core';
-import type { DeadLetter, Relay } from '@leadrelay/queue';
+import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { destinationDetail, destinationView } from '../destination-view.js';
 
 export interface ApiOptions {
@@ -62,12 +62,15 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
     return destinationDetail(relay, req.params.id);
   });
 
-  app.get<{ Querystring: { destination?: string; leadId?: string } }>('/dlq', async (req, reply) => {
+  /** `?pii=1` shows the customer's values; masked otherwise. */
+  const showPii = (req: FastifyRequest) => (req.query as { pii?: string }).pii === '1';
+
+  app.get<{ Querystring: { destination?: string; leadId?: string; pii?: string } }>('/dlq', async (req, reply) => {
     const { destination, leadId } = req.query;
     if (destination && !known(destination)) return problem(reply, 404, 'Unknown destination', `There is no destination '${destination}'.`);
     if (leadId && !LEAD_ID_PATTERN.test(leadId)) return problem(reply, 400, 'Invalid lead id', 'leadId must match ^[A-Za-z0-9._-]{1,128}$.');
     const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) });
-    return letters.map(deadLetterJson);
+    return letters.map((dl) => deadLetterJson(showPii(req) ? dl : maskDeadLetter(dl)));
   });
 
   /** `{destination?, leadId}` for one lead or `{destination?, all: true}` for every dead letter (at one destination or all). */
@@ -87,6 +90,6 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   app.get<{ Params: { id: string } }>('/leads/:id', async (req, reply) => {
     const status = LEAD_ID_PATTERN.test(req.params.id) ? await relay.status(req.params.id) : undefined;
     if (!status) return problem(reply, 404, 'Unknown lead', `No lead '${req.params.id}' was accepted (or it is older than leads.retention).`);
-    return status;
+    return showPii(req) ? status : maskStatus(status, await relay.leads.getLead(req.params.id));
   });
 }

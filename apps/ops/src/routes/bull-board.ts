@@ -2,7 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import type { Relay } from '@leadrelay/queue';
+import type { DeliveryJobData, Relay } from '@leadrelay/queue';
+import { maskLead } from '@leadrelay/core';
 
 export const BULL_BOARD_PATH = '/queues';
 
@@ -15,7 +16,12 @@ export async function registerBullBoard(app: FastifyInstance, relay: Relay): Pro
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: relay.config.destinations.map((d) => new BullMQAdapter(relay.queue(d.id), { readOnlyMode: true, description: `${d.type} destination` })),
+    queues: relay.config.destinations.map((d) => {
+      const adapter = new BullMQAdapter(relay.queue(d.id), { readOnlyMode: true, description: `${d.type} destination` });
+      // Jobs carry the whole lead: personal data masked, as on every other ops page.
+      adapter.setFormatter('data', (data: DeliveryJobData) => (data?.lead ? { ...data, lead: maskLead(data.lead) } : data));
+      return adapter;
+    }),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'LeadRelay queues' } },
   });

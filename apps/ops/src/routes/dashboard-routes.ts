@@ -3,7 +3,8 @@ import { LEAD_ID_PATTERN } from '@leadrelay/core';
 import { destinationDetail, destinationView } from '../destination-view.js';
 import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
-import type { Relay } from '@leadrelay/queue';
+import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
+import { maskLead } from '@leadrelay/core';
 import { STYLESHEET, type PageContext } from '../views/components.js';
 import { homePage } from '../views/home-page.js';
 import { destinationPage } from '../views/destination-page.js';
@@ -33,9 +34,13 @@ export function sendPage(reply: FastifyReply, page: SafeHtml, status = 200): Fas
 export async function dashboardRoutes(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const { relay, csrf } = options;
   const limit = options.listLimit ?? 500;
-  const ctx: PageContext = { csrf: csrf.token(options.username) };
+  const ctx: PageContext = { csrf: csrf.token(options.username), showPii: false };
   const ids = () => relay.config.destinations.map((d) => d.id);
   const known = (id: string | undefined): id is string => !!id && ids().includes(id);
+
+  /** `?pii=1` (the "Show personal data" toggle) shows customer values; masked otherwise. */
+  const pageCtx = (req: FastifyRequest): PageContext => ({ ...ctx, showPii: (req.query as { pii?: string } | undefined)?.pii === '1' });
+  const shown = (req: FastifyRequest, letters: DeadLetter[]) => (pageCtx(req).showPii ? letters : letters.map(maskDeadLetter));
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -56,7 +61,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   app.get<{ Params: { id: string }; Querystring: Notice }>('/destinations/:id', async (req, reply) => {
     if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
     const [detail, letters] = await Promise.all([destinationDetail(relay, req.params.id), relay.deadLetters({ destination: req.params.id, limit })]);
-    return sendPage(reply, destinationPage(ctx, detail, letters, noticeText(req.query)));
+    return sendPage(reply, destinationPage(pageCtx(req), detail, shown(req, letters), noticeText(req.query)));
   });
 
   app.post<{ Params: { id: string } }>('/destinations/:id/pause', async (req, reply) => {
@@ -79,7 +84,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     const destination = req.query.destination || undefined;
     if (destination !== undefined && !known(destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${destination}'.`, 404), 404);
     const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), limit });
-    return sendPage(reply, deadLetterPage(ctx, letters, { ...(destination ? { destination } : {}), destinations: ids(), notice: noticeText(req.query), limit }));
+    return sendPage(reply, deadLetterPage(pageCtx(req), shown(req, letters), { ...(destination ? { destination } : {}), destinations: ids(), notice: noticeText(req.query), limit }));
   });
 
   /** Replay or purge: one lead (`leadId`) or everything (`all=1`), at one destination or all. */
@@ -118,7 +123,8 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     const status = LEAD_ID_PATTERN.test(id) ? await relay.status(id) : undefined;
     if (!status) return sendPage(reply, messagePage('Lead not found', `No lead '${id}' was accepted (or it is older than leads.retention).`, 404), 404);
     const lead = await relay.leads.getLead(id);
-    return sendPage(reply, leadPage(ctx, status, lead, noticeText(req.query)));
+    const pii = pageCtx(req).showPii;
+    return sendPage(reply, leadPage(pageCtx(req), pii ? status : maskStatus(status, lead), lead && !pii ? maskLead(lead) : lead, noticeText(req.query)));
   });
 }
 

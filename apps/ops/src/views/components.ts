@@ -5,6 +5,15 @@ import type { DestinationStats } from '@leadrelay/queue';
 export interface PageContext {
   /** The CSRF token for this user's forms. */
   csrf: string;
+  /** Customer values shown as they are (`?pii=1`); masked otherwise. */
+  showPii: boolean;
+}
+
+/** The "show / hide personal data" toggle: a link to the same page with or without `?pii=1`. */
+export function piiToggle(ctx: PageContext, path: string): SafeHtml {
+  return ctx.showPii
+    ? html`<p class="muted">Personal data is shown. <a href="${path}">Mask it</a></p>`
+    : html`<p class="muted">Personal data is masked. <a href="${path}?pii=1">Show personal data</a></p>`;
 }
 
 /** The one stylesheet, served at /assets/ops.css (so the pages' CSP allows no inline code at all). */

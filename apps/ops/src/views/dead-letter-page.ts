@@ -1,6 +1,6 @@
 import type { DeadLetter } from '@leadrelay/queue';
 import { html, type SafeHtml } from '../safe-html.js';
-import { layout, notice, type PageContext } from './components.js';
+import { layout, notice, piiToggle, type PageContext } from './components.js';
 import { bulkActions, deadLetterTable } from './dead-letter-table.js';
 
 /** The dead-letter set, for every destination or one, with replay and purge. */
@@ -9,6 +9,7 @@ export function deadLetterPage(ctx: PageContext, letters: DeadLetter[], options:
   return layout('Dead letters', html`
 <h1>Dead letters${options.destination ? html` at ${options.destination}` : ''}</h1>
 ${notice(options.notice)}
+${piiToggle(ctx, '/dlq')}
 <form method="get" action="/dlq" class="actions">
   <label for="dlq-destination">Destination</label>
   <select id="dlq-destination" name="destination"><option value="">all</option>${choices}</select>

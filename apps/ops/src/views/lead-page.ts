@@ -1,7 +1,7 @@
 import type { Lead } from '@leadrelay/core';
 import type { DeliveryRecord, LeadStatus } from '@leadrelay/queue';
 import { html, seg, type SafeHtml } from '../safe-html.js';
-import { layout, notice, postButton, time, type PageContext } from './components.js';
+import { layout, notice, piiToggle, postButton, time, type PageContext } from './components.js';
 
 /** Where a lead is at every destination, every attempt, and what to do about it. */
 export function leadPage(ctx: PageContext, status: LeadStatus, lead: Lead | undefined, message?: string): SafeHtml {
@@ -33,6 +33,7 @@ export function leadPage(ctx: PageContext, status: LeadStatus, lead: Lead | unde
   return layout(`Lead ${status.id}`, html`
 <h1>Lead <span class="mono">${status.id}</span></h1>
 ${notice(message)}
+${piiToggle(ctx, `/leads/${seg(status.id)}`)}
 <dl>
   <dt>Received</dt><dd>${time(status.receivedAt)}${status.testLead ? ' (Microsoft test lead)' : ''}</dd>
   ${lead ? html`<dt>Source</dt><dd>${lead.source}-${lead.action} | ${lead.offer}${lead.offerTitle ? html` (${lead.offerTitle})` : ''}</dd>
