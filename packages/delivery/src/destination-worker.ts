@@ -39,6 +39,14 @@ const MAX_STALLED_COUNT = 100;
 /** After the shutdown deadline, how long aborted deliveries get to go back to waiting. */
 const RELEASE_GRACE_MS = 500;
 
+/** Errors kept per delivery for the dead-letter view: the first one (what started it) and the most recent ones. */
+const ERRORS_KEPT = 20;
+
+/** The first item and the last `limit - 1`: a long outage must not push out the error that began it. */
+function keepFirstAndLast<T>(items: T[], limit: number): T[] {
+  return items.length <= limit ? items : [items[0]!, ...items.slice(-(limit - 1))];
+}
+
 /** Marks an error with the backoff we chose, so the BullMQ strategy and the recorded nextAttemptAt agree. */
 type WithDelay = Error & { retryDelayMs?: number };
 
@@ -278,7 +286,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const exhausted = outcome.kind === 'dead' && outcome.reason === 'exhausted';
     // Retry advice ("none needed") stops being true once the lead is dead.
     if (exhausted && error.kind !== 'permanent') serialized.remediation = deadAfterRetriesRemediation(this.d, serialized, attempt);
-    const errors = [...(job.data.errors ?? []), { ...serialized, at: now.toISOString(), attempt }].slice(-20);
+    const errors = keepFirstAndLast([...(job.data.errors ?? []), { ...serialized, at: now.toISOString(), attempt }], ERRORS_KEPT);
     await job.updateData({ ...job.data, ...(outcome.kind === 'retried' && outcome.throttledSince ? { throttledSince: outcome.throttledSince } : {}), errors });
     if (outcome.kind === 'dead') {
       if (exhausted && error.kind !== 'permanent') await relay.control(this.d.id).setLastError({ ...serialized, message: logLine.error }, now);

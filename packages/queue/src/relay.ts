@@ -36,6 +36,9 @@ export interface RelayOptions {
 /** Name of the BullMQ custom backoff every delivery job uses (see packages/delivery backoff). */
 export const BACKOFF_TYPE = 'leadrelay-jitter';
 
+/** Dead-letter jobs read per round trip by `deadLetters`. */
+const DEAD_LETTER_BATCH = 500;
+
 /** Finished jobs are only kept briefly: the lead hash is the record of what happened. */
 const REMOVE_ON_COMPLETE = { age: 3600, count: 5000 };
 
@@ -116,6 +119,9 @@ export class Relay {
       backoff: { type: BACKOFF_TYPE },
       removeOnComplete: REMOVE_ON_COMPLETE,
       removeOnFail: false,
+      // Our own error list (message, code, remediation) is what dead letters show; stack traces would
+      // add kilobytes to every failed job for nobody.
+      stackTraceLimit: 0,
     };
   }
 
@@ -245,22 +251,40 @@ export class Relay {
     return filter ? [this.destination(filter)] : this.config.destinations;
   }
 
-  /** Dead-lettered deliveries, newest first (SPEC §1 `dlq list`). */
+  /**
+   * Dead-lettered deliveries, newest first (SPEC §1 `dlq list`): every job of the queue's failed set
+   * (its membership is the state, so no job is asked for its state), read a few hundred per round trip.
+   */
   async deadLetters(options: { destination?: string; leadId?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
     for (const d of this.destinationsFor(options.destination)) {
-      const jobs = options.leadId
-        ? [await this.queue(d.id).getJob(this.keys.jobId(d.id, options.leadId))].filter((j) => j && j.finishedOn && j.failedReason)
-        : await this.queue(d.id).getFailed(0, (options.limit ?? 10_000) - 1);
-      for (const job of jobs) {
-        if (!job || (await job.getState()) !== 'failed') continue;
-        const errors = job.data.errors ?? [];
-        const last = errors.at(-1);
-        out.push({
-          leadId: job.data.lead.id, destination: d.id, attempts: job.attemptsMade,
-          lastError: last?.message ?? job.failedReason, remediation: last?.remediation ?? 'Check the destination, then `leadrelay dlq replay`.',
-          failedAt: new Date(job.finishedOn ?? job.timestamp).toISOString(), errors, lead: job.data.lead,
-        });
+      const failedKey = `${this.keys.bullPrefix}:${this.keys.queueName(d.id)}:failed`;
+      let ids: string[];
+      if (options.leadId) {
+        const id = this.keys.jobId(d.id, options.leadId);
+        ids = (await this.redis.zscore(failedKey, id)) === null ? [] : [id];
+      } else {
+        ids = await this.redis.zrevrange(failedKey, 0, options.limit === undefined ? -1 : options.limit - 1);
+      }
+      for (let i = 0; i < ids.length; i += DEAD_LETTER_BATCH) {
+        const chunk = ids.slice(i, i + DEAD_LETTER_BATCH);
+        const pipeline = this.redis.pipeline();
+        for (const id of chunk) pipeline.hmget(`${this.keys.bullPrefix}:${this.keys.queueName(d.id)}:${id}`, 'data', 'atm', 'attemptsMade', 'finishedOn', 'timestamp', 'failedReason');
+        const rows = (await pipeline.exec()) ?? [];
+        for (const [err, row] of rows) {
+          if (err) throw err;
+          // BullMQ counts attempts in `atm` (older jobs: `attemptsMade`).
+          const [data, atm, attemptsMade, finishedOn, timestamp, failedReason] = row as (string | null)[];
+          if (!data) continue; // removed meanwhile
+          const job = JSON.parse(data) as DeliveryJobData;
+          const errors = job.errors ?? [];
+          const last = errors.at(-1);
+          out.push({
+            leadId: job.lead.id, destination: d.id, attempts: Number(atm ?? attemptsMade ?? 0),
+            lastError: last?.message ?? failedReason ?? '', remediation: last?.remediation ?? 'Check the destination, then `leadrelay dlq replay`.',
+            failedAt: new Date(Number(finishedOn ?? timestamp ?? 0)).toISOString(), errors, lead: job.lead,
+          });
+        }
       }
     }
     return out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
@@ -272,10 +296,12 @@ export class Relay {
     for (const dl of await this.deadLetters(options)) {
       const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
       if (!job) continue;
-      await job.updateData({ ...job.data, throttledSince: undefined });
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      // The record first: once the job is back in the queue a worker may fail it again at once, and that
+      // outcome must not be overwritten by this `queued`.
       const record: DeliveryRecord = { state: 'queued', attempts: 0, lastError: dl.lastError };
       await this.leads.recordAttempt(dl.leadId, dl.destination, record);
+      await job.updateData({ ...job.data, throttledSince: undefined });
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       n++;
       onProgress?.(n);
     }
