@@ -29,6 +29,15 @@ export function expectNothingLost(result: ChaosResult, leads: number): void {
   expect(result.wrongFanOut.slice(0, 20), 'fan-out follows match rules').toEqual([]);
   expect(result.drained).toBe(true);
 
+  // The audit equation held after every fault, while leads still flowed, and once drained everything is delivered or skipped.
+  expect(result.audits.map((a) => `${a.after}: ${a.report.lostTotal} lost ${JSON.stringify(a.report.lost.slice(0, 5))}`))
+    .toEqual(result.audits.map((a) => `${a.after}: 0 lost []`));
+  expect(result.audits.at(-1)?.after).toBe('drain');
+  for (const d of result.audits.at(-1)!.report.destinations) {
+    expect(d.accepted, `${d.destination}: every lead accounted for at the end`).toBe(leads);
+    expect(d.delivered + d.skipped, `${d.destination}: delivered + skipped = accepted once drained`).toBe(leads);
+  }
+
   // Idempotent stores: exactly one record per lead, whatever was retried or redelivered.
   expect(i.table.missing.slice(0, 20)).toEqual([]);
   expect(i.table.unexpected.slice(0, 20)).toEqual([]);

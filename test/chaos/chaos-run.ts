@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { startIntake, type RunningIntake } from '@leadrelay/intake';
 import { silentLogger } from '@leadrelay/observability';
-import { Relay, type DeadLetter, type DestinationStats } from '@leadrelay/queue';
+import { LeadAudit, Relay, type AuditReport, type DeadLetter, type DestinationStats } from '@leadrelay/queue';
 import { MARKETO_REAL_LIMITS } from '../fakes/marketo/index.js';
 import { DestinationFakes, type DestinationInspection, type ExpectedLead } from '../helpers/destination-fakes.js';
 import { freePort } from '../helpers/free-port.js';
@@ -64,6 +64,8 @@ export interface ChaosResult {
   /** What happened when, for the report. */
   events: string[];
   stats: DestinationStats[];
+  /** `leadrelay audit` after each fault (while leads still flow) and once drained: it must never find a lost lead. */
+  audits: { after: string; report: AuditReport }[];
   durationMs: number;
 }
 
@@ -100,6 +102,7 @@ export class ChaosRun {
   /** The replacement worker's readiness; the next kill waits for it, so a kill always hits a working worker. */
   private victimReady: Promise<void> = Promise.resolve();
   private retriedPosts = 0;
+  private readonly audits: { after: string; report: AuditReport }[] = [];
   private started = Date.now();
   private poster?: LeadPoster;
 
@@ -156,6 +159,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     this.event(`all ${this.options.leads} leads accepted (${this.poster!.counts.requests} requests, ${this.retriedPosts} leads needed a retry)`);
     const drained = await this.waitDrained();
     this.event(drained ? 'every queue is empty' : `queues not empty after ${this.options.drainTimeoutMs} ms`);
+    await this.audit('drain');
     return this.collect(drained);
   }
 
@@ -228,6 +232,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     this.release();
 
     await this.holdAtFraction(0.3);
+    await this.audit('worker SIGKILL #1');
     this.event('redis: SIGKILL');
     await this.redis!.stop('SIGKILL');
     // Posts go on while Redis is away: intake answers 503 and the client retries them.
@@ -237,6 +242,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     this.event('redis: restarted from its AOF');
 
     await this.holdAtFraction(0.45);
+    await this.audit('Redis SIGKILL + restart');
     const half = this.options.outageMs / 2;
     this.event(`webhook down for ${this.options.outageMs / 1000}s: 503 for ${half / 1000}s, then connection resets`);
     fakes.receiver.setDefaultReply({ status: 503, body: { error: 'Service Unavailable' } });
@@ -250,19 +256,42 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     this.release();
 
     await this.holdAtFraction(0.6);
+    await this.audit('webhook outage (under way)');
     await this.killVictim(2);
     this.release();
 
     await this.holdAtFraction(0.75);
+    await this.audit('worker SIGKILL #2');
     this.event('dynamics: next 30 requests answer 429 with Retry-After: 1');
     fakes.dv.injectFault({ kind: 'throttle', retryAfterSeconds: 1 }, 30);
     this.release();
 
     await this.holdAtFraction(0.9);
+    await this.audit('429 burst at dynamics');
     await this.killVictim(3);
     this.release();
     await outage;
     await this.victimReady;
+  }
+
+  /** Runs the zero-loss audit while leads flow (retried while Redis reconnects) and keeps its report. */
+  private async audit(after: string): Promise<void> {
+    const audit = new LeadAudit(this.checker!.redis, this.checker!.keys, { configured: [...DESTINATIONS] });
+    try {
+      for (let tries = 1; ; tries++) {
+        try {
+          const report = await audit.run();
+          this.audits.push({ after, report });
+          this.event(`audit after ${after}: ${report.leads} leads, ${report.lostTotal} lost; ${report.destinations.map((d) => `${d.destination} ${d.delivered}d/${d.waiting + d.delayed + d.active + d.paused}p/${d.skipped}s`).join(', ')}`);
+          return;
+        } catch (e) {
+          if (tries >= 20) throw e;
+          await sleep(500);
+        }
+      }
+    } finally {
+      await audit.close();
+    }
   }
 
   /** SIGKILLs the victim worker (once its previous incarnation is up) and starts its replacement. */
@@ -355,6 +384,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
       retriedPosts: this.retriedPosts,
       events: [...this.events],
       stats: await checker.allStats(),
+      audits: [...this.audits],
       durationMs: Date.now() - this.started,
     };
   }
