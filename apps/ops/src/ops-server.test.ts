@@ -262,6 +262,10 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect(hook).toMatchObject({ state: 'paused', pause: { by: 'configuration' }, lastErrorDetail: { kind: 'configuration', status: 401 } });
       expect(JSON.stringify(hook)).not.toContain('configHash');
       expect((await get('/api/destinations/nope')).statusCode).toBe(404);
+      const unknownPause = await postJson('/api/destinations/nope/pause', {});
+      expect(unknownPause.statusCode).toBe(404);
+      expect(unknownPause.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(unknownPause.json()).toMatchObject({ status: 404, title: 'Unknown destination' });
     });
 
     it('GET /api/dlq and /api/leads/:id', async () => {

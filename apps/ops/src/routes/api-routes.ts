@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN } from '@leadrelay/core';
 import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { destinationDetail, destinationView } from '../destination-view.js';
+import { withDestination } from './with-destination.js';
 
 export interface ApiOptions {
   relay: Relay;
@@ -31,6 +32,8 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   const { relay } = options;
   const known = (id: unknown): id is string => typeof id === 'string' && relay.config.destinations.some((d) => d.id === id);
 
+  const destinationKnown = withDestination(relay, (reply, id) => problem(reply, 404, 'Unknown destination', `There is no destination '${id}'.`));
+
   /** Only JSON (or an empty body): text/plain is what a cross-site form could send. */
   const jsonBody = (req: FastifyRequest, reply: FastifyReply): Record<string, unknown> | undefined => {
     if (req.body === undefined || req.body === null) return {};
@@ -41,23 +44,20 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
 
   app.get('/destinations', async () => Promise.all(relay.config.destinations.map((d) => destinationView(relay, d.id))));
 
-  app.get<{ Params: { id: string } }>('/destinations/:id', async (req, reply) => {
-    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
+  app.get<{ Params: { id: string } }>('/destinations/:id', { preHandler: destinationKnown }, async (req) => {
     return destinationDetail(relay, req.params.id);
   });
 
-  app.post<{ Params: { id: string } }>('/destinations/:id/pause', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/destinations/:id/pause', { preHandler: destinationKnown }, async (req, reply) => {
     const body = jsonBody(req, reply);
     if (!body) return reply;
-    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
     const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 200) : 'paused by an operator';
     await relay.pause(req.params.id, { by: 'operator', reason });
     return destinationDetail(relay, req.params.id);
   });
 
-  app.post<{ Params: { id: string } }>('/destinations/:id/resume', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/destinations/:id/resume', { preHandler: destinationKnown }, async (req, reply) => {
     if (!jsonBody(req, reply)) return reply;
-    if (!known(req.params.id)) return problem(reply, 404, 'Unknown destination', `There is no destination '${req.params.id}'.`);
     await relay.resume(req.params.id);
     return destinationDetail(relay, req.params.id);
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN } from '@leadrelay/core';
 import { destinationDetail, destinationView } from '../destination-view.js';
+import { withDestination } from './with-destination.js';
 import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
 import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
@@ -42,6 +43,8 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   const pageCtx = (req: FastifyRequest): PageContext => ({ ...ctx, showPii: (req.query as { pii?: string } | undefined)?.pii === '1' });
   const shown = (req: FastifyRequest, letters: DeadLetter[]) => (pageCtx(req).showPii ? letters : letters.map(maskDeadLetter));
 
+  const destinationKnown = withDestination(relay, (reply, id) => sendPage(reply, messagePage('Not found', `There is no destination '${id}'.`, 404), 404));
+
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -58,24 +61,21 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
 
   app.get('/', async (_req, reply) => sendPage(reply, homePage(await Promise.all(ids().map((id) => destinationView(relay, id))))));
 
-  app.get<{ Params: { id: string }; Querystring: Notice }>('/destinations/:id', async (req, reply) => {
-    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
+  app.get<{ Params: { id: string }; Querystring: Notice }>('/destinations/:id', { preHandler: destinationKnown }, async (req, reply) => {
     const [detail, letters] = await Promise.all([destinationDetail(relay, req.params.id), relay.deadLetters({ destination: req.params.id, limit })]);
     return sendPage(reply, destinationPage(pageCtx(req), detail, shown(req, letters), noticeText(req.query)));
   });
 
-  app.post<{ Params: { id: string } }>('/destinations/:id/pause', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/destinations/:id/pause', { preHandler: destinationKnown }, async (req, reply) => {
     const form = formOf(req, reply);
     if (!form) return reply;
-    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
     const reason = form.reason?.trim().slice(0, 200) || 'paused by an operator';
     await relay.pause(req.params.id, { by: 'operator', reason });
     return reply.redirect(`/destinations/${encodeURIComponent(req.params.id)}?done=paused`, 303);
   });
 
-  app.post<{ Params: { id: string } }>('/destinations/:id/resume', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/destinations/:id/resume', { preHandler: destinationKnown }, async (req, reply) => {
     if (!formOf(req, reply)) return reply;
-    if (!known(req.params.id)) return sendPage(reply, messagePage('Not found', `There is no destination '${req.params.id}'.`, 404), 404);
     await relay.resume(req.params.id);
     return reply.redirect(`/destinations/${encodeURIComponent(req.params.id)}?done=resumed`, 303);
   });
