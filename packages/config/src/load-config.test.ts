@@ -264,7 +264,8 @@ describe('defaults', () => {
     expect(c.intake).toEqual({ host: '0.0.0.0', port: 8080, apiKeys: [KEY], maxBodyBytes: 65_536, dedupeWindow: 86_400_000 });
     expect(c.ops).toEqual({ host: '0.0.0.0', port: 3000, username: 'ops' });
     expect(c.worker).toEqual({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000, lockDuration: 30_000 });
-    expect(c.retry).toEqual({ attempts: 12, initialDelay: 10_000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 });
+    // attempts: derived per destination from the 72 h horizon (see retry-horizon.test.ts).
+    expect(c.retry).toEqual({ attempts: 82, horizon: 259_200_000, initialDelay: 10_000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 });
     expect(c.defaults.placeholder).toBe('[not provided]');
     expect(c.destinations[0]).toMatchObject({ enabled: true, allowInsecure: false, match: { testLeads: true }, format: 'marketplace', timeout: 10_000 });
     expect(c.file).toBe('lr.yaml');
@@ -276,8 +277,8 @@ describe('defaults', () => {
       + '  - id: table\n    type: azure-table\n    connectionString: UseDevelopmentStorage=true\n    concurrency: 2\n    rateLimit: { max: 5, per: 1s }\n';
     const c = ok(config(dests, 'retry: { initialDelay: 5s }\n'));
     const [hook, mkto, table] = c.destinations;
-    expect(hook!.retry).toEqual({ attempts: 20, initialDelay: 5000, maxDelay: 1_800_000, maxThrottleWait: 86_400_000 });
-    expect(mkto!.retry).toEqual({ attempts: 12, initialDelay: 5000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 });
+    expect(hook!.retry).toEqual({ attempts: 20, horizon: 259_200_000, initialDelay: 5000, maxDelay: 1_800_000, maxThrottleWait: 86_400_000 });
+    expect(mkto!.retry).toEqual({ attempts: 83, horizon: 259_200_000, initialDelay: 5000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 });
     expect(hook!.concurrency).toBe(8);
     expect(hook!.rateLimit).toBeUndefined();
     expect(mkto!.concurrency).toBe(5);

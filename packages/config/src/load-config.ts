@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isNode, isScalar, parse, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
+import { attemptsForHorizon } from '@leadrelay/core';
 import { getDestinationType } from '@leadrelay/destinations';
 import { ConfigError, type ConfigProblem } from './config-error.js';
 import { interpolateEnv, type InterpolationResult } from './interpolate.js';
@@ -13,7 +14,7 @@ import { DEFAULT_POLL_EVERY } from './source-schema.js';
 export type ResolvedDestination = DestinationConfig & {
   concurrency: number;
   rateLimit?: { max: number; per: number };
-  retry: { attempts: number; initialDelay: number; maxDelay: number; maxThrottleWait: number };
+  retry: { attempts: number; horizon: number; initialDelay: number; maxDelay: number; maxThrottleWait: number };
 };
 
 /** A source with every default filled in. */
@@ -21,7 +22,9 @@ export type ResolvedSource = SourceConfig & { pollEvery: number };
 export type ResolvedReferralsSource = Extract<ResolvedSource, { type: 'referrals' }>;
 export type ResolvedTableSource = Extract<ResolvedSource, { type: 'azure-table' }>;
 
-export type LeadRelayConfig = Omit<ParsedConfig, 'destinations' | 'sources'> & {
+export type LeadRelayConfig = Omit<ParsedConfig, 'destinations' | 'sources' | 'retry'> & {
+  /** The global retry, with `attempts` derived from `horizon` when not set. */
+  retry: ResolvedDestination['retry'];
   destinations: ResolvedDestination[];
   sources: ResolvedSource[];
   /** Where it was read from, for messages. */
@@ -234,9 +237,15 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Fills `attempts` from the horizon when neither the destination nor the global `retry` sets it. */
+function resolveRetry(r: { attempts?: number; horizon: number; initialDelay: number; maxDelay: number; maxThrottleWait: number }): ResolvedDestination['retry'] {
+  return { ...r, attempts: r.attempts ?? attemptsForHorizon(r.initialDelay, r.maxDelay, r.horizon) };
+}
+
 function resolve(c: ParsedConfig): Omit<LeadRelayConfig, 'file'> {
   return {
     ...c,
+    retry: resolveRetry(c.retry),
     destinations: c.destinations.map((d) => {
       const def = getDestinationType(d.type)!;
       const rateLimit = d.rateLimit ?? (def.defaults.rateLimit ? { max: def.defaults.rateLimit.max, per: def.defaults.rateLimit.perMs } : undefined);
@@ -244,7 +253,7 @@ function resolve(c: ParsedConfig): Omit<LeadRelayConfig, 'file'> {
         ...d,
         concurrency: d.concurrency ?? def.defaults.concurrency,
         ...(rateLimit ? { rateLimit } : {}),
-        retry: { ...c.retry, ...Object.fromEntries(Object.entries(d.retry ?? {}).filter(([, v]) => v !== undefined)) },
+        retry: resolveRetry({ ...c.retry, ...Object.fromEntries(Object.entries(d.retry ?? {}).filter(([, v]) => v !== undefined)) }),
       } as ResolvedDestination;
     }),
     sources: c.sources.map((s) => ({ ...s, pollEvery: s.pollEvery ?? DEFAULT_POLL_EVERY[s.type] }) as ResolvedSource),

@@ -14,7 +14,8 @@ const durationOr = (fallback: string, description: string) => zDuration().prefau
 const attempts = z.number().int().min(1).max(100);
 
 const retrySchema = z.object({
-  attempts: attempts.default(12).describe('Attempts before a delivery is dead-lettered (throttling waits do not count).'),
+  attempts: attempts.optional().describe('Attempts before a delivery is dead-lettered (throttling waits do not count); default: as many as `horizon` needs.'),
+  horizon: durationOr('72h', 'When `attempts` is not set, the retries span at least this long (even with the shortest jitter): a CRM down over a weekend loses nothing.'),
   initialDelay: durationOr('10s', 'Delay before the first retry.'),
   maxDelay: durationOr('2h', 'Cap of the exponential backoff (with jitter).'),
   maxThrottleWait: durationOr('1d', "Total time one delivery may wait for a destination's throttling before that counts as an attempt."),
@@ -22,6 +23,7 @@ const retrySchema = z.object({
 
 const retryOverride = z.object({
   attempts: attempts.optional().describe('Attempts before a delivery is dead-lettered.'),
+  horizon: duration('Span of the retries when `attempts` is not set.').optional(),
   initialDelay: duration('Delay before the first retry.').optional(),
   maxDelay: duration('Cap of the exponential backoff.').optional(),
   maxThrottleWait: duration('Total throttling wait before it counts as an attempt.').optional(),

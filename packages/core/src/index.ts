@@ -2,6 +2,7 @@ export * from './lead.js';
 export * from './lead-id.js';
 export * from './duration.js';
 export * from './error-codes.js';
+export * from './retry-schedule.js';
 export * from './delivery-errors.js';
 export * from './intake-formats.js';
 export * from './templates.js';

@@ -70,7 +70,7 @@ describe('single-trip accept', () => {
     // And the jobs read back through BullMQ like any added job.
     const job = await r1.queue('a').getJob(`a.${lead(1).id}`);
     expect(job?.data.lead).toEqual(lead(1));
-    expect(job?.opts).toMatchObject({ attempts: 12, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 } });
+    expect(job?.opts).toMatchObject({ attempts: 82, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 } });
     expect(await r1.queue('b').getWaitingCount()).toBe(3);
     expect(await r1.queue('c').getWaitingCount()).toBe(0);
   });
