@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ErrorCodes } from '@leadrelay/core';
-import { ConfigError, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
+import { ConfigError, INSECURE_DEV_ENV, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { createRequire } from 'node:module';
 import { CliFailure } from './cli-failure.js';
 import { processOutput, type Output } from './output.js';
@@ -24,6 +24,7 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
     .description('Relays Microsoft marketplace leads to every CRM you use, durably.')
     .addOption(new Option('--config <path>', 'config file (default: $LEADRELAY_CONFIG, else ./leadrelay.yaml)'))
     .option('--json', 'print data as JSON')
+    .option('--insecure-dev', 'let intake and ops listen beyond loopback with the bundled dev key and password (throwaway setups only)')
     .version(cliVersion(), '-V, --version', 'print the LeadRelay version')
     .showHelpAfterError()
     .exitOverride()
@@ -48,12 +49,15 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
 function applyGlobalOptions(c: Command): void {
   if (!c.options.some((o) => o.long === '--json')) c.option('--json', 'print data as JSON');
   if (!c.options.some((o) => o.long === '--config')) c.option('--config <path>', 'config file');
+  if (!c.options.some((o) => o.long === '--insecure-dev')) c.option('--insecure-dev', 'allow the bundled dev key and password beyond loopback');
   c.exitOverride();
   c.hook('preAction', (_this, action) => {
-    const own = action.opts<{ json?: boolean; config?: string }>();
+    const own = action.opts<{ json?: boolean; config?: string; insecureDev?: boolean }>();
     const root = action.parent?.parent ?? action.parent;
     if (own.json) root?.setOptionValue('json', true);
     if (own.config) root?.setOptionValue('config', own.config);
+    // Read where each process starts listening (assertDevCredentialsStayLocal), so one switch covers intake, ops and start.
+    if (own.insecureDev || root?.opts<{ insecureDev?: boolean }>().insecureDev) process.env[INSECURE_DEV_ENV] = '1';
   });
   for (const sub of c.commands) applyGlobalOptions(sub);
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { LeadRelayConfig } from '@leadrelay/config';
+import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
 import type { Relay } from '@leadrelay/queue';
 import { buildIntakeServer, createIntakeLogger } from './intake-server.js';
@@ -34,6 +34,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /** Runs intake on `intake.host:intake.port` (the CLI's `leadrelay intake`). */
 export async function startIntake(config: LeadRelayConfig, options: StartIntakeOptions = {}): Promise<RunningIntake> {
+  assertDevCredentialsStayLocal('intake', config.intake.host, 'API key', config.intake.apiKeys);
   const logger = options.logger ?? createIntakeLogger(config);
   const app = buildIntakeServer({ config, logger, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.relay ? { relay: options.relay } : {}) });
 

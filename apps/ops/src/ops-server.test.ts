@@ -410,3 +410,10 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
     });
   });
 });
+
+describe('ops with the bundled dev password', () => {
+  it('refuses to listen beyond loopback unless insecure dev mode is on', async () => {
+    const config = pipelineConfig('  - { id: other, type: https, url: "https://example.com/x" }', 'ops: { host: 0.0.0.0, port: 0, password: dev-password-change-me }');
+    await expect(startOps({ config })).rejects.toMatchObject({ code: 'LR_DEV_CREDENTIALS_EXPOSED' });
+  });
+});

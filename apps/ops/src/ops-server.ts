@@ -1,6 +1,6 @@
 import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { LeadRelayConfig } from '@leadrelay/config';
+import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes } from '@leadrelay/core';
 import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
 import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
@@ -98,6 +98,7 @@ export interface RunningOps {
 /** `leadrelay ops`: listens on ops.host:ops.port until stopped. */
 export async function startOps(options: OpsOptions): Promise<RunningOps> {
   if (!options.config.ops.password) throw new OpsPasswordMissingError();
+  assertDevCredentialsStayLocal('ops', options.config.ops.host, 'password', [options.config.ops.password]);
   const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: options.config });
   const { app } = await buildOpsServer({ ...options, runtime });
   await app.listen({ host: options.config.ops.host, port: options.config.ops.port });

@@ -5,3 +5,4 @@ export * from './config-error.js';
 export * from './interpolate.js';
 export * from './json-schema.js';
 export * from './match.js';
+export * from './dev-credentials-guard.js';
