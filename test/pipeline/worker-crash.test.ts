@@ -31,7 +31,7 @@ describe('worker crash', () => {
     const yaml = `
 redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('crash')} }
 intake: { apiKeys: ["${API_KEY}"] }
-worker: { metricsPort: 0, lockDuration: 2s, ${workerExtra} }
+worker: { metricsPort: 0, ${workerExtra === 'defaults' ? '' : `lockDuration: 2s, ${workerExtra}`} }
 ${topExtra}
 destinations:
   - { id: hook, type: https, url: "${receiver.url('/hook')}", concurrency: ${concurrency}${destinationExtra ? `, ${destinationExtra}` : ''} }
@@ -126,5 +126,27 @@ destinations:
     children.push(startWorker(yaml));
     await receiver.waitForAccepted(4, 60_000);
     for (const id of ids) expect((await relay.status(id))!.deliveries.hook).toMatchObject({ state: 'delivered', attempts: 1 });
+  }, 120_000);
+
+  it('with the default lockDuration, every lead of a SIGKILLed worker is back and delivered within 30 s of the restart', async () => {
+    receiver = await WebhookReceiver.start({ defaultReply: { status: 200, delayMs: 15 } });
+    const configPath = await setup('defaults', 'retry: { attempts: 5, initialDelay: 100ms, maxDelay: 1s }', 300);
+    await acceptLeads(300);
+    const first = startWorker(configPath);
+    children.push(first);
+    // Hung calls keep ~all 300 in flight at the kill.
+    receiver.setDefaultReply({ status: 200, delayMs: 120_000 });
+    for (const until = Date.now() + 30_000; receiver.requestCount < 250 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    const inFlight = receiver.requestCount;
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    receiver.setDefaultReply({ status: 200, delayMs: 15 });
+    const restarted = Date.now();
+    children.push(startWorker(configPath));
+    await receiver.waitForAccepted(300, 40_000);
+    const recoveryMs = Date.now() - restarted;
+    console.log(`SIGKILL with ${inFlight} in flight: all 300 delivered ${recoveryMs} ms after the restart`);
+    expect(recoveryMs).toBeLessThan(30_000);
+    expect(await relay.deadLetters({})).toHaveLength(0);
   }, 120_000);
 });

@@ -113,7 +113,7 @@ export const configSchema = z.object({
     host: z.string().default('0.0.0.0'),
     metricsPort: port.default(9464).describe('Port of /healthz, /readyz and /metrics.'),
     shutdownTimeout: durationOr('30s', 'On SIGTERM, how long active deliveries may take before they are released.'),
-    lockDuration: durationOr('30s', 'How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them over.'),
+    lockDuration: durationOr('20s', 'How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them over (plus at most 5 s for the stalled-job check).'),
   }).strict().prefault({}),
   retry: retrySchema.prefault({}).describe('Default retry for every destination.'),
   defaults: z.object({

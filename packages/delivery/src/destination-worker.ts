@@ -23,7 +23,7 @@ export interface DestinationWorkerOptions {
   placeholder?: string;
   /** How long a crashed worker's active job stays locked before another worker takes it (default 30 s). */
   lockDurationMs?: number;
-  /** How often to look for such jobs (default: lockDurationMs). */
+  /** How often to look for such jobs (default: lockDurationMs, at most 5 s, so a killed worker's leads return soon after its locks expire). */
   stalledIntervalMs?: number;
 }
 
@@ -35,6 +35,9 @@ export interface DestinationWorkerEvents {
 
 /** Extra room BullMQ gives a stalled job before it is dead: crashed workers must never cost a lead. */
 const MAX_STALLED_COUNT = 100;
+
+/** Longest gap between stalled-job checks: recovery after a crash takes lockDuration plus at most this. */
+const MAX_STALLED_INTERVAL_MS = 5000;
 
 /** After the shutdown deadline, how long aborted deliveries get to go back to waiting. */
 const RELEASE_GRACE_MS = 500;
@@ -127,7 +130,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       concurrency,
       ...(limiter ? { limiter } : {}),
       lockDuration,
-      stalledInterval: this.options.stalledIntervalMs ?? lockDuration,
+      stalledInterval: this.options.stalledIntervalMs ?? Math.min(lockDuration, MAX_STALLED_INTERVAL_MS),
       maxStalledCount: MAX_STALLED_COUNT,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
