@@ -37,6 +37,11 @@ export const AADSTS = {
   50034: { status: 400, error: 'invalid_grant', text: (c) => `The user account ${c.username} does not exist in the ${c.tenant} directory. To sign into this application, the account must be added to the directory.` },
   50076: { status: 400, error: 'invalid_grant', suberror: 'basic_action', text: (c) => `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${c.resource}'.` },
   65001: { status: 400, error: 'invalid_grant', suberror: 'consent_required', text: (c) => `The user or administrator has not consented to use the application with ID '${c.clientId}'. Send an interactive authorization request for this user and resource.` },
+  700082: { status: 400, error: 'invalid_grant', suberror: 'bad_token', text: () => "The refresh token has expired due to inactivity. The token was issued on 2026-01-01T00:00:00.0000000Z and was inactive for 90.00:00:00." },
+  50173: { status: 400, error: 'invalid_grant', suberror: 'bad_token', text: () => "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '2026-01-01T00:00:00.0000000Z' and the TokensValidFrom date (before which tokens are not valid) for this user is '2026-02-01T00:00:00.0000000Z'." },
+  70016: { status: 400, error: 'authorization_pending', text: () => 'OAuth 2.0 device flow error. Authorization is pending. Continue polling.' },
+  70019: { status: 400, error: 'expired_token', text: () => 'Verification code expired.' },
+  70000: { status: 400, error: 'invalid_grant', text: () => 'The provided value for the input parameter \'device_code\' is not valid.' },
   90055: { status: 429, error: 'temporarily_unavailable', text: () => 'There are too many incoming requests. Please try again later.' },
   50000: { status: 500, error: 'server_error', text: () => 'There was an error issuing a token or an issue with our sign-in service.' },
 } satisfies Record<number, AadstsDefinition>;

@@ -74,8 +74,8 @@ export interface AzureAdRequest {
   form: Record<string, string>;
   /** The tenant segment of the path. */
   tenant: string;
-  /** `openid-configuration`, `token`, or `other`. */
-  endpoint: 'openid-configuration' | 'token' | 'other';
+  /** `openid-configuration`, `token`, `devicecode`, or `other`. */
+  endpoint: 'openid-configuration' | 'token' | 'devicecode' | 'other';
   /** What was answered (status, or `reset` / `hang`). */
   outcome?: number | 'reset' | 'hang';
   /** The AADSTS code of an error reply. */
@@ -105,7 +105,8 @@ function stableGuid(text: string): string {
 
 /**
  * A fake Microsoft Entra ID (Azure AD) v2.0 endpoint over HTTPS: `/<tenant>/v2.0/.well-known/openid-configuration`
- * and `/<tenant>/oauth2/v2.0/token` with the client_credentials, password (ROPC) and refresh_token grants.
+ * and `/<tenant>/oauth2/v2.0/token` with the client_credentials, password (ROPC), refresh_token and device_code
+ * grants (`/<tenant>/oauth2/v2.0/devicecode`; a test plays the user with `approveDeviceCode`).
  * Validates tenants, apps, secrets and users like Entra does and answers errors with real AADSTS JSON and
  * statuses; faults can be queued. Records every request; issues JWT-shaped tokens with an expiry that
  * fake resource servers verify with `verifyAccessToken`.
@@ -115,7 +116,8 @@ export class AzureAdServer {
   readonly issued: IssuedToken[] = [];
   private readonly tenants = new Map<string, FakeTenant>();
   private readonly faults: { fault: TokenFault; remaining: number }[] = [];
-  private readonly refreshTokens = new Map<string, { tenantId: string; clientId: string; username: string }>();
+  private readonly refreshTokens = new Map<string, { tenantId: string; clientId: string; username: string; state: 'valid' | 'expired' | 'revoked' }>();
+  private readonly deviceCodes = new Map<string, DeviceCodeGrant>();
   private readonly sockets = new Set<Socket>();
   private readonly lifetime: number;
 
@@ -176,6 +178,30 @@ export class AzureAdServer {
     return this.requests.filter((r) => r.endpoint === 'token');
   }
 
+  /**
+   * The person at the browser: signs in at the verification page with `userCode` as `username`
+   * (who must exist in the code's tenant). The device's next token poll then gets tokens.
+   */
+  approveDeviceCode(userCode: string, username: string): void {
+    const grant = [...this.deviceCodes.values()].find((g) => g.userCode === userCode);
+    if (!grant) throw new Error(`no pending device code with user code ${userCode}`);
+    if (!this.tenant(grant.tenantId).users.has(username.toLowerCase())) throw new Error(`no user ${username} in ${grant.tenantId}`);
+    grant.approvedBy = username;
+  }
+
+  /** Device codes requested and not yet redeemed (what a test reads the user code from). */
+  get pendingDeviceCodes(): { userCode: string; clientId: string; scopes: string[] }[] {
+    return [...this.deviceCodes.values()].filter((g) => !g.redeemed).map((g) => ({ userCode: g.userCode, clientId: g.clientId, scopes: g.scopes }));
+  }
+
+  /**
+   * Every refresh token of `username` so far stops working: `expired` answers AADSTS700082 (inactive too
+   * long), `revoked` AADSTS50173 (password reset, sessions revoked). Later sign-ins get working ones.
+   */
+  invalidateRefreshTokens(username: string, how: 'expired' | 'revoked'): void {
+    for (const rt of this.refreshTokens.values()) if (rt.username.toLowerCase() === username.toLowerCase()) rt.state = how;
+  }
+
   /** Every access token issued so far is refused by resource servers from now on. */
   revokeAllTokens(): void {
     for (const t of this.issued) t.revoked = true;
@@ -212,7 +238,8 @@ export class AzureAdServer {
     const segments = url.pathname.split('/').filter(Boolean);
     const tenantSegment = decodeURIComponent(segments[0] ?? '');
     const rest = segments.slice(1).join('/');
-    const endpoint = rest === 'v2.0/.well-known/openid-configuration' ? 'openid-configuration' : rest === 'oauth2/v2.0/token' ? 'token' : 'other';
+    const endpoint = rest === 'v2.0/.well-known/openid-configuration' ? 'openid-configuration'
+      : rest === 'oauth2/v2.0/token' ? 'token' : rest === 'oauth2/v2.0/devicecode' ? 'devicecode' : 'other';
     const record: AzureAdRequest = {
       method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers,
       form: Object.fromEntries(new URLSearchParams(raw)), tenant: tenantSegment, endpoint,
@@ -252,6 +279,7 @@ export class AzureAdServer {
       }
     }
     if (tenantProblem) return fail(tenantProblem);
+    if (endpoint === 'devicecode') return this.deviceCode(this.tenant(tenantSegment), record.form, reply, fail);
     this.token(this.tenant(tenantSegment), record.form, reply, fail);
   }
 
@@ -299,6 +327,28 @@ export class AzureAdServer {
     };
   }
 
+  /** RFC 8628 device authorization: a device code for the client, a short user code for the person. */
+  private deviceCode(
+    tenant: FakeTenant,
+    form: Record<string, string>,
+    reply: (status: number, body: unknown) => void,
+    fail: (code: AadstsCode, ctx?: Omit<AadstsContext, 'tenant'>) => void,
+  ): void {
+    const clientId = form.client_id ?? '';
+    const app = tenant.apps.get(clientId.toLowerCase());
+    if (!app) return fail(700016, { clientId });
+    const scopes = (form.scope ?? '').split(' ').filter(Boolean);
+    if (!resourceOf(form.scope)) return fail(70011, { clientId });
+    const deviceCode = `DAQABAAEAAA${randomBytes(24).toString('base64url')}`;
+    const userCode = randomBytes(6).toString('hex').slice(0, 9).toUpperCase();
+    this.deviceCodes.set(deviceCode, { tenantId: tenant.tenantId, clientId, scopes, userCode, expiresAt: Date.now() + 900_000, redeemed: false });
+    const verificationUri = 'https://microsoft.com/devicelogin';
+    return reply(200, {
+      user_code: userCode, device_code: deviceCode, verification_uri: verificationUri, expires_in: 900, interval: 1,
+      message: `To sign in, use a web browser to open the page ${verificationUri} and enter the code ${userCode} to authenticate.`,
+    });
+  }
+
   private token(
     tenant: FakeTenant,
     form: Record<string, string>,
@@ -310,7 +360,7 @@ export class AzureAdServer {
     const resource = resourceOf(form.scope);
     const ctx = { clientId, resource, username: form.username };
     const grant = form.grant_type ?? '';
-    if (!['client_credentials', 'password', 'refresh_token'].includes(grant)) {
+    if (!['client_credentials', 'password', 'refresh_token', ...DEVICE_CODE_GRANTS].includes(grant)) {
       return reply(400, { error: 'unsupported_grant_type', error_description: `AADSTS70003: The app requested an unsupported grant type '${grant}'.`, error_codes: [70003] });
     }
     const app = tenant.apps.get(clientId.toLowerCase());
@@ -340,18 +390,27 @@ export class AzureAdServer {
       if (user.mfaRequired) return fail(50076, ctx);
       if (!scopes.some((s) => s.endsWith('/user_impersonation') || s.endsWith('/.default'))) return fail(70011, ctx);
       username = user.username;
+    } else if (DEVICE_CODE_GRANTS.includes(grant)) {
+      const dc = this.deviceCodes.get(form.device_code ?? '');
+      if (!dc || dc.redeemed || dc.clientId.toLowerCase() !== clientId.toLowerCase()) return fail(70000, ctx);
+      if (dc.expiresAt <= Date.now()) return fail(70019, ctx);
+      if (!dc.approvedBy) return fail(70016, ctx);
+      dc.redeemed = true;
+      username = dc.approvedBy;
     } else {
       const rt = this.refreshTokens.get(form.refresh_token ?? '');
       if (!rt || rt.clientId.toLowerCase() !== clientId.toLowerCase()) {
         return reply(400, { error: 'invalid_grant', error_description: 'AADSTS9002313: Invalid request. Request is malformed or invalid.', error_codes: [9002313], suberror: 'bad_token' });
       }
+      if (rt.state === 'expired') return fail(700082, ctx);
+      if (rt.state === 'revoked') return fail(50173, ctx);
       username = rt.username;
     }
     const user = tenant.users.get(username.toLowerCase())!;
     const oid = user.oid ?? stableGuid(`user:${tenant.tenantId}:${user.username}`);
     const token = this.issue(tenant, clientId, resource, scopes, grant, oid, user.username);
     const refreshToken = `0.rt.${randomBytes(24).toString('base64url')}`;
-    this.refreshTokens.set(refreshToken, { tenantId: tenant.tenantId, clientId, username: user.username });
+    this.refreshTokens.set(refreshToken, { tenantId: tenant.tenantId, clientId, username: user.username, state: 'valid' });
     const now = Math.floor(Date.now() / 1000);
     const idToken = [
       b64url({ typ: 'JWT', alg: 'RS256', kid: 'fake' }),
@@ -382,6 +441,19 @@ export class AzureAdServer {
     this.issued.push(token);
     return token;
   }
+}
+
+/** RFC 8628's grant type, and the short form MSAL sends (Entra accepts both). */
+const DEVICE_CODE_GRANTS = ['urn:ietf:params:oauth:grant-type:device_code', 'device_code'];
+
+interface DeviceCodeGrant {
+  tenantId: string;
+  clientId: string;
+  scopes: string[];
+  userCode: string;
+  expiresAt: number;
+  approvedBy?: string;
+  redeemed: boolean;
 }
 
 /** `https://org.crm.dynamics.com/.default openid` → `https://org.crm.dynamics.com`. */

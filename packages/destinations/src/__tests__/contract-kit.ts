@@ -43,6 +43,7 @@ export interface ContractHarness {
   exempt?: Partial<Record<CanonicalFailure | 'idempotent', string>>;
 }
 
+/** Shared by the harnesses; a test may set `network` before building a client (read at construction). */
 export const contractContext: DestinationContext = {
   logger: silentLogger,
   placeholder: '[not provided]',

@@ -1,8 +1,11 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import {
   DeliveryError, InvalidConfigurationError, SecretRedactor, ThrottledError, classifyError, isLoopbackHost, type Lead,
 } from '@leadrelay/core';
-import type { BatchItemResult, CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import type { BatchItemResult, CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import { abortable, proxyFor } from '../shared/index.js';
 import { classifyAzureTableFailure, readTableFailure } from './azure-table-errors.js';
 import { leadEntity } from './azure-table-mapping.js';
 import { MAX_TRANSACTION_SIZE, tableEndpoint, type AzureTableSettings } from './settings.js';
@@ -32,6 +35,7 @@ export class AzureTableClient implements DestinationClient {
   private readonly setupError?: InvalidConfigurationError;
   private tableReady?: Promise<void>;
   private readonly redactor = new SecretRedactor();
+  private agent?: HttpAgent;
   private readonly what: string;
   private readonly timeoutMs: number;
   private readonly fallbackConcurrency: number;
@@ -49,6 +53,7 @@ export class AzureTableClient implements DestinationClient {
         allowInsecureConnection: url?.protocol === 'http:' && (settings.allowInsecure || isLoopbackHost(url.hostname)),
         // The engine retries with backoff and honours Retry-After; SDK retries would hold a worker for seconds.
         retryOptions: { maxRetries: 0 },
+        ...this.transport(endpoint),
       });
     } catch (e) {
       this.setupError = new InvalidConfigurationError(`${this.what}: the connection string is not usable: ${this.redact(e instanceof Error ? e.message : String(e))}`, {
@@ -58,7 +63,30 @@ export class AzureTableClient implements DestinationClient {
     }
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
+  /**
+   * The SDK's proxy: `network.proxy` or HTTPS_PROXY as its proxyOptions (it tunnels https with CONNECT); when the host
+   * is not proxied, an agent of our own, which keeps the SDK from applying an environment proxy that network.noProxy excludes.
+   */
+  private transport(endpoint: string | undefined): { proxyOptions: { host: string; port: number; username?: string; password?: string } } | { agent: HttpAgent } | Record<string, never> {
+    if (!endpoint) return {};
+    const proxy = proxyFor(endpoint, this.ctx.network);
+    if (proxy) {
+      const u = new URL(proxy);
+      return { proxyOptions: { host: `${u.protocol}//${u.hostname}`, port: Number(u.port || 80), ...(u.username ? { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : {}) } };
+    }
+    this.agent = endpoint.startsWith('https:') ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    return { agent: this.agent };
+  }
+
+  async close(): Promise<void> {
+    this.agent?.destroy();
+  }
+
+  deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
+    return abortable(this.deliverOne(lead), options.signal, this.what);
+  }
+
+  private async deliverOne(lead: Lead): Promise<Delivered> {
     const table = this.client();
     const { entity } = this.entityOf(lead);
     await this.ensureTable();
@@ -71,7 +99,11 @@ export class AzureTableClient implements DestinationClient {
    * Up to 100 leads of one partition per transaction (the engine batches by `partitionKeyOf`; other
    * partitions or larger calls are split here anyway). Throws only when the whole call failed.
    */
-  async deliverBatch(leads: Lead[]): Promise<BatchItemResult[]> {
+  deliverBatch(leads: Lead[], options: DeliverOptions = {}): Promise<BatchItemResult[]> {
+    return abortable(this.sendBatch(leads), options.signal, this.what);
+  }
+
+  private async sendBatch(leads: Lead[]): Promise<BatchItemResult[]> {
     const table = this.client();
     const results: (BatchItemResult | undefined)[] = new Array(leads.length);
     const groups = new Map<string, Prepared[][]>();

@@ -1,6 +1,6 @@
 import { type AxiosInstance } from 'axios';
 import { classifyError, InvalidConfigurationError, isDeliveryError, type Lead } from '@leadrelay/core';
-import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
 import {
   classifyDynamicsFailure, classifyDataverseNetworkFailure, looksLikeHtml, notDataverseRemediation, parseODataError,
   type DataverseFailureContext, type DataverseReply,
@@ -9,7 +9,7 @@ import { mapLeadToDynamics } from './dynamics-mapping.js';
 import { DynamicsTokenProvider, environmentUrl } from './dynamics-token-provider.js';
 import { leadRecordId } from './lead-record-id.js';
 import type { DynamicsSettings } from './settings.js';
-import { createDestinationHttp, type DestinationHttp } from '../shared/index.js';
+import { abortable, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 
 /** Dataverse's 412 for a create-only write whose record exists ("A record with matching key values already exists"). */
 function isAlreadyExists(reply: DataverseReply): boolean {
@@ -51,13 +51,17 @@ export class DynamicsClient implements DestinationClient {
     const timeout = options.timeoutMs ?? 30_000;
     this.env = environmentUrl(settings.instanceUrl);
     this.apiBase = `${this.env}/api/data/v${settings.apiVersion}`;
-    this.tokens = new DynamicsTokenProvider(settings.auth, settings.instanceUrl, { timeoutMs: timeout, logger: ctx.logger });
+    this.tokens = new DynamicsTokenProvider(settings.auth, settings.instanceUrl, { timeoutMs: timeout, logger: ctx.logger, network: ctx.network });
     // A redirect means instanceUrl is not the Web API (see createDestinationHttp).
-    this.web = createDestinationHttp({ timeoutMs: timeout });
+    this.web = createDestinationHttp({ timeoutMs: timeout, network: ctx.network });
     this.http = this.web.http;
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
+  deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
+    return abortable(this.deliverOne(lead), options.signal, `Dynamics 365 (${this.settings.id})`);
+  }
+
+  private async deliverOne(lead: Lead): Promise<Delivered> {
     const id = leadRecordId(lead.id);
     const { record, warnings } = mapLeadToDynamics(lead, this.settings, this.ctx.placeholder);
     // create-only: `If-None-Match: *` makes the PATCH a create that answers 412 when the record exists. The record id
@@ -73,6 +77,7 @@ export class DynamicsClient implements DestinationClient {
 
   async close(): Promise<void> {
     this.web.close();
+    this.tokens.close();
   }
 
   async check(): Promise<CheckResult> {

@@ -1,12 +1,12 @@
 import {
   ConfidentialClientApplication, LogLevel, PublicClientApplication, type AccountInfo, type AuthenticationResult, type Configuration,
 } from '@azure/msal-node';
-import axios from 'axios';
 import { RetryableError, ThrottledError, isDeliveryError, type DeliveryError } from '@leadrelay/core';
 import type { Logger } from '@leadrelay/observability';
 import { MSAL_DEFAULT_THROTTLE_MS, classifyTokenFailure, type TokenFailureContext } from './dynamics-token-errors.js';
 import type { DynamicsSettings } from './settings.js';
-import { SharedToken, type TokenRejection } from '../shared/index.js';
+import { SharedToken, type NetworkSettings, type TokenRejection } from '../shared/index.js';
+import { MsalNetworkClient } from './msal-network-client.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
@@ -14,6 +14,8 @@ export interface DynamicsTokenProviderOptions {
   /** Longest wait for one token (MSAL's token POST has no timeout of its own). Default 30 000 ms. */
   timeoutMs?: number;
   logger?: Logger;
+  /** The egress proxy for Entra ID (default: the HTTPS_PROXY / NO_PROXY environment). */
+  network?: NetworkSettings;
 }
 
 /** `https://org.crm.dynamics.com/` → `https://org.crm.dynamics.com` (scopes and audiences have no trailing slash). */
@@ -41,6 +43,7 @@ export class DynamicsTokenProvider {
   private readonly token = new SharedToken((force) => this.acquire(force));
   /** Until when MSAL replays a cached 429/5xx instead of calling Entra ID (it throttles itself after those). */
   private msalThrottledUntil = 0;
+  private readonly network: MsalNetworkClient;
 
   constructor(private readonly auth: DynamicsSettings['auth'], instanceUrl: string, options: DynamicsTokenProviderOptions = {}) {
     const env = environmentUrl(instanceUrl);
@@ -62,6 +65,7 @@ export class DynamicsTokenProvider {
     } catch {
       // An unparsable host is reported by MSAL (url_parse_error) on the first token request.
     }
+    this.network = new MsalNetworkClient({ timeoutMs: this.timeoutMs, network: options.network });
     const logger = options.logger;
     const config: Configuration = {
       auth: {
@@ -71,6 +75,7 @@ export class DynamicsTokenProvider {
         ...(auth.mode === 'client-secret' ? { clientSecret: auth.clientSecret } : {}),
       },
       system: {
+        networkClient: this.network,
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
@@ -88,6 +93,11 @@ export class DynamicsTokenProvider {
   /** Runs `fn` with a token; when its answer says the token was refused, once more with a fresh one. */
   withToken<T>(fn: (token: string) => Promise<T>, rejection: TokenRejection<T>): Promise<T> {
     return this.token.withToken(fn, rejection);
+  }
+
+  /** Frees MSAL's keep-alive sockets. */
+  close(): void {
+    this.network.close();
   }
 
   getToken(options: { rejected?: string } = {}): Promise<string> {
@@ -154,7 +164,7 @@ export class DynamicsTokenProvider {
   private async diagnoseDiscovery(): Promise<DeliveryError> {
     const url = `${this.authority}/v2.0/.well-known/openid-configuration`;
     try {
-      const res = await axios.get(url, { timeout: Math.min(this.timeoutMs, 10_000), validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d], maxRedirects: 0 });
+      const res = await this.network.http.get(url, { timeout: Math.min(this.timeoutMs, 10_000), responseType: 'text', transformResponse: [(d: unknown) => d] });
       let body: { error?: string; error_description?: string; error_codes?: number[]; token_endpoint?: string } | undefined;
       try {
         body = JSON.parse(String(res.data)) as typeof body;

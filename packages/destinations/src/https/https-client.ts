@@ -4,7 +4,7 @@ import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { Webhook } from 'standardwebhooks';
 import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { networkFailure, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
+import { networkFailure, createDestinationHttp, readClientTls, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-mapping.js';
 import { classifyHttpsFailure, safeUrl, type HttpsFailureContext } from './https-errors.js';
@@ -51,7 +51,7 @@ export class HttpsClient implements DestinationClient {
     for (const v of Object.values(settings.headers)) this.redactor.add(v);
     for (const v of urlSecrets(settings.url)) this.redactor.add(v);
     // The body is signed as the exact string sent: keep axios from re-serialising it.
-    this.web = createDestinationHttp({ timeoutMs: settings.timeout, responseType: 'stream', axios: { transformRequest: [(data: unknown) => data] } });
+    this.web = createDestinationHttp({ timeoutMs: settings.timeout, network: ctx.network, tls: readClientTls(settings.tls), responseType: 'stream', axios: { transformRequest: [(data: unknown) => data] } });
     this.http = this.web.http;
   }
 

@@ -29,6 +29,12 @@ export const httpsSettings = z.object({
    * (Standard Webhooks verifiers accept any match), so the receiver can switch secrets without a gap. Instead of signingSecret.
    */
   signingSecrets: z.array(zWebhookSecret()).min(1).max(5).optional(),
+  /** Client certificate for receivers that require mutual TLS (default none). Each value: PEM text or a PEM file path. */
+  tls: z.object({
+    cert: z.string().min(1).describe('Client certificate chain: PEM text or the path of a PEM file.'),
+    key: z.string().min(1).describe('Private key of the certificate (unencrypted PEM): text or file path.'),
+    ca: z.string().min(1).optional().describe('CA certificates that sign the receiver\'s certificate, replacing the system list: PEM text or file path.'),
+  }).strict().optional().describe('Mutual TLS: the certificate LeadRelay presents to the receiver.'),
   /** Per-request timeout (default 10s). */
   timeout: zDuration().default(10_000),
 });

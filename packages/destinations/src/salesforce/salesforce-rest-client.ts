@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Connection } from 'jsforce';
 import { DeliveryError, InvalidConfigurationError, PayloadValidationError, RetryableError, SecretRedactor, type FieldValue, type Lead } from '@leadrelay/core';
-import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { SharedToken, fitToLengths } from '../shared/index.js';
+import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
+import { SharedToken, abortable, fitToLengths, proxyFor } from '../shared/index.js';
+import { disableJsforceEnvProxy } from './jsforce-proxy.js';
 import { restLeadRecord } from './salesforce-mapping.js';
 import { classifyApiErrors, classifySalesforceFailure, classifyTokenError, isSessionRejected, type SalesforceApiErrorItem, type Scrub } from './salesforce-errors.js';
 import { readLeadDescribe, type LeadDescribe } from './salesforce-lead-describe.js';
@@ -50,10 +51,22 @@ export class SalesforceRestClient implements DestinationClient {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.redactor.add(settings.clientSecret);
     // logLevel NONE whatever JSFORCE_LOG_LEVEL says: jsforce's debug output includes response bodies.
-    this.conn = new Connection({ loginUrl: settings.loginUrl, oauth2: { loginUrl: settings.loginUrl }, version: settings.apiVersion, logLevel: 'NONE' });
+    // jsforce reads HTTPS_PROXY itself but not NO_PROXY, and only through its own defaults: our decision is made
+    // once for the login host (the org's instance is in the same domain) and given to it, with `undefined` kept
+    // from falling back to the environment by clearing jsforce's default (see disableJsforceEnvProxy).
+    disableJsforceEnvProxy();
+    const httpProxy = proxyFor(settings.loginUrl ?? 'https://login.salesforce.com', ctx.network);
+    this.conn = new Connection({
+      loginUrl: settings.loginUrl, oauth2: { loginUrl: settings.loginUrl },
+      version: settings.apiVersion, logLevel: 'NONE', ...(httpProxy ? { httpProxy } : {}),
+    });
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
+  deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
+    return abortable(this.deliverOne(lead), options.signal, `Salesforce (${this.settings.id})`);
+  }
+
+  private async deliverOne(lead: Lead): Promise<Delivered> {
     const described = await this.describe();
     const warnings: string[] = [];
     const mapped = restLeadRecord(lead, {

@@ -1,7 +1,7 @@
 import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { InvalidConfigurationError, ThrottledError, type Lead } from '@leadrelay/core';
-import type { CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
-import { classifyHttpFailure, networkFailure, createDestinationHttp, fitToLengths, type DestinationHttp } from '../shared/index.js';
+import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext, RollingQuota } from '../destination.js';
+import { abortable, classifyHttpFailure, networkFailure, createDestinationHttp, fitToLengths, type DestinationHttp } from '../shared/index.js';
 import { WEB_TO_LEAD_LENGTHS, webToLeadForm } from './salesforce-mapping.js';
 import { normaliseOid, type SalesforceSettings } from './settings.js';
 
@@ -40,11 +40,15 @@ export class SalesforceWebToLeadClient implements DestinationClient {
   ) {
     this.limit = settings.dailyLimit;
     this.quota = ctx.rollingQuota('web-to-lead', this.limit, WEB_TO_LEAD_WINDOW_MS);
-    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 30_000 });
+    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 30_000, network: ctx.network });
     this.http = this.web.http;
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
+  deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
+    return abortable(this.deliverOne(lead), options.signal, `Salesforce Web-to-Lead (${this.settings.id})`);
+  }
+
+  private async deliverOne(lead: Lead): Promise<Delivered> {
     const oid = this.oid();
     const form = Object.fromEntries(webToLeadForm(lead, oid, {
       placeholder: this.ctx.placeholder, fields: this.settings.fields,

@@ -1,6 +1,15 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
+import { axiosProxy, proxyFor, type NetworkSettings } from './network.js';
+
+/** A client certificate (mutual TLS) and the CAs trusted for the server, as PEM. */
+export interface ClientTls {
+  cert?: string;
+  key?: string;
+  /** Replaces Node's CA list for this destination (a private CA); default the system's. */
+  ca?: string;
+}
 
 export interface DestinationHttpOptions {
   /** Per-request timeout in ms. */
@@ -9,6 +18,10 @@ export interface DestinationHttpOptions {
   maxSockets?: number;
   /** `text` (default): the body as received, for our own parsing; `json`: axios parses it; `stream`: read it yourself. */
   responseType?: 'text' | 'json' | 'stream';
+  /** Proxy settings (default: the HTTPS_PROXY / NO_PROXY environment). */
+  network?: NetworkSettings;
+  /** Client certificate and trusted CAs for https targets (default none: server-authenticated TLS only). */
+  tls?: ClientTls;
   /** Extra axios defaults (e.g. `transformRequest` to send a signed body byte for byte). */
   axios?: CreateAxiosDefaults;
 }
@@ -27,7 +40,9 @@ export interface DestinationHttp {
  */
 export function createDestinationHttp(options: DestinationHttpOptions): DestinationHttp {
   const agentOptions = { keepAlive: true, ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}) };
-  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+  const tls = options.tls ?? {};
+  const tlsOptions = { ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), ...(tls.ca ? { ca: tls.ca } : {}) };
+  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent({ ...agentOptions, ...tlsOptions }) };
   const responseType = options.responseType ?? 'text';
   const http = axios.create({
     timeout: options.timeoutMs,
@@ -39,9 +54,21 @@ export function createDestinationHttp(options: DestinationHttpOptions): Destinat
     ...(responseType === 'text' ? { transformResponse: [(data: unknown) => data] } : {}),
     ...options.axios,
   });
+  // The proxy is chosen per request URL (NO_PROXY is per host). axios tunnels https through it with CONNECT and
+  // carries the https agent's certificate options to the origin; `false` keeps it from reading the environment again.
+  // close() cancels calls still in flight (e.g. abandoned at the worker's shutdown deadline) and any made after it.
+  const closed = new AbortController();
+  http.interceptors.request.use((config) => {
+    config.signal = config.signal ? AbortSignal.any([config.signal as AbortSignal, closed.signal]) : closed.signal;
+    const target = axios.getUri(config);
+    const proxy = proxyFor(target, options.network);
+    config.proxy = proxy ? axiosProxy(proxy) : false;
+    return config;
+  });
   return {
     http,
     close() {
+      closed.abort();
       agents.http.destroy();
       agents.https.destroy();
     },
