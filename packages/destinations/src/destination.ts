@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { DeliveryError, FieldValue, Lead } from '@leadrelay/core';
 import type { Logger } from '@leadrelay/observability';
+import type { NetworkSettings } from './shared/network.js';
 
 /** Settings every destination has, whatever its type (SPEC §2 `destinations[]`). */
 export interface CommonDestinationSettings {
@@ -21,6 +22,24 @@ export interface RollingQuota {
   remaining(): Promise<number>;
 }
 
+/** Keys held by one `KeyLocks.tryAcquire`; `release` frees them (only if still ours). */
+export interface KeyLease {
+  readonly held: ReadonlySet<string>;
+  release(): Promise<void>;
+}
+
+/**
+ * Exclusive holds on keys (e.g. a hash of an email), shared by every worker process of a destination
+ * (Redis-backed in production): two calls that must not overlap for one key take it first.
+ */
+export interface KeyLocks {
+  /**
+   * Takes each key nobody else holds; never waits. The keys stay held until `release` while this process
+   * lives (the lease renews itself); a holder that dies frees them within `ttlMs`.
+   */
+  tryAcquire(keys: string[], ttlMs: number): Promise<KeyLease>;
+}
+
 /** What a destination is given besides its own settings. */
 export interface DestinationContext {
   logger: Logger;
@@ -28,6 +47,13 @@ export interface DestinationContext {
   placeholder: string;
   /** A rolling-window budget scoped to this destination (`name` separates several budgets of one destination). */
   rollingQuota(name: string, limit: number, windowMs: number): RollingQuota;
+  /**
+   * Key locks scoped to this destination (`name` separates several sets), shared by every worker process.
+   * Default when absent: held in this process only (`MemoryKeyLocks`).
+   */
+  keyLocks?(name: string): KeyLocks;
+  /** The egress proxy (`network.proxy`); default: the HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment. */
+  network?: NetworkSettings;
 }
 
 /** A successful delivery; `remoteId` is the record's id at the destination when it tells us. */

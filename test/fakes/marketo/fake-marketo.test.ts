@@ -102,8 +102,8 @@ describe('sync leads', () => {
     expect(f.duplicates()).toEqual([]);
   });
 
-  it('the same key twice in one batch is created once, then updated', async () => {
-    const f = await start();
+  it('with concurrentUpsertDuplicates: false, the same key twice in one batch is created once, then updated', async () => {
+    const f = await start({ concurrentUpsertDuplicates: false });
     const r = await rest(f, '/rest/v1/leads.json', sync([{ email: 'a@x.example' }, { email: 'a@x.example', title: 'CTO' }]));
     expect(r.result!.map((x) => x.status)).toEqual(['created', 'updated']);
     expect(r.result![0]!.id).toBe(r.result![1]!.id);
@@ -144,8 +144,8 @@ describe('sync leads', () => {
     expect(r.result).toEqual([expect.objectContaining({ email: 'q@x.example', firstName: 'Q' })]);
   });
 
-  it('with concurrentUpsertDuplicates, overlapping upserts of one key create a duplicate', async () => {
-    const f = await start({ concurrentUpsertDuplicates: true });
+  it('like a real instance (by default), overlapping upserts of one key create a duplicate', async () => {
+    const f = await start();
     const t = String((await token(f)).body.access_token);
     const release = f.hold();
     const calls = [rest(f, '/rest/v1/leads.json', sync([{ email: 'dup@x.example' }]), { token: t }), rest(f, '/rest/v1/leads.json', sync([{ email: 'dup@x.example' }]), { token: t })];
@@ -157,7 +157,47 @@ describe('sync leads', () => {
   });
 });
 
+describe('same key and over-long values', () => {
+  it('the same email twice in one call creates two persons (undocumented: the pessimistic reading); off, one', async () => {
+    const f = await start();
+    const r = await rest(f, '/rest/v1/leads.json', sync([{ email: 'twice@x.example' }, { email: 'TWICE@x.example' }]));
+    expect(r.result!.map((x) => x.status)).toEqual(['created', 'created']);
+    expect(f.duplicates()).toHaveLength(1);
+    await f.stop();
+    const g = await start({ concurrentUpsertDuplicates: false });
+    const s = await rest(g, '/rest/v1/leads.json', sync([{ email: 'twice@x.example' }, { email: 'TWICE@x.example' }]));
+    expect(s.result!.map((x) => x.status)).toEqual(['created', 'updated']);
+  });
+
+  it('a string over its describe length skips the record with 1003 (or is cut with overLongValues: truncate)', async () => {
+    const f = await start({ fieldLengths: { title: 10 } });
+    const r = await rest(f, '/rest/v1/leads.json', sync([{ email: 'a@x.example', firstName: 'x'.repeat(256) }, { email: 'b@x.example', title: 'y'.repeat(11) }, { email: 'c@x.example', firstName: 'x'.repeat(255) }]));
+    expect(r.result!.map((x) => x.reasons?.[0]?.code ?? x.status)).toEqual(['1003', '1003', 'created']);
+    const d = await rest(f, '/rest/v1/leads/describe.json');
+    const fields = d.result as unknown as { rest: { name: string }; length?: number }[];
+    expect(fields.find((x) => x.rest.name === 'title')!.length).toBe(10);
+    expect(fields.find((x) => x.rest.name === 'firstName')!.length).toBe(255);
+    await f.stop();
+    const g = await start({ overLongValues: 'truncate' });
+    await rest(g, '/rest/v1/leads.json', sync([{ email: 'a@x.example', firstName: 'x'.repeat(300) }]));
+    expect(g.leadByEmail('a@x.example')!.fields.firstName).toBe('x'.repeat(255));
+  });
+});
+
 describe('push and submitForm', () => {
+  it('the Asset API lists a form\'s fields by SOAP name; describe maps them to REST names', async () => {
+    const f = await start({ forms: { 1179: ['email', 'firstName', 'address', 'Profiling'] } });
+    const r = await rest(f, '/rest/asset/v1/form/1179/fields.json');
+    const ids = (r.result as unknown as { id: string }[]).map((x) => x.id);
+    expect(ids).toEqual(['Email', 'FirstName', 'Street', 'Profiling']);
+    const d = await rest(f, '/rest/v1/leads/describe.json');
+    const street = (d.result as unknown as { rest: { name: string }; soap: { name: string } }[]).find((x) => x.soap.name === 'Street')!;
+    expect(street.rest.name).toBe('address');
+    const unknown = await rest(f, '/rest/asset/v1/form/9/fields.json');
+    expect(unknown).toMatchObject({ success: true });
+    expect(unknown.result).toBeUndefined();
+  });
+
   it('push needs a known program and records the activity', async () => {
     const f = await start({ programs: ['Launch'] });
     expect((await rest(f, '/rest/v1/leads/push.json', { programName: 'Other', input: [{ email: 'a@x.example' }] })).errors![0]!.code).toBe('1013');

@@ -61,15 +61,30 @@ export interface FakeMarketoOptions {
   leadFields?: string[];
   /** Program names push accepts (default: any). */
   programs?: string[];
-  /** Forms submitForm accepts, with the fields on each (default: any form id, any lead field). */
+  /**
+   * Forms submitForm accepts, with the REST names of the lead fields on each (default: any form id, any
+   * lead field). A field not on the form skips the record with 1006. The Asset API
+   * (`/rest/asset/v1/form/{id}/fields.json`) lists them by their SOAP names (`FirstName`), as Marketo does;
+   * a name that is no lead field (e.g. `Profiling`) is listed as it is.
+   */
   forms?: Record<number, string[]>;
+  /** Text lengths by REST field name, overriding the default (255 for strings, as Marketo's `describe` says). */
+  fieldLengths?: Record<string, number>;
+  /**
+   * What a string longer than its field's length does (undocumented by Adobe): `reject` (default, the
+   * pessimistic reading) skips the record with 1003; `truncate` stores it cut to the length.
+   */
+  overLongValues?: 'reject' | 'truncate';
   /** Records per submitForm call (assumed 1: Adobe documents "a single object record"). */
   formMaxRecords?: number;
   /** Delay before every REST reply (default 0). */
   latencyMs?: number;
   /**
-   * Emulate Adobe's warning that concurrent upserts with the same key can create duplicates: the
-   * lookup happens when the call arrives, the write when it completes (default false).
+   * Adobe's warning that concurrent upserts with the same key can create duplicates (`leads.md`): the
+   * lookup happens when the call arrives, the write when it completes, so two calls in flight with one
+   * email create two persons. The same email twice in one call is undocumented; the fake takes the
+   * pessimistic reading and creates two there too. Default true, as a real instance; false files each
+   * record against the database as it is at write time.
    */
   concurrentUpsertDuplicates?: boolean;
   /** Keep every call (with bodies) in `calls` (default true; benchmarks turn it off). */
@@ -88,6 +103,8 @@ export interface FakeMarketoCall {
   /** The JSON answered (undefined for dropped connections). */
   response: unknown;
   at: number;
+  /** When the reply was sent (undefined while in flight or for dropped connections). */
+  doneAt?: number;
 }
 
 /** Adobe's message for each response-level code. */
@@ -123,6 +140,15 @@ export const STANDARD_LEAD_FIELDS = [
 ];
 
 const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
+/** Text areas among the standard fields (Marketo: up to 30,000 bytes; describe gives no 255 for them). */
+const TEXT_AREA_FIELDS = new Set(['address']);
+/** SOAP names that are not simply the REST name capitalised (Marketo's describe: rest `address`, soap `Street`). */
+const SOAP_NAMES: Record<string, string> = { address: 'Street' };
+
+/** The SOAP-style name the Asset API uses for a lead field. */
+export function marketoSoapName(restName: string): string {
+  return SOAP_NAMES[restName] ?? restName[0]!.toUpperCase() + restName.slice(1);
+}
 const ONE_MB = 1024 * 1024;
 const ASCII = /^[\x00-\x7F]*$/;
 
@@ -363,6 +389,7 @@ export class FakeMarketo {
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       call.status = status;
       call.response = body;
+      call.doneAt = this.now();
       if (res.destroyed) return;
       const text = typeof body === 'string' ? body : JSON.stringify(body);
       res.writeHead(status, { 'Content-Type': typeof body === 'string' ? 'text/html' : 'application/json;charset=UTF-8', ...headers });
@@ -489,6 +516,7 @@ export class FakeMarketo {
       }
 
       if (route === 'describe') return reply(200, await this.afterDelays(() => this.describe()));
+      if (typeof route === 'object') return reply(200, await this.afterDelays(() => this.formFields(route.formId)));
       if (route === 'query') return reply(200, await this.afterDelays(() => this.query(url)));
       return reply(200, await this.write(route, body));
     } finally {
@@ -496,7 +524,9 @@ export class FakeMarketo {
     }
   }
 
-  private route(method: string, path: string): 'describe' | 'query' | Operation | 'method' | undefined {
+  private route(method: string, path: string): 'describe' | 'query' | Operation | 'method' | { formId: number } | undefined {
+    const form = /^\/rest\/asset\/v1\/form\/(\d+)\/fields\.json$/.exec(path);
+    if (form) return method === 'GET' ? { formId: Number(form[1]) } : 'method';
     switch (path) {
       case '/rest/v1/leads/describe.json':
         return method === 'GET' ? 'describe' : 'method';
@@ -522,12 +552,43 @@ export class FakeMarketo {
     return new Set(this.options.leadFields ?? STANDARD_LEAD_FIELDS);
   }
 
+  /** A field's text length as describe reports it (undefined: no limit the fake enforces). */
+  private fieldLength(name: string): number | undefined {
+    const configured = this.options.fieldLengths?.[name];
+    if (configured !== undefined) return configured;
+    if (name === 'id' || TEXT_AREA_FIELDS.has(name)) return undefined;
+    return 255;
+  }
+
   private describe(): object {
-    const result = [...this.leadFields].map((name, i) => ({
-      id: i + 1, displayName: name, dataType: name === 'email' ? 'email' : name === 'id' ? 'integer' : 'string', length: 255,
-      rest: { name, readOnly: READ_ONLY_FIELDS.has(name) }, soap: { name: name[0]!.toUpperCase() + name.slice(1), readOnly: READ_ONLY_FIELDS.has(name) },
-    }));
+    const result = [...this.leadFields].map((name, i) => {
+      const length = this.fieldLength(name);
+      return {
+        id: i + 1, displayName: name,
+        dataType: name === 'email' ? 'email' : name === 'id' ? 'integer' : TEXT_AREA_FIELDS.has(name) ? 'text' : 'string',
+        ...(length !== undefined ? { length } : {}),
+        rest: { name, readOnly: READ_ONLY_FIELDS.has(name) }, soap: { name: marketoSoapName(name), readOnly: READ_ONLY_FIELDS.has(name) },
+      };
+    });
     return { requestId: this.requestId(), success: true, result };
+  }
+
+  /** Asset API form field list (Adobe `forms.md`): SOAP-style ids, no REST names. */
+  private formFields(formId: number): object {
+    // Without `forms` every form id exists and holds every lead field (as submitForm then accepts).
+    const fields = this.options.forms ? this.options.forms[formId] : [...this.leadFields].filter((f) => !READ_ONLY_FIELDS.has(f));
+    // Assumed: the Asset API answers an unknown id like its other lookups, success with a warning and no result.
+    if (!fields) return { requestId: this.requestId(), success: true, errors: [], warnings: ['No assets found for the given search criteria.'] };
+    const result = fields.map((name, i) => {
+      if (!this.leadFields.has(name)) return { id: name, dataType: name === 'Profiling' ? 'profiling' : 'htmltext', rowNumber: i, columnNumber: 0 };
+      const length = this.fieldLength(name);
+      return {
+        id: marketoSoapName(name), label: `${marketoSoapName(name)}:`, dataType: name === 'email' ? 'email' : 'text',
+        rowNumber: i, columnNumber: 0, ...(length !== undefined ? { maxLength: length } : {}), required: name === 'email', formPrefill: true,
+        visibilityRules: { ruleType: 'alwaysShow' },
+      };
+    });
+    return { requestId: this.requestId(), success: true, errors: [], warnings: [], result };
   }
 
   private query(url: URL): object {
@@ -589,7 +650,8 @@ export class FakeMarketo {
     });
 
     // With concurrentUpsertDuplicates the lookup sees the database as it was when the call arrived.
-    const early = this.options.concurrentUpsertDuplicates ? records.map((r) => (r ? this.store.find(lookupField, r[lookupField]).map((l) => l.id) : [])) : undefined;
+    const racy = this.options.concurrentUpsertDuplicates !== false;
+    const early = racy ? records.map((r) => (r ? this.store.find(lookupField, r[lookupField]).map((l) => l.id) : [])) : undefined;
     await this.afterDelays(() => undefined);
 
     const requestId = this.requestId();
@@ -611,7 +673,15 @@ export class FakeMarketo {
       if (key === undefined || key === null || key === '') return skipped('1002', `Missing value for the required parameter '${lookupField}'`);
 
       const keyText = `${lookupField}:${lookupField === 'email' ? String(key).toLowerCase() : String(key)}`;
-      const sameBatch = createdHere.get(keyText);
+      for (const [field, value] of Object.entries(record)) {
+        const max = this.fieldLength(field);
+        if (typeof value !== 'string' || max === undefined || value.length <= max) continue;
+        // Assumed code: Adobe documents the lengths but not what an over-long value gets.
+        if (this.options.overLongValues !== 'truncate') return skipped('1003', `Invalid data: value for field '${field}' exceeds the maximum length of ${max}`);
+        record[field] = value.slice(0, max);
+      }
+
+      const sameBatch = racy ? undefined : createdHere.get(keyText);
       const matches = sameBatch ? [sameBatch]
         : early ? early[i]!.map((id) => this.store.get(id)).filter((l): l is FakeMarketoLead => !!l)
           : lookupField === 'id' ? [this.store.get(Number(key))].filter((l): l is FakeMarketoLead => !!l) : this.store.find(lookupField, key);

@@ -6,7 +6,7 @@ import {
 } from '@leadrelay/core';
 import { silentLogger } from '@leadrelay/observability';
 import { FakeMarketo } from '../../../../test/fakes/marketo/index.js';
-import { MemoryRollingQuota } from '../shared/index.js';
+import { MemoryKeyLocks, MemoryRollingQuota } from '../shared/index.js';
 import type { BatchItemResult, DestinationContext } from '../destination.js';
 import { MarketoClient, type MarketoClientOptions } from './marketo-client.js';
 import { marketo } from './index.js';
@@ -65,7 +65,8 @@ describe('requests per operation', () => {
     const delivered = await client.deliver(lead('l1'));
 
     const [call] = fake.callsTo('/rest/v1/leads.json');
-    expect(fake.restCalls).toHaveLength(1);
+    // describe (read once per client, for field lengths) and the write.
+    expect(fake.restCalls.map((c) => c.path)).toEqual(['/rest/v1/leads/describe.json', '/rest/v1/leads.json']);
     expect(call!.method).toBe('POST');
     expect(call!.headers['content-type']).toContain('application/json');
     expect(call!.body).toEqual({
@@ -391,13 +392,13 @@ describe('success:false and HTTP failures', () => {
   });
 
   it('the real rolling limit (606) from the fake throttles for the 20 s window', async () => {
-    fake.setLimits({ callsPerWindow: 2, windowMs: 20_000 });
+    fake.setLimits({ callsPerWindow: 3, windowMs: 20_000 }); // describe (read once) + two deliveries
     const client = makeClient();
     await client.deliver(lead('a'));
     await client.deliver(lead('b'));
     const err = await failure(client.deliver(lead('c')));
     expect(err).toBeInstanceOf(ThrottledError);
-    expect(err.message).toContain("Max rate limit '2' exceeded");
+    expect(err.message).toContain("Max rate limit '3' exceeded");
   });
 
   it('push to an unknown program (1013) pauses the destination', async () => {
@@ -424,7 +425,8 @@ describe('success:false and HTTP failures', () => {
 
   it('a real 413 from an oversized body dead-letters the batch with a batchSize remediation', async () => {
     const big = 'x'.repeat(4000);
-    const err = await failure(makeClient({ fields: { title: big } }).deliverBatch(Array.from({ length: 300 }, (_, i) => lead(`big${i}`))));
+    // address is a text area (no 255 limit to truncate to): 300 × 4 KB is over 1 MB.
+    const err = await failure(makeClient({ fields: { address: big } }).deliverBatch(Array.from({ length: 300 }, (_, i) => lead(`big${i}`))));
     expect(err).toBeInstanceOf(PayloadValidationError);
     expect(err.remediation).toContain('batchSize');
   });
@@ -444,8 +446,10 @@ describe('success:false and HTTP failures', () => {
   });
 
   it('success with a result count that does not match is transient (nothing is assumed delivered)', async () => {
+    const client = makeClient();
+    await client.check(); // describe read: the fault hits the write
     fake.failNext(1, { httpStatus: 200, body: { requestId: 'x#1', success: true, result: [{ id: 1, status: 'created' }] } });
-    expect(await failure(makeClient().deliverBatch([lead('a'), lead('b')]))).toBeInstanceOf(RetryableError);
+    expect(await failure(client.deliverBatch([lead('a'), lead('b')]))).toBeInstanceOf(RetryableError);
   });
 });
 
@@ -526,5 +530,129 @@ describe('secrets', () => {
         expect(v).not.toContain(token);
       }
     }
+  });
+});
+
+describe('real-org setups (issue 9)', () => {
+  async function restart(options: Parameters<typeof FakeMarketo.start>[0]): Promise<void> {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await fake.stop();
+    fake = await FakeMarketo.start({ clients: { [FakeMarketo.CLIENT_ID]: SECRET }, ...options });
+  }
+
+  it('form: only fields on the form are sent (read through the Asset API, SOAP names mapped by describe); the rest is a warning', async () => {
+    // A form made in Design Studio with First Name, Last Name, Email and Address (SOAP name Street).
+    await restart({ forms: { 1179: ['firstName', 'lastName', 'email', 'address', 'Profiling'] } });
+    const client = makeClient({ operation: 'form', formId: 1179, fields: { address: '{{extra.street}}' } });
+    const delivered = await client.deliver(lead('f1', {}, { extra: { street: '1 Main St' } }));
+    expect(fake.callsTo('/rest/asset/v1/form/1179/fields.json')).toHaveLength(1);
+    const [call] = fake.callsTo('/rest/v1/leads/submitForm.json');
+    expect((call!.body as { input: { leadFormFields: object }[] }).input[0]!.leadFormFields).toEqual({
+      firstName: 'Ada', lastName: 'Lovelace', email: 'f1@contoso.example', address: '1 Main St',
+    });
+    expect(fake.leadByEmail('f1@contoso.example')).toBeDefined();
+    expect(delivered.warnings).toEqual([
+      'Marketo form 1179 has no field phone, country, company, title, leadSource: not sent (add it to the form to keep it)',
+    ]);
+    // The form's fields are read once per client, not per lead.
+    await client.deliver(lead('f2'));
+    expect(fake.callsTo('/rest/asset/v1/form/1179/fields.json')).toHaveLength(1);
+  });
+
+  it('form: check names the lead fields the form will drop; a form without Email is not ok; an unknown form is not ok', async () => {
+    await restart({ forms: { 1179: ['firstName', 'lastName', 'email'], 2000: ['firstName', 'lastName'] } });
+    const ok = await makeClient({ operation: 'form', formId: 1179, fields: { industry: 'Software' } }).check();
+    expect(ok.ok).toBe(true);
+    expect(ok.warnings).toEqual([expect.stringContaining('Form 1179 has no field for phone, country, company, title, leadSource, industry')]);
+    const noEmail = await makeClient({ operation: 'form', formId: 2000 }).check();
+    expect(noEmail).toMatchObject({ ok: false, message: expect.stringContaining('no Email field'), remediation: expect.stringContaining('Add the Email field') });
+    const unknown = await makeClient({ operation: 'form', formId: 31 }).check();
+    expect(unknown).toMatchObject({ ok: false, remediation: expect.stringContaining('embed code') });
+    expect(fake.uniqueLeadCount).toBe(0);
+  });
+
+  it('form without Email: delivery pauses the destination (configuration), nothing is submitted', async () => {
+    await restart({ forms: { 2000: ['firstName', 'lastName'] } });
+    const err = await failure(makeClient({ operation: 'form', formId: 2000 }).deliverBatch([lead('n1')]));
+    expect(err).toBeInstanceOf(InvalidConfigurationError);
+    expect(fake.callsTo('/rest/v1/leads/submitForm.json')).toHaveLength(0);
+  });
+
+  it('form: a non-ASCII email is a permanent failure with a remediation, never submitted', async () => {
+    await restart({ forms: { 1179: ['firstName', 'lastName', 'email'] } });
+    const err = await failure(makeClient({ operation: 'form', formId: 1179 }).deliver(lead('x', { email: 'jürgen@contoso.example' })));
+    expect(err).toBeInstanceOf(PayloadValidationError);
+    expect(err.message).toContain('ASCII');
+    expect(err.remediation).toMatch(/dlq replay/);
+    expect(fake.callsTo('/rest/v1/leads/submitForm.json')).toHaveLength(0);
+  });
+
+  it('values longer than describe\'s lengths are truncated with a warning; an over-long email is refused, not cut', async () => {
+    await restart({ fieldLengths: { title: 20 } });
+    const client = makeClient();
+    const delivered = await client.deliver(lead('t1', { firstName: 'Я'.repeat(300), title: 'Chief Technology Officer' }));
+    const stored = fake.leadByEmail('t1@contoso.example')!;
+    expect(stored.fields.firstName).toBe('Я'.repeat(255));
+    expect(stored.fields.title).toBe('Chief Technology Off');
+    expect(delivered.warnings).toEqual([
+      'Marketo lead field firstName holds 255 characters: the value (300 characters) was truncated',
+      'Marketo lead field title holds 20 characters: the value (24 characters) was truncated',
+    ]);
+    const err = await failure(client.deliver(lead('t2', { email: `${'a'.repeat(290)}@contoso.example` })));
+    expect(err).toBeInstanceOf(PayloadValidationError);
+    expect(err.message).toContain('not truncated');
+    expect(fake.uniqueLeadCount).toBe(1);
+  });
+
+  it('613 (Invalid Multipart Request) is permanent, not retried: the same request fails the same way', async () => {
+    const client = makeClient();
+    await client.deliver(lead('warm'));
+    fake.failNext(1, { code: '613' });
+    const err = await failure(client.deliverBatch([lead('m1')]));
+    expect(err).toBeInstanceOf(PayloadValidationError);
+    expect(err.destinationCode).toBe('613');
+    expect(err.remediation).toMatch(/Content-Type/);
+  });
+
+  it('one batch never holds two records with one email: the second goes in a later call and updates the same person', async () => {
+    const results = await makeClient().deliverBatch([lead('s1', { email: 'same@contoso.example' }), lead('s2'), lead('s3', { email: 'SAME@contoso.example', title: 'CEO' })]);
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    const calls = fake.callsTo('/rest/v1/leads.json').map((c) => (c.body as { input: { email: string }[] }).input.map((i) => i.email));
+    expect(calls).toEqual([['same@contoso.example', 's2@contoso.example'], ['SAME@contoso.example']]);
+    expect(fake.duplicates()).toEqual([]);
+    expect(fake.findLeads('email', 'same@contoso.example')[0]!.fields.title).toBe('CEO');
+  });
+
+  it('two clients sharing key locks never have one email in flight twice: one person, not two', async () => {
+    const locks = new MemoryKeyLocks();
+    const shared: DestinationContext = { ...ctx, keyLocks: () => locks };
+    const make = () => {
+      const parsed = marketoSettings.parse({ restUrl: fake.url, clientId: FakeMarketo.CLIENT_ID, clientSecret: SECRET });
+      const c = new MarketoClient({ ...parsed, id: 'mkto', type: 'marketo', enabled: true, allowInsecure: false }, shared);
+      clients.push(c);
+      return c;
+    };
+    const [a, b] = [make(), make()];
+    await Promise.all([a.check(), b.check()]); // describe read, so both calls below are the writes
+    fake.setLatency(100);
+    const both = await Promise.all([a.deliver(lead('r1', { email: 'race@contoso.example' })), b.deliver(lead('r2', { email: 'race@contoso.example' }))]);
+    expect(both[0]!.remoteId).toBe(both[1]!.remoteId);
+    expect(fake.duplicates()).toEqual([]);
+    expect(fake.stats.maxInFlight).toBe(1);
+  });
+
+  it('without the locks, the fake shows what a real instance does: two persons for one email', async () => {
+    const make = () => makeClient();
+    const [a, b] = [make(), make()];
+    await Promise.all([a.check(), b.check()]);
+    const release = fake.hold();
+    const both = Promise.all([
+      (a as unknown as { sendRecords(r: object[]): Promise<unknown> }).sendRecords([{ email: 'race@contoso.example' }]),
+      (b as unknown as { sendRecords(r: object[]): Promise<unknown> }).sendRecords([{ email: 'race@contoso.example' }]),
+    ]);
+    await fake.waitForInFlight(2);
+    release();
+    await both;
+    expect(fake.duplicates()).toHaveLength(1);
   });
 });

@@ -1,14 +1,16 @@
+import { createHash } from 'node:crypto';
 import { type AxiosInstance } from 'axios';
-import { RetryableError, isDeliveryError, type DeliveryError, type Lead } from '@leadrelay/core';
+import { InvalidConfigurationError, RetryableError, isDeliveryError, type DeliveryError, type Lead } from '@leadrelay/core';
 import type {
-  BatchItemResult, CheckResult, CommonDestinationSettings, Delivered, DestinationClient, DestinationContext,
+  BatchItemResult, CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext, KeyLocks,
 } from '../destination.js';
 import { classifyMarketoHttpFailure, classifyRecordFailure, classifyResponseError, type MarketoErrorContext } from './marketo-errors.js';
-import { prepareMarketoRecord, type MarketoRecord } from './marketo-mapping.js';
+import { readMarketoDescribe, readMarketoFormFields, type MarketoFormFields, type MarketoLeadDescribe } from './marketo-lead-describe.js';
+import { defaultMarketoRecord, fitMarketoRecord, prepareMarketoRecord, type MarketoRecord } from './marketo-mapping.js';
 import { MarketoTokenProvider } from './marketo-token-provider.js';
 import { describeErrors, readMarketoResponse, readRecordResult, type MarketoResponse } from './marketo-wire.js';
 import type { MarketoSettings } from './settings.js';
-import { createDestinationHttp, type DestinationHttp } from '../shared/index.js';
+import { MemoryKeyLocks, abortable, createDestinationHttp, type DestinationHttp } from '../shared/index.js';
 
 export interface MarketoClientOptions {
   /** Clock for token lifetimes and 607 waits (default Date.now); tests inject one. */
@@ -17,6 +19,28 @@ export interface MarketoClientOptions {
   timeoutMs?: number;
   /** Renew the access token this long before it runs out (default 60 s). */
   tokenRenewBeforeMs?: number;
+  /**
+   * Longest a lead waits for another call with its lookup value (email) to finish, in ms (default 30 000);
+   * then it fails as transient and is retried with backoff.
+   */
+  lockWaitMs?: number;
+}
+
+/** How often a lead whose email is in flight elsewhere looks again. */
+const LOCK_POLL_MS = 50;
+
+/** What delivery reads from the instance once: describe, and for `form` the form's fields. */
+interface InstanceSchema {
+  describe: MarketoLeadDescribe;
+  form?: MarketoFormFields & { formId: number };
+}
+
+/** One lead on its way: its index in the batch, its record and the lock key of its lookup value. */
+interface Outgoing {
+  index: number;
+  record: MarketoRecord;
+  lockKey: string;
+  warnings: string[];
 }
 
 /** Marketo's hard cap on records per call. */
@@ -29,6 +53,7 @@ const PATHS = {
   push: '/rest/v1/leads/push.json',
   form: '/rest/v1/leads/submitForm.json',
   describe: '/rest/v1/leads/describe.json',
+  formFields: (formId: number) => `/rest/asset/v1/form/${formId}/fields.json`,
 } as const;
 
 type Settings = MarketoSettings & CommonDestinationSettings;
@@ -39,19 +64,34 @@ type Settings = MarketoSettings & CommonDestinationSettings;
  * read from the body (`success`, then each record's `status`), never from the HTTP status alone.
  * One instance is safe under concurrent calls; rate and concurrency limits are the engine's job.
  */
+/** How long a dead worker's hold on a lookup value outlives it (renewed every third of it while alive). */
+const LOOKUP_LEASE_MS = 10_000;
+
 export class MarketoClient implements DestinationClient {
   private readonly http: AxiosInstance;
   private readonly web: DestinationHttp;
   private readonly tokens: MarketoTokenProvider;
   private readonly restUrl: string;
   private readonly errorCtx: MarketoErrorContext;
+  private readonly locks: KeyLocks;
+  private readonly lockWaitMs: number;
+  private readonly lockTtlMs: number;
+  private readonly now: () => number;
+  private schemaRead?: Promise<InstanceSchema>;
 
   constructor(private readonly settings: Settings, private readonly ctx: DestinationContext, options: MarketoClientOptions = {}) {
     const now = options.now ?? Date.now;
+    this.now = now;
+    // Same email in two calls at once makes two persons in Marketo (leads.md): each lookup value is held
+    // across workers while its call runs (the lease renews itself); a holder that died frees it within the
+    // lease, well inside another delivery's lockWaitMs.
+    this.locks = ctx.keyLocks?.('lookup') ?? new MemoryKeyLocks();
+    this.lockWaitMs = options.lockWaitMs ?? 30_000;
+    this.lockTtlMs = LOOKUP_LEASE_MS;
     this.restUrl = settings.restUrl.replace(/\/+$/, '');
     const identityUrl = (settings.identityUrl ?? `${this.restUrl}/identity`).replace(/\/+$/, '');
     // Marketo reports nearly all failures as HTTP 200 + success:false: every status is read here.
-    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 100_000, maxSockets: MAX_SOCKETS, responseType: 'json' });
+    this.web = createDestinationHttp({ timeoutMs: options.timeoutMs ?? 100_000, maxSockets: MAX_SOCKETS, responseType: 'json', network: ctx.network });
     this.http = this.web.http;
     this.tokens = new MarketoTokenProvider({
       identityUrl, clientId: settings.clientId, clientSecret: settings.clientSecret, destinationId: settings.id,
@@ -68,46 +108,171 @@ export class MarketoClient implements DestinationClient {
     return this.tokens.requests;
   }
 
-  async deliver(lead: Lead): Promise<Delivered> {
-    const [result] = await this.deliverBatch([lead]);
+  async deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
+    const [result] = await this.deliverBatch([lead], options);
     if (!result) throw new RetryableError('Marketo returned no result for the lead');
     if (!result.ok) throw result.error;
-    return result.remoteId === undefined ? {} : { remoteId: result.remoteId };
+    const { ok: _ok, ...delivered } = result;
+    return delivered;
   }
 
   /**
    * One call for up to 300 leads (form submissions: one call per lead). Leads Marketo could not
-   * file (no lookup value, non-ASCII email) are failed here and never sent. Throws when the whole
-   * call failed; otherwise one result per lead, in input order.
+   * file (no lookup value, non-ASCII email, an over-long email) are failed here and never sent. Throws
+   * when the whole call failed; otherwise one result per lead, in input order.
    */
-  async deliverBatch(leads: Lead[]): Promise<BatchItemResult[]> {
-    const results: (BatchItemResult | undefined)[] = new Array(leads.length);
-    const keyField = this.settings.operation === 'form' ? 'email' : this.settings.lookupField;
-    const toSend: { index: number; record: MarketoRecord }[] = [];
-    leads.forEach((lead, index) => {
-      const prepared = prepareMarketoRecord(lead, { fields: this.settings.fields, keyField, destinationId: this.settings.id });
-      if (prepared.ok) toSend.push({ index, record: prepared.record });
-      else results[index] = { ok: false, error: prepared.error };
-    });
+  deliverBatch(leads: Lead[], options: DeliverOptions = {}): Promise<BatchItemResult[]> {
+    return abortable(this.sendBatch(leads, options.signal), options.signal, `Marketo (${this.settings.id})`);
+  }
 
-    // Submit Form takes one record per call; sync and push up to 300.
+  /** describe (and the form's fields), read on first use and kept; a failed read is retried next time. */
+  private schema(): Promise<InstanceSchema> {
+    this.schemaRead ??= this.readSchema().catch((e: unknown) => {
+      this.schemaRead = undefined;
+      throw e;
+    });
+    return this.schemaRead;
+  }
+
+  private async readSchema(): Promise<InstanceSchema> {
+    const describe = readMarketoDescribe((await this.call('GET', PATHS.describe)).result);
+    const formId = this.settings.operation === 'form' ? this.settings.formId : undefined;
+    if (formId === undefined) return { describe };
+    let res: MarketoResponse;
+    try {
+      res = await this.call('GET', PATHS.formFields(formId));
+    } catch (e) {
+      throw this.formReadFailure(e, formId);
+    }
+    const fields = readMarketoFormFields(res.result, describe);
+    if (!fields) {
+      throw new InvalidConfigurationError(`Marketo's Asset API has no form ${formId}${res.warnings?.length ? ` (${res.warnings.map(String).join('; ')})` : ''}`, {
+        destinationCode: '1013',
+        remediation: `Set formId to the id in the form's embed code (MktoForms2.loadForm(…, <formId>)), in a workspace the API user can access, `
+          + `then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    return { describe, form: { ...fields, formId } };
+  }
+
+  /** Reading the form needs the Asset API: its own permission, and its own way of saying "no such form". */
+  private formReadFailure(e: unknown, formId: number): DeliveryError {
+    const err = toDeliveryError(e);
+    if (err.destinationCode === '603') {
+      return new InvalidConfigurationError(`Marketo denied reading form ${formId}'s fields (Asset API): ${err.message}`, {
+        destinationCode: '603',
+        remediation: 'Give the API-only user\'s role the "Read-Only Assets" API permission (Admin > Users & Roles), so LeadRelay can read which fields '
+          + `form ${formId} has and send only those; then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    if (err.destinationCode === '702' || err.destinationCode === '610' || err.destinationCode === '1013') {
+      return new InvalidConfigurationError(`Marketo found no form ${formId}: ${err.message}`, {
+        destinationCode: err.destinationCode,
+        remediation: `Set formId to the id in the form's embed code, then \`leadrelay resume ${this.settings.id}\`.`,
+      });
+    }
+    return err;
+  }
+
+  /** The lock key of a lookup value: the destination's lock set holds a hash, never the email itself. */
+  private lockKey(value: unknown): string {
+    const keyField = this.keyField;
+    const text = keyField === 'email' ? String(value).toLowerCase() : String(value);
+    return createHash('sha256').update(`${keyField}\0${text}`).digest('hex').slice(0, 32);
+  }
+
+  private get keyField(): string {
+    return this.settings.operation === 'form' ? 'email' : this.settings.lookupField;
+  }
+
+  private async sendBatch(leads: Lead[], signal?: AbortSignal): Promise<BatchItemResult[]> {
+    const results: (BatchItemResult | undefined)[] = new Array(leads.length);
+    const keyField = this.keyField;
+    const prepared: { index: number; record: MarketoRecord }[] = [];
+    leads.forEach((lead, index) => {
+      const p = prepareMarketoRecord(lead, { fields: this.settings.fields, keyField, destinationId: this.settings.id });
+      if (p.ok) prepared.push({ index, record: p.record });
+      else results[index] = { ok: false, error: p.error };
+    });
+    if (prepared.length === 0) return results.map((r) => r!);
+
+    const schema = await this.schema();
+    let pending: Outgoing[] = [];
+    for (const p of prepared) {
+      const fitted = fitMarketoRecord(p.record, { describe: schema.describe, form: schema.form, keyField, destinationId: this.settings.id, leadId: leads[p.index]!.id });
+      if (!fitted.ok) {
+        // The form itself cannot take any lead: the whole call fails (the destination pauses).
+        if (fitted.error.kind === 'configuration') throw fitted.error;
+        results[p.index] = { ok: false, error: fitted.error };
+      } else {
+        pending.push({ index: p.index, record: fitted.record, lockKey: this.lockKey(fitted.record[keyField]), warnings: fitted.warnings });
+      }
+    }
+
+    // Rounds: one record per lookup value in a call (the same email twice in one call is undocumented,
+    // and may make two persons), and only values no other call holds right now.
+    const deadline = this.now() + this.lockWaitMs;
+    let filed = false;
+    while (pending.length > 0) {
+      if (signal?.aborted) break;
+      const inRound = new Set<string>();
+      const round = pending.filter((o) => !inRound.has(o.lockKey) && inRound.add(o.lockKey));
+      const lease = await this.locks.tryAcquire([...inRound], this.lockTtlMs);
+      const ready = round.filter((o) => lease.held.has(o.lockKey));
+      let failed: DeliveryError | undefined;
+      try {
+        failed = await this.sendRound(ready, results, filed);
+      } finally {
+        await lease.release();
+      }
+      filed ||= ready.some((o) => results[o.index] !== undefined);
+      if (failed) {
+        // Earlier calls were filed: keep their results, fail the rest with this error.
+        for (const o of pending) results[o.index] ??= { ok: false, error: failed };
+        break;
+      }
+      const sent = new Set(ready);
+      pending = pending.filter((o) => !sent.has(o));
+      if (ready.length === 0 && pending.length > 0) {
+        if (this.now() >= deadline) {
+          for (const o of pending) {
+            results[o.index] = {
+              ok: false,
+              error: new RetryableError(`Another delivery with this lead's ${keyField} to ${this.settings.id} was still in flight after ${this.lockWaitMs} ms; `
+                + 'sending now could create a second Marketo person', { destinationCode: 'LOOKUP_BUSY' }),
+            };
+          }
+          break;
+        }
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+      }
+    }
+    return results.map((r) => r ?? { ok: false, error: new RetryableError('The lead was not sent to Marketo') });
+  }
+
+  /**
+   * Sends the round's records in calls of at most batchSize (Submit Form: one). A call failing before
+   * anything of the batch was filed throws (the engine applies it to every lead); after, it is returned.
+   */
+  private async sendRound(round: Outgoing[], results: (BatchItemResult | undefined)[], filedBefore: boolean): Promise<DeliveryError | undefined> {
     const chunkSize = this.settings.operation === 'form' ? 1 : Math.min(this.settings.batchSize, MARKETO_MAX_BATCH);
-    for (let start = 0; start < toSend.length; start += chunkSize) {
-      const chunk = toSend.slice(start, start + chunkSize);
+    let filed = filedBefore;
+    for (let start = 0; start < round.length; start += chunkSize) {
+      const chunk = round.slice(start, start + chunkSize);
       let chunkResults: BatchItemResult[];
       try {
         chunkResults = await this.sendRecords(chunk.map((c) => c.record));
       } catch (e) {
-        // Nothing sent yet: the whole call failed, the engine applies it to every lead.
-        if (start === 0) throw e;
-        // Earlier chunks were filed: keep their results, fail the rest with this error.
-        const error = toDeliveryError(e);
-        for (const c of toSend.slice(start)) results[c.index] = { ok: false, error };
-        break;
+        if (!filed) throw e;
+        return toDeliveryError(e);
       }
-      chunk.forEach((c, i) => { results[c.index] = chunkResults[i]!; });
+      filed = true;
+      chunk.forEach((c, i) => {
+        const r = chunkResults[i]!;
+        results[c.index] = r.ok && c.warnings.length > 0 ? { ...r, warnings: c.warnings } : r;
+      });
     }
-    return results.map((r) => r ?? { ok: false, error: new RetryableError('The lead was not sent to Marketo') });
+    return undefined;
   }
 
   private async sendRecords(records: MarketoRecord[]): Promise<BatchItemResult[]> {
@@ -189,20 +354,21 @@ export class MarketoClient implements DestinationClient {
     throw classifyMarketoHttpFailure(res.status, bodySnippet(res.data), res.headers['retry-after'], this.errorCtx);
   }
 
-  /** Gets a token and reads leads/describe.json: proves credentials, permissions and the field names, creates nothing. */
+  /**
+   * Gets a token and reads leads/describe.json (and for `form` the form's fields through the Asset API):
+   * proves credentials, permissions and the field names, names the lead fields the form will drop, and
+   * creates nothing.
+   */
   async check(): Promise<CheckResult> {
-    let res: MarketoResponse;
+    let schema: InstanceSchema;
     try {
-      res = await this.call('GET', PATHS.describe);
+      this.schemaRead = undefined; // a check always reads the instance as it is now
+      schema = await this.schema();
     } catch (e) {
       const err = toDeliveryError(e);
       return { ok: false, message: err.message, remediation: err.remediation };
     }
-    const fields = new Set<string>();
-    for (const f of res.result ?? []) {
-      const name = (f as { rest?: { name?: unknown } })?.rest?.name;
-      if (typeof name === 'string') fields.add(name);
-    }
+    const fields = schema.describe.restNames;
     const s = this.settings;
     const wanted = [...(s.operation === 'form' ? ['email'] : [s.lookupField]), ...Object.keys(s.fields ?? {})];
     const missing = fields.size === 0 ? [] : [...new Set(wanted)].filter((f) => !fields.has(f));
@@ -214,14 +380,45 @@ export class MarketoClient implements DestinationClient {
           + 'or create the missing fields in Marketo.',
       };
     }
-    const what = s.operation === 'push' ? `push to program '${s.programName ?? ''}'` : s.operation === 'form' ? `submit form ${s.formId ?? ''}` : `upsert by ${s.lookupField}`;
-    return { ok: true, message: `Marketo accepted the client credentials and described ${fields.size} lead fields; leads will ${what}` };
+    const warnings: string[] = [];
+    const form = schema.form;
+    if (form) {
+      if (!form.fields.has('email')) {
+        return {
+          ok: false,
+          message: `Marketo form ${form.formId} has no Email field: Submit Form finds the person by email, so every lead would be skipped`,
+          remediation: `Add the Email field to form ${form.formId} in Design Studio and approve the form, then run \`leadrelay check ${s.id}\` again.`,
+        };
+      }
+      // Every field the mapping can produce: the default ones and `fields:` keys.
+      const mapped = new Set([...Object.keys(defaultMarketoRecord(CHECK_LEAD)), ...Object.keys(s.fields ?? {})]);
+      const dropped = [...mapped].filter((f) => !form.fields.has(f));
+      if (dropped.length > 0) {
+        warnings.push(`Form ${form.formId} has no field for ${dropped.join(', ')}: these lead fields will not be sent (Submit Form skips a record with any field `
+          + 'not on the form). Add them to the form in Design Studio to keep them.');
+      }
+    }
+    const lengths = form?.lengths ?? schema.describe.lengths;
+    const sized = Object.keys(lengths).length;
+    const what = s.operation === 'push' ? `push to program '${s.programName ?? ''}'` : s.operation === 'form' ? `submit form ${s.formId ?? ''} (${form!.fields.size} lead fields on it)` : `upsert by ${s.lookupField}`;
+    return {
+      ok: true,
+      message: `Marketo accepted the client credentials and described ${fields.size} lead fields; leads will ${what}; `
+        + `values longer than the length of their field (${sized} sized fields) are truncated with a warning, an over-long ${this.keyField} is refused`,
+      ...(warnings.length ? { warnings } : {}),
+    };
   }
 
   async close(): Promise<void> {
     this.web.close();
   }
 }
+
+/** A lead with every customer field, to list the fields the default mapping produces. */
+const CHECK_LEAD: Lead = {
+  id: 'check', source: 's', action: 'a', offer: 'o', createdAt: '1970-01-01T00:00:00.000Z', testLead: true,
+  customer: { firstName: 'x', lastName: 'x', email: 'x@x', phone: 'x', country: 'x', company: 'x', title: 'x' },
+};
 
 function toDeliveryError(e: unknown): DeliveryError {
   if (isDeliveryError(e)) return e;

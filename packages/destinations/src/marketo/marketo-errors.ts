@@ -25,10 +25,13 @@ export interface MarketoErrorContext {
 const RESUME = (ctx: MarketoErrorContext) => `then \`leadrelay resume ${ctx.destinationId}\``;
 const REPLAY = 'then `leadrelay dlq replay --id <leadId>`';
 
-/** Response-level codes (`success:false`) that retry with backoff (reference §5.2). */
-const TRANSIENT = new Set(['502', '604', '608', '611', '613', '614', '713', '719']);
+/**
+ * Response-level codes (`success:false`) that retry with backoff. Not 613 ("Invalid Multipart Request":
+ * the multipart content of the POST was malformed): the same request fails the same way every time.
+ */
+const TRANSIENT = new Set(['502', '604', '608', '611', '614', '713', '719']);
 /** Response-level codes that say this request can never succeed as sent. */
-const BAD_REQUEST = new Set(['605', '609', '610', '612', '701', '702', '703', '704', '709']);
+const BAD_REQUEST = new Set(['605', '609', '610', '612', '613', '701', '702', '703', '704', '709']);
 
 function withRequestId(text: string, requestId: string | undefined): string {
   return requestId ? `${text} (requestId ${requestId})` : text;
@@ -95,6 +98,15 @@ export function classifyResponseError(errors: MarketoError[] | undefined, reques
     });
   }
   if (TRANSIENT.has(code)) return new RetryableError(message, common);
+  if (code === '613' || code === '612' || code === '609') {
+    // LeadRelay sends every lead call as application/json; Marketo reading it as malformed or multipart means
+    // something between rewrote the body or its Content-Type.
+    return new PayloadValidationError(message, {
+      ...common,
+      remediation: `Marketo could not read the request body (${code}): LeadRelay sends JSON with Content-Type application/json, so check that no proxy `
+        + `or gateway in front of restUrl rewrites the body or its Content-Type (network.proxy, HTTPS_PROXY), ${REPLAY}.`,
+    });
+  }
   if (BAD_REQUEST.has(code) || /^1\d{3}$/.test(code)) {
     return new PayloadValidationError(message, {
       ...common,

@@ -1,5 +1,7 @@
 import { domainToASCII } from 'node:url';
-import { PayloadValidationError, formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+import { InvalidConfigurationError, PayloadValidationError, formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
+import { fitToLengths } from '../shared/index.js';
+import type { MarketoFormFields, MarketoLeadDescribe } from './marketo-lead-describe.js';
 
 /** One Marketo lead record: REST API field names to values. */
 export type MarketoRecord = Record<string, FieldValue>;
@@ -65,7 +67,8 @@ export interface PreparedRecord {
 
 export interface RejectedRecord {
   ok: false;
-  error: PayloadValidationError;
+  /** Permanent for this lead; a configuration error when no lead could be sent as the destination is set up. */
+  error: PayloadValidationError | InvalidConfigurationError;
 }
 
 /**
@@ -98,4 +101,60 @@ export function prepareMarketoRecord(lead: Lead, opts: { fields?: Record<string,
     };
   }
   return { ok: true, record };
+}
+
+/** A prepared record made to fit the instance: what is sent, and what was changed on the way. */
+export interface FittedRecord {
+  ok: true;
+  record: MarketoRecord;
+  warnings: string[];
+}
+
+/**
+ * Makes a prepared record fit what the instance takes. For a form, fields not on it are left out
+ * (Submit Form skips the whole record with 1006 for one such field); strings longer than their field's
+ * length are cut (Marketo's own behaviour is undocumented; a cut value and a warning beat a lost lead),
+ * except the lookup key: a cut email would file the lead under another person, so it is refused.
+ * Warnings name fields and lengths only, never values.
+ */
+export function fitMarketoRecord(
+  record: MarketoRecord,
+  opts: { describe: MarketoLeadDescribe; form?: MarketoFormFields & { formId: number }; keyField: string; destinationId: string; leadId: string },
+): FittedRecord | RejectedRecord {
+  const warnings: string[] = [];
+  let out: MarketoRecord = record;
+  if (opts.form) {
+    const form = opts.form;
+    if (!form.fields.has(opts.keyField)) {
+      return {
+        ok: false,
+        error: new InvalidConfigurationError(`Marketo form ${form.formId} has no ${opts.keyField} field: Submit Form needs it to find the person, so no lead can be submitted`, {
+          destinationCode: '1006',
+          remediation: `Add the Email field to form ${form.formId} in Marketo Design Studio (and approve the form), then \`leadrelay resume ${opts.destinationId}\`.`,
+        }),
+      };
+    }
+    out = {};
+    const dropped: string[] = [];
+    for (const [k, v] of Object.entries(record)) {
+      if (form.fields.has(k)) out[k] = v;
+      else dropped.push(k);
+    }
+    if (dropped.length > 0) warnings.push(`Marketo form ${form.formId} has no field ${dropped.join(', ')}: not sent (add it to the form to keep it)`);
+  }
+  const lengths = opts.form?.lengths ?? opts.describe.lengths;
+  const key = out[opts.keyField];
+  const keyMax = lengths[opts.keyField];
+  if (typeof key === 'string' && keyMax !== undefined && key.length > keyMax) {
+    return {
+      ok: false,
+      error: new PayloadValidationError(`Not sent to Marketo: the lead's ${opts.keyField} is ${key.length} characters and Marketo's ${opts.keyField} field holds ${keyMax}; `
+        + `it identifies the person, so it is not truncated`, {
+        remediation: `Correct the lead's ${opts.keyField} at its source (an email address has at most 254 characters), `
+          + `then \`leadrelay dlq replay --destination ${opts.destinationId} --id ${opts.leadId}\`; or purge it.`,
+      }),
+    };
+  }
+  const fitted = fitToLengths(out, { ...lengths, [opts.keyField]: undefined }, 'Marketo lead');
+  return { ok: true, record: fitted.record, warnings: [...warnings, ...fitted.warnings] };
 }

@@ -40,3 +40,24 @@ export function classifyHttpFailure(f: HttpFailure, what: string): DeliveryError
 export function networkFailure(what: string, code: string | undefined, message: string): DeliveryError {
   return new RetryableError(`${what} could not be reached${code ? ` (${code})` : ''}: ${message}`, { destinationCode: code });
 }
+
+/**
+ * `work`, or a transient failure as soon as `signal` aborts (the worker's shutdown deadline), whichever comes first.
+ * The worker then releases the delivery to waiting with no attempt used; the abandoned call ends with the process.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  const stopped = () => new RetryableError(`${what}: call abandoned, the worker is shutting down`, { destinationCode: 'ABORTED' });
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(stopped());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

@@ -3,3 +3,5 @@ export * from './memory-rolling-quota.js';
 export * from './destination-http.js';
 export * from './shared-token.js';
 export * from './field-limits.js';
+export * from './network.js';
+export * from './memory-key-locks.js';
