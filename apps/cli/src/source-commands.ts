@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createPullSource, readSourceHealth, reconcile } from '@leadrelay/sources';
+import { createPullSource, partnerCenterAuth, readSourceHealth, reconcile, sourceState } from '@leadrelay/sources';
 import { parseDuration } from '@leadrelay/core';
 import { CliFailure } from './cli-failure.js';
 import type { Relay } from '@leadrelay/queue';
@@ -25,6 +25,28 @@ export function registerSourceCommands(program: Command, ctx: CommandContext): v
     .action(async () => withRelay(ctx, async (relay) => {
       if (ctx.json()) ctx.output().out(JSON.stringify(await readSourceHealth(relay), null, 2));
       else ctx.output().out((await sourcesText(relay)) || 'no sources configured');
+    }));
+
+  program.command('login').argument('<source-id>', 'a referrals source')
+    .option('--timeout <duration>', 'how long to wait for the sign-in in the browser', '15m')
+    .description('sign in to Partner Center for a referrals source (device code, as a user with the Referrals Admin role); the token cache is kept encrypted in Redis')
+    .action(async (id: string, o: { timeout: string }) => withRelay(ctx, async (relay) => {
+      const source = relay.config.sources.find((s) => s.id === id);
+      if (!source) throw new CliFailure(`unknown source '${id}' (configured: ${relay.config.sources.map((s) => s.id).join(', ') || 'none'})`, 2);
+      if (source.type !== 'referrals') throw new CliFailure(`source '${id}' is ${source.type}: only referrals sources sign in (an azure-table source uses its connectionString)`, 2);
+      const ms = parseDuration(o.timeout);
+      if (ms === undefined) throw new CliFailure(`--timeout must be a duration like 15m (got '${o.timeout}')`, 2);
+      const auth = await partnerCenterAuth(source, relay);
+      let username: string;
+      try {
+        ({ username } = await auth.login((p) => ctx.output().out(p.message), Math.ceil(ms / 1000)));
+      } catch (e) {
+        const err = e as { errorCode?: string; message?: string };
+        throw new CliFailure(`sign-in failed: ${err.errorCode ?? err.message ?? String(e)}`);
+      }
+      // A source paused for want of a sign-in polls again at its next turn.
+      await sourceState(relay, id).resume();
+      ctx.output().out(`signed in to Partner Center as ${username}; the token cache is stored encrypted in Redis; source ${id} will poll at its next turn`);
     }));
 
   program.command('reconcile').option('--since <duration>', 'the period, back from now', '7d')

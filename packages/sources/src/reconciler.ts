@@ -42,7 +42,7 @@ export async function reconcile(relay: Relay, createSource: PullSourceFactory, s
   const missing: MissingLead[] = [];
   const sources: SourceReconciliation[] = [];
   for (const s of relay.config.sources) {
-    const reader = await createSource(s);
+    const reader = await createSource(s, relay);
     if (!reader.report) continue;
     const health = await sourceState(relay, s.id).health(s.type, s.enabled);
     const readUpTo = health.caughtUpTo ?? health.watermark?.ts ?? '';

@@ -14,6 +14,8 @@ import type { SourceHealth, SourceState } from './source-state.js';
 import { SourceThrottledError } from './source-throttled-error.js';
 import { timestampMs } from './source-timestamps.js';
 import { reconcile, type ReconcileReport } from './reconciler.js';
+import { ReferralWriteBack } from './referral-write-back.js';
+import type { ReferralsSource } from './referrals-source.js';
 
 /** Queue of every source's polls. `_` never starts a destination id, so it never clashes with a destination queue. */
 export const SOURCE_QUEUE = '_sources';
@@ -23,7 +25,7 @@ export interface PollJobData {
 }
 
 /** Builds the reader of one source (a factory so tests and the CLI can make their own). */
-export type PullSourceFactory = (source: ResolvedSource) => Promise<PullSource>;
+export type PullSourceFactory = (source: ResolvedSource, relay: Relay) => Promise<PullSource>;
 
 export interface SourceServiceOptions {
   config: LeadRelayConfig;
@@ -66,14 +68,23 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
   private readonly metrics: SourceMetrics;
   private readonly readers = new Map<string, Promise<PullSource>>();
   private readonly log: Logger;
+  /** Referral write-backs, when a referrals source has `writeBack`. */
+  readonly writeBack?: ReferralWriteBack;
 
   constructor(private readonly options: SourceServiceOptions) {
     super();
     const { relay } = options;
     this.log = options.logger.child({ component: 'sources' });
-    this.queue = new Queue<PollJobData>(SOURCE_QUEUE, { connection: relay.redis, prefix: relay.keys.bullPrefix });
+    this.queue = new Queue<PollJobData>(SOURCE_QUEUE, { connection: relay.redis, prefix: relay.keys.bullPrefix(SOURCE_QUEUE) });
     this.queue.on('error', () => { /* surfaced by the command that failed */ });
     this.metrics = new SourceMetrics(options.registry, () => this.lagSeconds());
+    if (this.sources.some((s) => s.type === 'referrals' && s.enabled && s.writeBack)) {
+      this.writeBack = new ReferralWriteBack({
+        relay, logger: options.logger,
+        sources: () => this.sources.filter((s): s is Extract<ResolvedSource, { type: 'referrals' }> => s.type === 'referrals'),
+        client: async (s) => ((await this.reader(s)) as ReferralsSource).client,
+      });
+    }
   }
 
   private get sources(): ResolvedSource[] {
@@ -94,11 +105,12 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
     const { relay } = this.options;
     if (this.options.schedule ?? true) await this.schedule();
     this.worker = new Worker<PollJobData>(SOURCE_QUEUE, (job) => this.process(job), {
-      connection: relay.redis, prefix: relay.keys.bullPrefix, concurrency: Math.max(1, this.sources.length),
+      connection: relay.redis, prefix: relay.keys.bullPrefix(SOURCE_QUEUE), concurrency: Math.max(1, this.sources.length),
       lockDuration: this.options.lockMs ?? 30_000,
       settings: { backoffStrategy: (attemptsMade: number, _t?: string, err?: Error) => (err as WithDelay | undefined)?.retryDelayMs ?? (this.options.retryDelayMs ?? 5000) * 2 ** (attemptsMade - 1) },
     });
     this.worker.on('error', (err) => this.log.error({ err: err.message }, 'source worker error'));
+    await this.writeBack?.start();
   }
 
   /** One job scheduler per enabled source; schedulers of removed or disabled sources are dropped. */
@@ -133,7 +145,7 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
   private reader(s: ResolvedSource): Promise<PullSource> {
     let r = this.readers.get(s.id);
     if (!r) {
-      r = this.options.createSource(s);
+      r = this.options.createSource(s, this.options.relay);
       r.catch(() => this.readers.delete(s.id));
       this.readers.set(s.id, r);
     }
@@ -144,7 +156,7 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
   async reconcileNow(since = new Date(Date.now() - RECONCILE_PERIOD_MS)): Promise<ReconcileReport> {
     const report = await reconcile(this.options.relay, this.options.createSource, since);
     if (report.gap) {
-      this.log.error({ alert: 'reconciliation-gap', missing: report.missing.length, since: report.since }, 'alert: reconciliation-gap');
+      this.log.warn({ missing: report.missing.length, since: report.since }, 'reconciliation found missing leads');
       this.emit('reconciliation-gap', report);
     }
     return report;
@@ -213,10 +225,17 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
     let accepted = 0;
     const width = this.options.acceptConcurrency ?? 32;
     for (let i = 0; i < taken.length; i += width) {
-      const results = await Promise.all(taken.slice(i, i + width).map((lead) => this.options.relay.accept(lead, { clientId: true })));
-      for (const r of results) {
+      const chunk = taken.slice(i, i + width);
+      const results = await Promise.all(chunk.map((lead) => this.options.relay.accept(lead, { clientId: true })));
+      results.forEach((r) => {
         this.metrics.leadsFound.inc({ source: s.id, outcome: r.duplicate ? 'duplicate' : 'accepted' });
         if (!r.duplicate) accepted++;
+      });
+      // Queued before the page's watermark is committed, so a crash cannot lose a write-back. Duplicates too: a
+      // poll that died between accepting a chunk and queueing its write-backs left them unqueued (one job per lead).
+      if (s.type === 'referrals' && s.writeBack) {
+        await this.writeBack?.enqueue(s, chunk.filter((l) => typeof l.extra?.referralId === 'string')
+          .map((l) => ({ leadId: l.id, referralId: l.extra!.referralId as string })));
       }
     }
     return accepted;
@@ -241,6 +260,7 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
   }
 
   async close(): Promise<void> {
+    await this.writeBack?.close();
     await this.worker?.close();
     await this.queue.close();
     for (const r of this.readers.values()) await r.then((x) => x.close?.(), () => undefined);

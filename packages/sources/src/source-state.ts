@@ -45,6 +45,11 @@ export class SourceState {
     this.lockKey = `${this.hash}:lock`;
   }
 
+  /** Where the source's encrypted MSAL token cache lives (same hash slot as its state). */
+  get tokenCacheKey(): string {
+    return `${this.hash}:token-cache`;
+  }
+
   async watermark(): Promise<Watermark | undefined> {
     const raw = await this.redis.hget(this.hash, 'watermark');
     return raw ? (JSON.parse(raw) as Watermark) : undefined;

@@ -5,6 +5,7 @@ import { silentLogger } from '@leadrelay/observability';
 import { Relay } from '@leadrelay/queue';
 import { Registry } from 'prom-client';
 import { Azurite } from '../../../test/helpers/azurite.js';
+import { closeSources, queuedCount, runPoll } from '../../../test/helpers/source-polls.js';
 import { uniquePrefix } from '../../../test/helpers/unique.js';
 import { createPullSource } from './create-pull-source.js';
 import { SourceService } from './source-service.js';
@@ -64,31 +65,19 @@ async function harness(extra = '', settleMs = 300, pageSize?: number): Promise<H
   const registry = new Registry();
   const service = new SourceService({
     config, relay, logger: silentLogger, registry, schedule: false, retryDelayMs: 50, lockMs: 2000,
-    createSource: async (s) => (s.type === 'azure-table' ? new TableSource(s, { settleMs }) : createPullSource(s)),
+    createSource: async (s, r) => (s.type === 'azure-table' ? new TableSource(s, { settleMs }) : createPullSource(s, r)),
   });
   await service.start();
   return { config, relay, service, client, registry };
 }
 
 async function pollOnce(h: Harness): Promise<void> {
-  const job = await h.service.pollNow('old-table');
-  for (;;) {
-    const state = await job.getState();
-    if (state === 'completed') return;
-    if (state === 'failed') throw new Error(`poll failed: ${(await h.service.queue.getJob(job.id!))?.failedReason}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const outcome = await runPoll(h.service, 'old-table');
+  if (outcome !== 'completed') throw new Error(`poll failed: ${outcome}`);
 }
 
-async function queued(h: Harness): Promise<number> {
-  const c = await h.relay.queue('hook').getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-  return Object.values(c).reduce((a, b) => a + b, 0);
-}
-
-async function close(h: Harness): Promise<void> {
-  await h.service.close();
-  await h.relay.close();
-}
+const queued = (h: Harness) => queuedCount(h.relay, 'hook');
+const close = closeSources;
 
 describe('MarketplaceLeads table source on Azurite', () => {
   it('backfills 5,000 rows with start: all, each once, mapped to canonical leads; lag near zero after', async () => {

@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig, type ResolvedReferralsSource } from '@leadrelay/config';
+import { Relay } from '@leadrelay/queue';
+import { partnerCenterAuth, readSourceHealth } from '@leadrelay/sources';
+import { AzureAdServer } from '../fakes/azure-ad/index.js';
+import { PartnerCenterServer } from '../fakes/partner-center/partner-center-server.js';
+import { Azurite, freePort, uniquePrefix } from '../helpers/index.js';
+import { LeadRelayProcess } from '../helpers/leadrelay-process.js';
+import { queuedCount } from '../helpers/source-polls.js';
+
+const TENANT = 'contoso.onmicrosoft.com';
+const CLIENT_ID = '1c1d2e3f-4a5b-4c6d-8e7f-901234567890';
+const ADMIN = 'referrals-admin@contoso.onmicrosoft.com';
+
+let azurite: Azurite;
+let ad: AzureAdServer;
+let pc: PartnerCenterServer;
+beforeAll(async () => {
+  const { certPath, keyPath } = inject('tlsCert');
+  const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+  [azurite, ad] = await Promise.all([Azurite.start(), AzureAdServer.start({ tls })]);
+  ad.addTenant(TENANT);
+  ad.addApp(TENANT, { clientId: CLIENT_ID });
+  ad.addUser(TENANT, { username: ADMIN, password: 'unused' });
+  pc = await PartnerCenterServer.start({ tls, azureAd: ad });
+  pc.grantRole(ADMIN, 'ReferralsAdmin');
+});
+afterAll(async () => {
+  await Promise.all([pc?.close(), ad?.close(), azurite?.stop()]);
+});
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000, progress?: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${progress ? ` (${await progress().catch((e) => String(e))})` : ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function countRows(client: TableClient): Promise<number> {
+  let n = 0;
+  for await (const _ of client.listEntities({ queryOptions: { select: ['RowKey'] } })) n++;
+  return n;
+}
+
+describe('referrals source through worker processes, from config alone', () => {
+  it('a worker killed (SIGKILL) in the middle of a page loses and duplicates nothing; every referral is written back', async () => {
+    const referrals = 1500;
+    const base = Date.now() - 86_400_000;
+    for (let i = 0; i < referrals; i++) {
+      const t = new Date(base + Math.floor(i / 3) * 1000).toISOString(); // three referrals share each instant
+      pc.put({ id: `pl-${String(i).padStart(5, '0')}`, createdDateTime: t, updatedDateTime: t, details: { requirements: { solutions: [{ id: 'widget', name: 'Widget', publisherName: 'contoso' }] } } });
+    }
+    const target = `D${uniquePrefix('d')}`.replace(/[^A-Za-z0-9]/g, '');
+    const targetTable = TableClient.fromConnectionString(azurite.connectionString, target, { allowInsecureConnection: true });
+    const file = join(mkdtempSync(join(tmpdir(), 'lr-ref-')), 'leadrelay.yaml');
+    writeFileSync(file, `
+redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('rsp')} }
+intake: { apiKeys: ["test-key-0123456789abcdef"] }
+worker: { metricsPort: ${await freePort()}, lockDuration: 2s, shutdownTimeout: 2s }
+retry: { attempts: 20, initialDelay: 100ms, maxDelay: 1s }
+secrets: { key: "${Buffer.alloc(32, 9).toString('base64')}" }
+sources:
+  - id: partner-center
+    type: referrals
+    tenantId: ${TENANT}
+    clientId: ${CLIENT_ID}
+    apiUrl: ${pc.url}
+    authorityHost: ${ad.authorityHost}
+    start: all
+    pollEvery: 1s
+    pageSize: 100
+    writeBack: { destination: crm-table }
+destinations:
+  - { id: crm-table, type: azure-table, connectionString: "${azurite.connectionString}", table: ${target} }
+`);
+    const config = loadConfig(file, { env: {} });
+    const relay = new Relay(config);
+    // `leadrelay login`, with the test as the person at the browser.
+    const auth = await partnerCenterAuth(config.sources[0] as ResolvedReferralsSource, relay);
+    await auth.login((p) => setTimeout(() => ad.approveDeviceCode(p.userCode, ADMIN), 1200));
+
+    const first = LeadRelayProcess.start(['worker', '--config', file]);
+    await until('part of the backfill', async () => { const n = await queuedCount(relay, 'crm-table'); return n > 50 && n < referrals; });
+    await first.kill('SIGKILL');
+    const partial = await queuedCount(relay, 'crm-table');
+    const second = LeadRelayProcess.start(['worker', '--config', file]);
+    await until(`${referrals} rows in the CRM table`, async () => (await countRows(targetTable)) >= referrals, 90_000, async () =>
+      `rows ${await countRows(targetTable)}, jobs ${JSON.stringify(await relay.queue('crm-table').getJobCounts())}, source ${JSON.stringify(await readSourceHealth(relay))}`);
+    expect(await countRows(targetTable)).toBe(referrals);
+    expect(await queuedCount(relay, 'crm-table')).toBe(referrals);
+    await until('every referral written back', async () => pc.all.filter((r) => r.id.startsWith('pl-')).every((r) => r.externalReferenceId !== ''));
+    const sample = pc.get('pl-00042')!;
+    expect(sample.externalReferenceId).toBe((await relay.leads.getRecord('pl-00042', 'crm-table'))!.remoteId);
+    const [health] = await readSourceHealth(relay);
+    expect(health).toMatchObject({ source: 'partner-center', state: 'running' });
+    console.log(`referrals: killed after ${partial} of ${referrals} leads were queued; the second worker finished and wrote every referral back`);
+    await second.kill('SIGTERM');
+    await relay.close();
+  }, 150_000);
+});
