@@ -50,6 +50,8 @@ export interface ConfigParts {
   destinations: string;
   intakePort?: number;
   metricsPort?: number;
+  /** Extra `intake:` settings, as YAML flow-map entries (e.g. `durability: aof`). */
+  intake?: string;
   /** Extra top-level YAML (e.g. `retry:`). */
   extra?: string;
 }
@@ -57,7 +59,7 @@ export interface ConfigParts {
 export function benchConfig(p: ConfigParts): BenchConfig {
   return new BenchConfig(`# written by the LeadRelay benchmarks
 redis: { url: "${p.redisUrl}", prefix: ${p.prefix} }
-intake: { host: 127.0.0.1, port: ${p.intakePort ?? 0}, apiKeys: ["${API_KEY}"] }
+intake: { host: 127.0.0.1, port: ${p.intakePort ?? 0}, apiKeys: ["${API_KEY}"]${p.intake ? `, ${p.intake}` : ''} }
 worker: { host: 127.0.0.1, metricsPort: ${p.metricsPort ?? 0}, shutdownTimeout: 5s }
 ${p.extra ?? ''}
 destinations:

@@ -14,18 +14,18 @@ function cli(args: string[], timeoutMs = 30_000): string {
 }
 
 /**
- * A Redis Cluster of `masters` masters (no replicas) on loopback, each a `redis-server --cluster-enabled yes`
+ * A Redis Cluster of `masters` masters (and `replicas` replicas of each, default none) on loopback, each a `redis-server --cluster-enabled yes`
  * of its own, joined with `redis-cli --cluster create`. Bus ports are chosen free too (`--cluster-port`), so
  * nothing depends on port+10000 being available.
  */
 export class RedisCluster {
   private constructor(readonly nodes: RedisServer[]) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, replicas = 0): Promise<RedisCluster> {
     if (!redisCliOnPath()) throw new Error('redis-cli is not on PATH: install it (apt-get install redis-tools or redis-server)');
     const nodes: RedisServer[] = [];
     try {
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < masters * (1 + replicas); i++) {
         const node = new RedisServer(await freePort(), [
           '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(await freePort()),
           '--cluster-node-timeout', '5000', '--appendonly', 'no',
@@ -33,7 +33,7 @@ export class RedisCluster {
         nodes.push(node);
         await node.start();
       }
-      cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+      cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
       const cluster = new RedisCluster(nodes);
       await cluster.waitUntilOk();
       return cluster;
@@ -59,6 +59,25 @@ export class RedisCluster {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the Redis Cluster did not reach cluster_state:ok in ${timeoutMs} ms:\n${last}`);
+  }
+
+  /** Ports of the nodes that are replicas now, each with the port of its master. */
+  replicas(): { port: number; masterPort: number }[] {
+    const lines = cli(['-p', String(this.nodes[0]!.port), 'cluster', 'nodes']).split('\n').filter(Boolean).map((l) => l.split(' '));
+    const portOf = (addr: string) => Number(addr.split('@')[0]!.split(':')[1]);
+    const byId = new Map(lines.map((f) => [f[0]!, portOf(f[1]!)]));
+    return lines.filter((f) => f[2]!.includes('slave')).map((f) => ({ port: portOf(f[1]!), masterPort: byId.get(f[3]!)! }));
+  }
+
+  /** `CLUSTER FAILOVER` on a replica (the coordinated kind: it catches up with its master first); resolves once it is a master. */
+  async failover(replicaPort: number, timeoutMs = 30_000): Promise<void> {
+    cli(['-p', String(replicaPort), 'cluster', 'failover']);
+    const deadline = Date.now() + timeoutMs;
+    while (!/role:master/.test(cli(['-p', String(replicaPort), 'info', 'replication']))) {
+      if (Date.now() > deadline) throw new Error(`replica ${replicaPort} did not take over in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.waitUntilOk(timeoutMs);
   }
 
   /** Every key on each master (SCAN), in node order: which keys live where. */

@@ -26,7 +26,8 @@ const run = promisify(execFile);
 /**
  * The whole pipeline on a Redis Cluster of three masters (`redis.cluster`): accept (Relay and intake),
  * deliver to all four destination kinds, status, pause/resume and dead-letter/replay through the CLI,
- * throttling. Every key carries the `{prefix}` hash tag, so everything lives in one slot.
+ * throttling. Keys are spread: each destination's under `{prefix:<destination>}`, each lead's under
+ * `{prefix:lead-<shard>}`, so every master holds some of them and no command spans two slots.
  */
 describe.skipIf(!haveRedisCli)('Redis Cluster (three masters)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leadrelay-cluster-'));
@@ -172,11 +173,16 @@ ${fakes.destinationsYaml()}`;
     expect(s.deliveries.hook!.attempts).toBe(1);
   }, 60_000);
 
-  it('keeps every key of the prefix in one hash slot, on one master', () => {
+  it('spreads the keys over every master: one hash tag per destination and per lead shard', () => {
     // One snapshot of every key on every master (the cluster is this file's alone).
     const byNode = cluster!.keysByNode();
-    expect(byNode.flat().filter((k) => !k.startsWith(`{${prefix}}:`)), 'keys without the hash tag').toEqual([]);
-    expect(byNode.filter((keys) => keys.length > 0)).toHaveLength(1);
-    expect(byNode.flat().length).toBeGreaterThan(100);
+    const all = byNode.flat();
+    expect(all.filter((k) => !k.startsWith(`{${prefix}:`)), 'keys outside the prefix').toEqual([]);
+    const tags = new Set(all.map((k) => k.slice(0, k.indexOf('}') + 1)));
+    for (const d of DESTINATIONS) expect(tags, d).toContain(`{${prefix}:${d}}`);
+    expect([...tags].filter((t) => /:lead-\d+\}$/.test(t)).length, 'lead shards in use').toBeGreaterThan(20);
+    // Each master holds keys, and lead hashes: no master is left out.
+    for (const keys of byNode) expect(keys.filter((k) => k.includes('}:lead:')).length).toBeGreaterThan(0);
+    expect(all.length).toBeGreaterThan(100);
   });
 });

@@ -3,8 +3,8 @@ import type { RedisClient } from './redis-connection.js';
 
 /**
  * Every key matching `pattern`, in batches of up to about `count` (SCAN, never KEYS: Redis keeps
- * answering others meanwhile). On a Cluster every master is scanned: LeadRelay's keys share one
- * hash tag, so they are all on one of them. A key present for the whole scan is returned at least once.
+ * answering others meanwhile). On a Cluster every master is scanned: LeadRelay's keys carry one
+ * hash tag per destination and per lead shard (spread layout), or one for all (single-slot). A key present for the whole scan is returned at least once.
  */
 export async function* scanKeys(redis: RedisClient, pattern: string, count = 1000): AsyncGenerator<string[]> {
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
