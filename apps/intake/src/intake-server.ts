@@ -3,9 +3,9 @@ import Fastify, {
   type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
-import { LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat, type InvalidUtf8 } from '@leadrelay/core';
+import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat, type InvalidUtf8 } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
-import { RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult } from '@leadrelay/queue';
+import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
@@ -178,10 +178,29 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
       const { lead, warnings } = parsed;
       if (debugEnabled) request.log.debug({ lead, format: parsed.format, warnings }, 'lead parsed');
       let accepted: AcceptResult;
+      let durable: DurabilityWait;
+      try {
+        await withTimeout(relay.durability.verify(), redisTimeoutMs);
+      } catch (e) {
+        if (!(e instanceof DurabilityUnsupportedError)) return unavailable(request, reply, e);
+        request.log.error({ err: e.message, code: e.code }, 'intake.durability cannot be met; replying 503');
+        reply.header('retry-after', retryAfter);
+        return sendProblem(reply, problem(PROBLEMS.unavailable, `${e.message}. Nothing was queued.`, [], { code: e.code }));
+      }
       try {
         accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings }), redisTimeoutMs);
+        // A retried post of a stored lead waits too: its 200 then means as much as a 202.
+        durable = await withTimeout(relay.durability.wait(), redisTimeoutMs + (config.intake.durabilityTimeout ?? 0));
       } catch (e) {
         return unavailable(request, reply, e);
+      }
+      if (!durable.ok) {
+        const what = durable.what === 'replicas' ? `${durable.acknowledged} of ${durable.wanted} replicas acknowledged it` : 'Redis did not confirm it on disk (WAITAOF)';
+        request.log.warn({ leadId: accepted.id, code: ErrorCodes.NOT_DURABLE, wanted: durable.wanted, acknowledged: durable.acknowledged }, 'lead stored but not durable as intake.durability asks; replying 503');
+        reply.header('retry-after', retryAfter);
+        return sendProblem(reply, problem(PROBLEMS.notDurable,
+          `The lead ${accepted.id} is stored and will be delivered, but only ${what} within intake.durabilityTimeout. Retrying with the same body is safe (it is not queued twice).`,
+          [], { code: ErrorCodes.NOT_DURABLE, leadId: accepted.id, wanted: durable.wanted, acknowledged: durable.acknowledged }));
       }
       // Counted once per lead: a client's retry of an accepted lead is not a new lead.
       if (!accepted.duplicate) received[parsed.format].inc();

@@ -28,6 +28,7 @@ export const PROBLEMS = {
   unsupportedMediaType: kind('unsupported-media-type', 'Unsupported content type', 415),
   internal: kind('internal-error', 'Internal error', 500),
   unavailable: kind('unavailable', 'Lead storage is unavailable', 503),
+  notDurable: kind('not-durable', 'The lead is stored but not yet as durable as configured', 503),
 } as const satisfies Record<string, ProblemKind>;
 
 /** RFC 9457 body; `errors` is always present (empty when no single field is to blame) so clients need one shape. */

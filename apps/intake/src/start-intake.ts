@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
-import type { Relay } from '@leadrelay/queue';
+import { DurabilityUnsupportedError, Relay, withTimeout } from '@leadrelay/queue';
 import { buildIntakeServer, createIntakeLogger } from './intake-server.js';
 
 export interface StartIntakeOptions {
@@ -58,9 +58,31 @@ export async function startIntake(config: LeadRelayConfig, options: StartIntakeO
     return closing;
   };
 
+  await verifyDurability(app, config, logger, options.relay);
   const address = await app.listen({ host: options.host ?? config.intake.host, port: options.port ?? config.intake.port });
   if (options.handleSignals ?? true) for (const s of SIGNALS) process.once(s, onSignal);
   // Not fatal: intake answers 503 (and /readyz says not ready) until Redis is back.
   if ((await app.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) logger.warn('Redis does not answer yet; leads get 503 until it does');
   return { app, address, close, closed };
+}
+
+/**
+ * `intake.durability: aof` needs a Redis that can keep it: refuse to start on one that cannot (the error
+ * names the setting). A Redis that does not answer yet is checked again on the first lead.
+ */
+async function verifyDurability(app: FastifyInstance, config: LeadRelayConfig, logger: Logger, given?: Relay): Promise<void> {
+  if ((config.intake.durability ?? 'none') === 'none') return;
+  // The server checks again (cached) on its own connection; this one only reads the server's settings.
+  const relay = given ?? new Relay(config);
+  try {
+    await withTimeout(relay.durability.verify(), 5000);
+  } catch (e) {
+    if (e instanceof DurabilityUnsupportedError) {
+      await app.close();
+      throw e;
+    }
+    logger.warn({ err: (e as Error).message }, 'could not check intake.durability yet (Redis does not answer); checked again on the first lead');
+  } finally {
+    if (!given) await relay.close();
+  }
 }
