@@ -63,6 +63,38 @@ redis.call('HSET', KEYS[1], 'rejectStreak', cjson.encode({ status = status, lead
 return encoded
 `;
 
+/**
+ * KEYS: destination hash. ARGV: the pausing worker's config hash, the pause info JSON.
+ * Records a configuration pause unless that config hash was superseded (a worker running another
+ * configuration resumed a pause it caused): returns 'paused' or 'superseded'.
+ */
+const PAUSE_FOR_CONFIG = `
+if redis.call('HEXISTS', KEYS[1], 'superseded:' .. ARGV[1]) == 1 then return 'superseded' end
+redis.call('HSET', KEYS[1], 'pause', ARGV[2])
+return 'paused'
+`;
+
+/**
+ * KEYS: destination hash. ARGV: the resuming worker's config hash, now (ISO).
+ * A configuration pause caused by another config hash is lifted by a worker whose own config has not
+ * been superseded; the pausing hash is then superseded. Returns the superseded hash, or false.
+ */
+const RESUME_FOR_CONFIG = `
+if redis.call('HEXISTS', KEYS[1], 'superseded:' .. ARGV[1]) == 1 then return false end
+local raw = redis.call('HGET', KEYS[1], 'pause')
+if not raw then return false end
+local ok, info = pcall(cjson.decode, raw)
+if not ok or type(info) ~= 'table' or info.by ~= 'configuration' or type(info.configHash) ~= 'string' or info.configHash == ARGV[1] then return false end
+redis.call('HSET', KEYS[1], 'superseded:' .. info.configHash, ARGV[2])
+redis.call('HDEL', KEYS[1], 'pause')
+return info.configHash
+`;
+
+type ConfigPauseRedis = RedisClient & {
+  leadrelayPauseForConfig(key: string, hash: string, info: string): Promise<string>;
+  leadrelayResumeForConfig(key: string, hash: string, now: string): Promise<string | null>;
+};
+
 type StreakRedis = RedisClient & { leadrelayNoteRejection(key: string, status: string, leadId: string, max: string): Promise<string> };
 
 /**
@@ -98,9 +130,53 @@ export class DestinationControl {
     await this.queue.pause();
   }
 
+  /**
+   * An operator's resume: lifts any pause and forgets which configurations were superseded, so every
+   * worker takes this destination's jobs again (e.g. the secret was fixed at the CRM, not in the config).
+   */
   async resume(): Promise<void> {
-    await this.redis.hdel(this.key, 'pause');
+    const superseded = Object.keys(await this.redis.hgetall(this.key)).filter((f) => f.startsWith('superseded:'));
+    await this.redis.hdel(this.key, 'pause', ...superseded);
     await this.queue.resume();
+  }
+
+  /**
+   * Pauses the destination for a configuration failure seen by a worker running config `info.configHash`,
+   * unless that configuration was superseded by a worker running another one: then nothing is paused and
+   * the caller must stop taking this destination's jobs. Re-checks after pausing, so a resume racing with
+   * this pause cannot leave the queue paused without a reason.
+   */
+  async pauseForConfiguration(info: PauseInfo & { configHash: string }): Promise<'paused' | 'superseded'> {
+    const redis = this.scripts();
+    if (await redis.leadrelayPauseForConfig(this.key, info.configHash, JSON.stringify(info)) === 'superseded') return 'superseded';
+    await this.queue.pause();
+    if (await this.isSuperseded(info.configHash) && !(await this.redis.hexists(this.key, 'pause'))) {
+      await this.queue.resume();
+      return 'superseded';
+    }
+    return 'paused';
+  }
+
+  /**
+   * Lifts a configuration pause caused by a config hash other than `configHash` (a worker of another
+   * configuration version), unless `configHash` itself was superseded. Returns the hash it superseded.
+   */
+  async resumeForConfiguration(configHash: string): Promise<string | undefined> {
+    const superseded = await this.scripts().leadrelayResumeForConfig(this.key, configHash, new Date().toISOString());
+    if (!superseded) return undefined;
+    await this.queue.resume();
+    return String(superseded);
+  }
+
+  /** True when a worker of another configuration resumed a pause that config `configHash` caused. */
+  async isSuperseded(configHash: string): Promise<boolean> {
+    return (await this.redis.hexists(this.key, `superseded:${configHash}`)) === 1;
+  }
+
+  private scripts(): ConfigPauseRedis {
+    if (!('leadrelayPauseForConfig' in this.redis)) this.redis.defineCommand('leadrelayPauseForConfig', { numberOfKeys: 1, lua: PAUSE_FOR_CONFIG });
+    if (!('leadrelayResumeForConfig' in this.redis)) this.redis.defineCommand('leadrelayResumeForConfig', { numberOfKeys: 1, lua: RESUME_FOR_CONFIG });
+    return this.redis as ConfigPauseRedis;
   }
 
   /**
