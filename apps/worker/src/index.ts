@@ -39,7 +39,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const sources = config.sources.some((s) => s.enabled)
     ? new SourceService({ config, relay: service.relay, logger: runtime.logger, registry: runtime.metrics.registry, createSource: createPullSource, lockMs: config.worker.lockDuration })
     : undefined;
-  sources?.on('source-paused', (e) => runtime.logger.error({ alert: 'source-paused', ...e }, 'alert: source paused'));
+  sources?.on('source-paused', (e) => { void alerts.sourcePaused({ ...e, sourceType: config.sources.find((s) => s.id === e.source)?.type ?? 'unknown' }); });
+  sources?.on('reconciliation-gap', (r) => alerts.reconciliationGap({
+    since: r.since, missing: r.missing.length,
+    examples: r.missing.map((m) => ({ source: m.source, key: m.key, ...(m.leadId ? { leadId: m.leadId } : {}), ...(m.destination ? { destination: m.destination } : {}), reason: m.reason })),
+  }));
   await sources?.start();
   waitMonitor.start();
   const server = (options.serveMetrics ?? true)
