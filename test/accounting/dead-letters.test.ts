@@ -24,7 +24,7 @@ describe('dead letters', () => {
     expect(dl!.errors[0]!.attempt).toBe(1);
     expect(dl!.errors.at(-1)!.attempt).toBe(24);
     expect(dl!.errors[1]!.attempt).toBe(6);
-    const stored = await p.relay.redis.hget(`${p.relay.keys.bullPrefix}:hook:${p.relay.keys.jobId('hook', id)}`, 'stacktrace');
+    const stored = await p.relay.redis.hget(p.relay.keys.queueKey('hook', p.relay.keys.jobId('hook', id)), 'stacktrace');
     expect(JSON.parse(stored ?? '[]')).toEqual([]);
   }, 60_000);
 
@@ -32,7 +32,7 @@ describe('dead letters', () => {
     p = new Pipeline(pipelineConfig(`
   - { id: hook, type: https, url: "https://hook.example/leads" }`));
     // 10,050 dead jobs written the way BullMQ keeps them (job hash + failed set), quicker than failing each.
-    const base = `${p.relay.keys.bullPrefix}:hook`;
+    const base = `${p.relay.keys.bullPrefix('hook')}:hook`;
     const lead = marketplaceLead();
     for (let i = 0; i < 10_050; i += 1000) {
       const m = p.relay.redis.pipeline();

@@ -32,7 +32,7 @@ describe('a worker that lost its lock', () => {
 
     // Its lock expires under it, as across a Redis restart; BullMQ's stalled check hands the job out again,
     // to this same worker (the only one).
-    expect(await p.relay.redis.del(`${p.relay.keys.bullPrefix}:hook:${jobId}:lock`)).toBe(1);
+    expect(await p.relay.redis.del(p.relay.keys.queueKey('hook', `${jobId}:lock`))).toBe(1);
     for (const until = Date.now() + 10_000; (await p.relay.queue('hook').getJobState(jobId)) !== 'active' && Date.now() < until;) await sleep(50);
     await sleep(1000);
     // The second copy joined the first attempt: still one request at the receiver.

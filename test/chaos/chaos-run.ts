@@ -362,7 +362,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
       const ids = this.expected.filter((l) => d !== 'mkto' || l.toMarketo).map((l) => checker.keys.jobId(d, l.id));
       let sum = 0;
       for (let i = 0; i < ids.length; i += 200) {
-        const counts = await Promise.all(ids.slice(i, i + 200).map((id) => checker.redis.hget(`${checker.keys.bullPrefix}:${d}:${id}`, 'stc')));
+        const counts = await Promise.all(ids.slice(i, i + 200).map((id) => checker.redis.hget(checker.keys.queueKey(d, id), 'stc')));
         sum += counts.reduce((a, c) => a + Number(c ?? 0), 0);
       }
       takeovers[d] = sum;

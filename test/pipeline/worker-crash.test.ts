@@ -125,6 +125,12 @@ destinations:
     receiver.setDefaultReply({ status: 200 });
     children.push(startWorker(yaml));
     await receiver.waitForAccepted(4, 60_000);
+    // The receiver answers before the worker records the delivery: wait for the record, not only the request.
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      const states = await Promise.all(ids.map(async (id) => (await relay.status(id))!.deliveries.hook?.state));
+      if (states.every((st) => st === 'delivered')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (const id of ids) expect((await relay.status(id))!.deliveries.hook).toMatchObject({ state: 'delivered', attempts: 1 });
   }, 120_000);
 

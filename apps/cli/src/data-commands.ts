@@ -5,7 +5,8 @@ import type { CommandContext } from './main.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import { sourcesText } from './source-commands.js';
-import { maskDeadLetter, maskStatus } from '@leadrelay/queue';
+import { maskDeadLetter, maskStatus, OrphanQueues } from '@leadrelay/queue';
+import { orphanLines } from './orphan-commands.js';
 
 function print(ctx: CommandContext, data: unknown, text: () => string): void {
   ctx.output().out(ctx.json() ? JSON.stringify(data, null, 2) : text());
@@ -56,14 +57,18 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         ...(s.throttledUntil ? { throttledUntil: s.throttledUntil } : {}),
         ...(s.remediation ? { remediation: s.remediation } : {}),
       }));
+      const orphans = await new OrphanQueues(relay).list();
+      // Queues of destinations no longer in the config: in the same array (--json), marked `configured: false`.
+      const orphanRows = orphans.map((o) => ({ destination: o.queue, configured: false, state: 'orphaned', waiting: o.counts.waiting + o.counts.paused, active: o.counts.active, delayed: o.counts.delayed, dead: o.counts.failed }));
       const rows = shaped.map((s) => ({
         ...s, 'ok 1h/24h': `${pct(s.successRateLastHour) ?? '-'} / ${pct(s.successRateLastDay) ?? '-'}`,
         lastSuccess: s.lastSuccessAt, lastError: s.lastError ? `${s.lastErrorAt}  ${s.lastError}` : undefined,
       }));
-      print(ctx, shaped, () => table(rows, ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'ok 1h/24h', 'lastSuccess', 'lastError'])
+      print(ctx, [...shaped, ...orphanRows], () => table([...rows, ...orphanRows], ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'ok 1h/24h', 'lastSuccess', 'lastError'])
         + stats.filter((s) => s.state !== 'running' || s.remediation).map((s) => `\n${s.destination} is ${s.state}${
           s.state === 'paused' ? ` (by ${s.pausedBy === 'operator' ? 'an operator' : 'LeadRelay'} at ${s.pausedAt}): ${s.pausedReason ?? ''}`
             : s.state === 'throttled' ? ` until ${s.throttledUntil}` : ''}${s.remediation ? `\n  what to do: ${s.remediation}` : ''}`).join('')
+        + orphanLines(orphans).map((l) => `\n${l}`).join('')
         + (sources ? `\n\nsources:\n${sources}` : ''));
     }));
 
@@ -74,7 +79,9 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       const found = await relay.deadLetters({ destination: o.destination });
       const items = o.showPii ? found : found.map(maskDeadLetter);
       const shaped = items.map((d) => ({ leadId: d.leadId, destination: d.destination, attempts: d.attempts, lastError: d.lastError, remediation: d.remediation, failedAt: d.failedAt }));
-      print(ctx, shaped, () => (shaped.length === 0 ? 'no dead-lettered deliveries' : table(shaped, ['failedAt', 'leadId', 'destination', 'attempts', 'lastError', 'remediation'])));
+      const orphans = o.destination || ctx.json() ? [] : (await new OrphanQueues(relay).list()).filter((q) => q.counts.failed > 0);
+      print(ctx, shaped, () => (shaped.length === 0 ? 'no dead-lettered deliveries' : table(shaped, ['failedAt', 'leadId', 'destination', 'attempts', 'lastError', 'remediation']))
+        + orphans.map((q) => `\nqueue '${q.queue}' (no longer in the config) has ${q.counts.failed} dead: \`leadrelay dlq list --destination ${q.queue}\``).join(''));
     }));
 
   for (const verb of ['replay', 'purge'] as const) {
@@ -82,7 +89,12 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       .description(verb === 'replay' ? 're-queue dead deliveries with fresh attempts' : 'delete dead deliveries')
       .option('--destination <id>', 'only this destination').option('--id <leadId>', 'one lead').option('--all', 'every dead delivery (of --destination, if given)');
     if (verb === 'purge') cmd.option('--yes', 'do not ask');
-    cmd.action(async (o: { destination?: string; id?: string; all?: boolean; yes?: boolean }) => {
+    if (verb === 'replay') {
+      cmd.option('--to <destination>', 'with --destination <orphan queue> (a destination removed from the config): move its whole backlog (dead, waiting, delayed) to this destination, fresh attempts')
+        .option('--dry-run', 'with --to: only count what would move');
+    }
+    cmd.action(async (o: { destination?: string; id?: string; all?: boolean; yes?: boolean; to?: string; dryRun?: boolean }) => {
+      if (o.to) return moveOrphan(ctx, o);
       if (Boolean(o.id) === Boolean(o.all)) throw new CliFailure(`dlq ${verb} needs exactly one of --id <leadId> or --all`, 2);
       await withRelay(ctx, async (relay) => {
         const filter = { destination: o.destination, leadId: o.id };
@@ -96,6 +108,23 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       });
     });
   }
+}
+
+/** `dlq replay --destination <orphan> --to <destination>`: the backlog of a removed or renamed destination to another one. */
+async function moveOrphan(ctx: CommandContext, o: { destination?: string; to?: string; dryRun?: boolean; id?: string }): Promise<void> {
+  if (!o.destination) throw new CliFailure('dlq replay --to needs --destination <orphan queue>: the removed or renamed destination whose leads to move', 2);
+  if (o.id) throw new CliFailure('dlq replay --to moves a whole orphan queue; leave out --id', 2);
+  await withRelay(ctx, async (relay) => {
+    const orphans = new OrphanQueues(relay);
+    try {
+      const r = await orphans.move(o.destination!, o.to!, { dryRun: o.dryRun ?? false }).catch((e: Error) => { throw new CliFailure(e.message); });
+      print(ctx, r, () => `${r.dryRun ? 'would move' : 'moved'} ${r.moved} lead(s) from '${r.from}' to '${r.to}'`
+        + (r.alreadyThere ? `; ${r.alreadyThere} were already accepted for '${r.to}' (${r.dryRun ? 'would be ' : ''}dropped from '${r.from}', not queued twice)` : '')
+        + (r.inFlight ? `; ${r.inFlight} still active at a running worker: run it again once that worker is stopped` : ''));
+    } finally {
+      await orphans.close();
+    }
+  });
 }
 
 async function confirm(question: string): Promise<void> {

@@ -26,6 +26,7 @@ export async function checkDestination(config: LeadRelayConfig, d: ResolvedDesti
   const client = await getDestinationType(d.type)!.create(d, {
     logger: runtime.logger, placeholder: config.defaults.placeholder,
     rollingQuota: (_name, limit, windowMs) => new MemoryRollingQuota(limit, windowMs),
+    network: config.network,
   });
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -9,6 +9,7 @@ import { registerProcessCommands } from './process-commands.js';
 import { registerDestinationCommands } from './destination-commands.js';
 import { registerSourceCommands } from './source-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerOrphanCommands } from './orphan-commands.js';
 
 /** Shared by every command: where the config is and whether to print JSON. */
 export interface CommandContext {
@@ -41,6 +42,7 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
   registerDataCommands(program, ctx);
   registerSourceCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerOrphanCommands(program, ctx);
   // Subcommands accept --json/--config after their own name too.
   for (const c of program.commands) applyGlobalOptions(c);
   return { program, ctx };

@@ -1,7 +1,7 @@
 import type { DeliveryErrorKind } from '@leadrelay/core';
 
 /** What an alert is about; the same string is the log event's `alert` field and the webhook body's `type`. */
-export type AlertType = 'destination-paused' | 'lead-dead-lettered' | 'queue-waiting-too-long';
+export type AlertType = 'destination-paused' | 'lead-dead-lettered' | 'queue-waiting-too-long' | 'source-paused' | 'reconciliation-gap';
 
 /** A destination stopped delivering: a configuration failure (or an operator) paused it; its leads keep queueing. */
 export interface DestinationPausedData {
@@ -50,10 +50,30 @@ export interface QueueWaitingTooLongData {
   lastError?: string;
 }
 
+/** A pull source stopped polling until a person acts (a refused key, a Partner Center sign-in that expired). */
+export interface SourcePausedData {
+  source: string;
+  sourceType: string;
+  reason: string;
+  /** What to do, e.g. run `leadrelay login <source-id>` again. */
+  remediation: string;
+}
+
+/** The scheduled reconciliation found leads a source holds that were not accepted or not delivered. */
+export interface ReconciliationGapData {
+  /** ISO-8601 start of the period compared. */
+  since: string;
+  missing: number;
+  /** The first missing leads (at most 20), ids and reasons only. */
+  examples: { source: string; key: string; leadId?: string; destination?: string; reason: string }[];
+}
+
 export interface AlertDataByType {
   'destination-paused': DestinationPausedData;
   'lead-dead-lettered': LeadDeadLetteredData;
   'queue-waiting-too-long': QueueWaitingTooLongData;
+  'source-paused': SourcePausedData;
+  'reconciliation-gap': ReconciliationGapData;
 }
 
 /**
@@ -72,4 +92,6 @@ export const ALERT_LEVEL: Record<AlertType, 'warn' | 'error'> = {
   'destination-paused': 'error',
   'lead-dead-lettered': 'error',
   'queue-waiting-too-long': 'warn',
+  'source-paused': 'error',
+  'reconciliation-gap': 'error',
 };

@@ -45,6 +45,20 @@ alerts: { webhookUrl: "${alertsReceiver.url('/alerts')}", signingSecret: "${ALER
   const alertsOfType = (type: string) => alertsReceiver.requests.filter((r) => payloadOf(r)?.type === type);
   const logEvents = (type: string) => logs.lines.filter((l) => l.alert === type);
 
+  it('source-paused (once per source across repeats) and reconciliation-gap reach the webhook and the log, ids and reasons only', async () => {
+    const paused = { source: 'partner-center', sourceType: 'referrals', reason: 'the Partner Center sign-in expired (AADSTS700082)', remediation: 'Run `leadrelay login partner-center`' };
+    expect(await alerts.sourcePaused(paused)).toBe(true);
+    expect(await alerts.sourcePaused(paused)).toBe(false);
+    alerts.reconciliationGap({ since: '2026-01-01T00:00:00.000Z', missing: 1, examples: [{ source: 'partner-center', key: 'r1', leadId: 'r1', reason: 'not accepted' }] });
+    await alertsReceiver.waitFor(() => alertsOfType('source-paused').length >= 1 && alertsOfType('reconciliation-gap').length >= 1);
+    await alerts.idle();
+    expect(alertsOfType('source-paused')).toHaveLength(1);
+    expect(payloadOf(alertsOfType('source-paused')[0]!).data).toEqual(paused);
+    expect(payloadOf(alertsOfType('reconciliation-gap')[0]!).data).toMatchObject({ missing: 1, examples: [{ key: 'r1', reason: 'not accepted' }] });
+    expect(logEvents('source-paused')).toHaveLength(1);
+    expect(logEvents('reconciliation-gap')).toHaveLength(1);
+  });
+
   it('alerts once when a destination is paused, signed with Standard Webhooks', async () => {
     alerts.attach(await p.startWorkers(['hook']));
     hook.setDefaultReply({ status: 401, body: { error: 'invalid api key' } });

@@ -2,7 +2,7 @@ import { scrubCustomerData, type Lead, type SecretRedactor, type SerializedDeliv
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { Logger } from '@leadrelay/observability';
 import { withTimeout, type DeliveryRecord, type Relay } from '@leadrelay/queue';
-import { ALERT_LEVEL, type AlertDataByType, type AlertPayload, type AlertType, type QueueWaitingTooLongData } from './alert.js';
+import { ALERT_LEVEL, type AlertDataByType, type AlertPayload, type AlertType, type QueueWaitingTooLongData, type ReconciliationGapData } from './alert.js';
 import { AlertWebhook, type AlertWebhookOptions } from './alert-webhook.js';
 
 /** The events a DeliveryService (or one DestinationWorker) emits; structural so this package needs no engine. */
@@ -77,6 +77,23 @@ export class Alerts {
       this.log.error({ err: this.redact((err as Error).message), destination: e.destination }, 'could not raise a destination-paused alert');
       return false;
     }
+  }
+
+  /** A pull source was paused; repeats inside the paused-repeat window (other workers) are dropped. */
+  async sourcePaused(e: { source: string; sourceType: string; reason: string; remediation: string }): Promise<boolean> {
+    try {
+      if (!(await this.firstWithin(`source:${e.source}`, 'source-paused', this.options.pausedRepeatWindowMs ?? 60_000))) return false;
+      this.raise('source-paused', { source: e.source, sourceType: e.sourceType, reason: this.redact(e.reason), remediation: this.redact(e.remediation) });
+      return true;
+    } catch (err) {
+      this.log.error({ err: this.redact((err as Error).message), source: e.source }, 'could not raise a source-paused alert');
+      return false;
+    }
+  }
+
+  /** The reconciliation found missing leads (ids and reasons only: never customer data). */
+  reconciliationGap(data: ReconciliationGapData): void {
+    this.raise('reconciliation-gap', { ...data, examples: data.examples.slice(0, 20).map((m) => ({ ...m, reason: this.redact(m.reason) })) });
   }
 
   /** A lead was dead-lettered at a destination. */

@@ -102,6 +102,9 @@ export const configSchema = z.object({
       .describe('Keys a client sends as `Authorization: Bearer`, `X-Api-Key` or `?code=`; at least 16 characters each.'),
     maxBodyBytes: z.number().int().min(1024).max(10_485_760).default(65_536).describe('Largest accepted request body.'),
     dedupeWindow: durationOr('24h', 'Identical id-less leads inside it are one lead.'),
+    durability: z.string().regex(/^(none|aof|replicas:[1-9][0-9]?)$/, "must be none, aof or replicas:N (N from 1 to 99)").default('none')
+      .describe('What a 202 waits for: none (in Redis memory), aof (fsynced to the append-only file: WAITAOF, or appendfsync always before Redis 7.2) or replicas:N (WAIT: N replicas have it; else 503, the lead is kept).'),
+    durabilityTimeout: durationOr('2s', 'Longest wait for `durability` before answering 503 (the lead is kept).'),
   }).strict(),
   ops: z.object({
     host: z.string().default('0.0.0.0'),
@@ -115,6 +118,13 @@ export const configSchema = z.object({
     shutdownTimeout: durationOr('30s', 'On SIGTERM, how long active deliveries may take before they are released.'),
     lockDuration: durationOr('20s', 'How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them over (plus at most 5 s for the stalled-job check).'),
   }).strict().prefault({}),
+  network: z.object({
+    proxy: z.object({
+      url: z.string().regex(/^https?:\/\/[^/]+\/?$/, 'must be http://host:port (or https://host:port) of the proxy')
+        .describe('Egress proxy every destination call goes through (https destinations tunnel with CONNECT); credentials as http://user:password@host:port.'),
+      noProxy: z.array(z.string().min(1)).default([]).describe('Hosts reached directly: example.com (and its subdomains), .example.com, host:port, or * for all.'),
+    }).strict().optional().describe('Instead of the HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment, which is used when this is not set.'),
+  }).strict().prefault({}).describe('How destination clients reach the network.'),
   retry: retrySchema.prefault({}).describe('Default retry for every destination.'),
   defaults: z.object({
     placeholder: z.string().min(1).default('[not provided]').describe('Fills CRM-required fields a lead lacks (last name, company).'),

@@ -16,6 +16,14 @@ export const ErrorCodes = {
   AUTHENTICATION: 'LR_AUTHENTICATION',
   /** A worker shut down mid-call: the delivery went back to waiting without using an attempt. */
   SHUTDOWN_ABORTED: 'LR_SHUTDOWN_ABORTED',
+  /** A worker's configuration of a destination failed and a worker with another configuration resumed it: this worker takes none of its jobs. */
+  CONFIG_SUPERSEDED: 'LR_CONFIG_SUPERSEDED',
+  /** `intake.durability` asks for what the Redis server cannot give (e.g. aof without appendfsync always on Redis < 7.2): intake does not start. */
+  DURABILITY_UNSUPPORTED: 'LR_DURABILITY_UNSUPPORTED',
+  /** A lead was stored but not acknowledged as `intake.durability` asks in time: intake answered 503, the lead is kept. */
+  NOT_DURABLE: 'LR_NOT_DURABLE',
+  /** A queue in Redis holds leads of a destination that is no longer in the config (removed or renamed). */
+  ORPHAN_QUEUE: 'LR_ORPHAN_QUEUE',
   /** A command named a destination the configuration does not have. */
   UNKNOWN_DESTINATION: 'LR_UNKNOWN_DESTINATION',
   /** leadrelay.yaml is invalid (with file:line:col). */

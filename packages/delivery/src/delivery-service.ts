@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { SecretRedactor } from '@leadrelay/core';
+import { ErrorCodes, type SecretRedactor } from '@leadrelay/core';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
-import { Relay, UnknownDestinationError, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
+import { OrphanQueues, Relay, UnknownDestinationError, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { DestinationWorker, type DestinationWorkerEvents } from './destination-worker.js';
 
 export interface DeliveryServiceOptions {
@@ -36,7 +36,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
       if (!d.enabled || (only && !only.includes(d.id))) continue;
       const w = new DestinationWorker({
         relay: this.relay, destination: d, logger: this.options.logger, metrics: this.options.metrics, redactor: this.options.redactor,
-        placeholder: config.defaults.placeholder, lockDurationMs: this.options.lockDurationMs ?? config.worker.lockDuration,
+        placeholder: config.defaults.placeholder, network: config.network, lockDurationMs: this.options.lockDurationMs ?? config.worker.lockDuration,
       });
       w.on('destination-paused', (e) => this.emit('destination-paused', e));
       w.on('dead-lettered', (e) => this.emit('dead-lettered', e));
@@ -44,6 +44,22 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
       this.workers.push(w);
     }
     this.options.logger.info({ destinations: this.workers.map((w) => w.destinationId) }, 'delivering');
+    await this.warnAboutOrphans();
+  }
+
+  /** Queues with leads whose destination is gone from the config (removed, renamed): nothing delivers them. */
+  private async warnAboutOrphans(): Promise<void> {
+    const orphans = new OrphanQueues(this.relay);
+    try {
+      for (const o of await orphans.list()) {
+        this.options.logger.warn({ queue: o.queue, counts: o.counts, total: o.total, code: ErrorCodes.ORPHAN_QUEUE },
+          `queue '${o.queue}' has ${o.total} lead(s) but no destination in the config: move them with \`leadrelay dlq replay --destination ${o.queue} --to <destination>\` or delete them with \`leadrelay purge ${o.queue}\``);
+      }
+    } catch (e) {
+      this.options.logger.warn({ err: (e as Error).message }, 'could not look for queues of destinations no longer in the config');
+    } finally {
+      await orphans.close();
+    }
   }
 
   /** SIGTERM path: stop taking jobs, give active ones `timeoutMs` in total, then release them. */

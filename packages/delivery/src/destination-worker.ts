@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { ErrorCodes, ThrottledError, classifyError, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { ResolvedDestination } from '@leadrelay/config';
-import { getDestinationType, type BatchItemResult, type DestinationClient } from '@leadrelay/destinations';
+import { getDestinationType, type BatchItemResult, type DestinationClient, type NetworkSettings } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
 import { withTimeout, type AttemptEntry, type DeliveryJobData, type DeliveryRecord, type Relay } from '@leadrelay/queue';
 import { jitteredBackoff } from './backoff.js';
@@ -23,8 +23,16 @@ export interface DestinationWorkerOptions {
   placeholder?: string;
   /** How long a crashed worker's active job stays locked before another worker takes it (default 30 s). */
   lockDurationMs?: number;
+  /** The egress proxy for destination calls (`network`); default: the HTTPS_PROXY / NO_PROXY environment. */
+  network?: NetworkSettings;
   /** How often to look for such jobs (default: lockDurationMs, at most 5 s, so a killed worker's leads return soon after its locks expire). */
   stalledIntervalMs?: number;
+  /**
+   * How often this worker re-checks the destination's configuration pause against its own config hash
+   * (default 5 s): it lifts a pause caused by another configuration, and stops taking jobs once its own
+   * configuration was superseded (see README, rolling deploys).
+   */
+  pauseCheckIntervalMs?: number;
 }
 
 /** Events a DestinationWorker emits for alerts. */
@@ -84,11 +92,16 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   /** Aborted at the shutdown deadline: cuts in-flight destination calls short. */
   private readonly shutdown = new AbortController();
   private readonly log: Logger;
+  private readonly hash: string;
+  private pauseCheck?: NodeJS.Timeout;
+  /** This worker's configuration of the destination was superseded: it takes none of its jobs. */
+  private superseded = false;
 
   constructor(private readonly options: DestinationWorkerOptions) {
     super();
     this.d = options.destination;
     this.log = options.logger.child({ destination: this.d.id });
+    this.hash = configHash(this.d);
   }
 
   get destinationId(): string {
@@ -102,6 +115,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       logger: this.log,
       placeholder: this.options.placeholder ?? '[not provided]',
       rollingQuota: (name, limit, windowMs) => relay.rollingQuota(this.d.id, name, limit, windowMs),
+      keyLocks: (name) => relay.keyLocks(this.d.id, name),
+      ...(this.options.network ? { network: this.options.network } : {}),
     });
     const batching = def.batching?.(this.d);
     let concurrency = this.d.concurrency;
@@ -122,11 +137,11 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       concurrency = Math.min(this.d.concurrency * batching.maxSize, 2000);
       limiter = undefined;
     }
-    await this.resumeIfConfigChanged();
+    await this.checkPause();
     const lockDuration = this.options.lockDurationMs ?? 30_000;
     this.worker = new Worker<DeliveryJobData>(relay.keys.queueName(this.d.id), (job, token) => this.process(job, token), {
       connection: relay.redis,
-      prefix: relay.keys.bullPrefix,
+      prefix: relay.keys.bullPrefix(relay.keys.queueName(this.d.id)),
       concurrency,
       ...(limiter ? { limiter } : {}),
       lockDuration,
@@ -137,6 +152,12 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
           (err as WithDelay | undefined)?.retryDelayMs ?? jitteredBackoff(attemptsMade, this.d.retry),
       },
     });
+    if (this.superseded) await this.worker.pause(true);
+    const every = this.options.pauseCheckIntervalMs ?? 5000;
+    this.pauseCheck = setInterval(() => {
+      this.checkPause().catch((e: Error) => this.log.warn({ err: this.redact(e.message) }, 'could not check the destination\'s pause'));
+    }, every);
+    this.pauseCheck.unref();
     this.worker.on('error', (err) => this.log.error({ err: this.redact(err.message) }, 'worker error'));
     this.worker.on('failed', (job) => {
       const record = job?.id ? this.pendingDead.get(job.id) : undefined;
@@ -146,13 +167,41 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     });
   }
 
-  /** A destination paused for its configuration resumes when the configuration it runs with has changed. */
-  private async resumeIfConfigChanged(): Promise<void> {
-    const health = await this.options.relay.health(this.d.id);
-    if (health.paused && health.pause?.by === 'configuration' && health.pause.configHash !== configHash(this.d)) {
-      this.log.info('configuration changed since this destination was paused: resuming');
-      await this.options.relay.resume(this.d.id);
+  /**
+   * Pause reasons are tied to the config hash that caused them, and checked again at start and every
+   * pauseCheckIntervalMs: a configuration pause caused by another config hash is lifted (that config is
+   * then superseded), and a worker whose own config hash was superseded stops taking this destination's
+   * jobs, so an old worker of a rolling deploy cannot pause what a newer config fixed.
+   */
+  private async checkPause(): Promise<void> {
+    const control = this.options.relay.control(this.d.id);
+    const superseded = await control.isSuperseded(this.hash);
+    if (superseded) return this.stopTaking();
+    if (this.superseded) {
+      // An operator's resume forgets superseded configurations: take jobs again.
+      this.superseded = false;
+      this.worker?.resume();
+      this.log.info({ configHash: this.hash }, 'this worker\'s configuration is no longer superseded: taking this destination\'s jobs again');
     }
+    const lifted = await control.resumeForConfiguration(this.hash);
+    if (lifted) this.log.warn({ configHash: this.hash, pausedByConfigHash: lifted }, 'destination was paused for a configuration failure of another configuration version: resumed with this one');
+  }
+
+  /** This worker's configuration of the destination failed and another version took over: stop fetching its jobs. */
+  private async stopTaking(): Promise<void> {
+    if (this.superseded) return;
+    this.superseded = true;
+    this.log.error({ configHash: this.hash, code: ErrorCodes.CONFIG_SUPERSEDED },
+      'this worker runs a superseded configuration of this destination (it failed, and a worker with another configuration resumed it): it takes none of its jobs until restarted with the current configuration or `leadrelay resume`');
+    await this.worker?.pause(true);
+  }
+
+  /** Pauses for a configuration failure, unless this worker's configuration was superseded; then it stops taking jobs. */
+  private async pauseForConfiguration(reason: string, remediation: string): Promise<boolean> {
+    const outcome = await this.options.relay.control(this.d.id).pauseForConfiguration({ by: 'configuration', reason, remediation, configHash: this.hash, at: new Date().toISOString() });
+    if (outcome === 'paused') return true;
+    await this.stopTaking();
+    return false;
   }
 
   private redact(text: string): string {
@@ -272,7 +321,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     if (error instanceof ThrottledError) this.log.warn({ leadId, throttledSince: job.data.throttledSince }, 'throttled longer than retry.maxThrottleWait: counting it as a failed attempt');
 
     if (outcome.kind === 'paused') {
-      await relay.pause(this.d.id, { by: 'configuration', reason: logLine.error, remediation: serialized.remediation, configHash: configHash(this.d) });
+      if (!(await this.pauseForConfiguration(logLine.error, serialized.remediation))) return this.release(job, token, logLine);
       await relay.leads.recordAttempt(leadId, this.d.id, record('paused', { attempts: job.attemptsMade }), entry());
       this.log.error({ ...logLine, remediation: serialized.remediation }, 'delivery attempt');
       this.emit('destination-paused', { destination: this.d.id, reason: serialized.message, remediation: serialized.remediation });
@@ -312,6 +361,13 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     return thrown;
   }
 
+  /** Back to waiting without using an attempt, for a worker of the current configuration. */
+  private async release(job: Job<DeliveryJobData>, token: string | undefined, logLine: object): Promise<Error> {
+    await job.moveToWait(token);
+    this.log.warn({ ...logLine, outcome: 'released' }, 'configuration failure with a superseded configuration: lead left for a worker with the current one');
+    return new WaitingError();
+  }
+
   /**
    * Several different leads in a row got the same endpoint status (404, 410…): the address is wrong
    * for every lead. Pause as a configuration failure, keep this lead, and queue the earlier ones of
@@ -326,7 +382,10 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const failure = streakFailure(this.d, { ...last, message: scrubCustomerData(last.message, job.data.lead) }, streak.length);
     const control = relay.control(this.d.id);
     await control.setLastError(failure);
-    await relay.pause(this.d.id, { by: 'configuration', reason: failure.message, remediation: failure.remediation, configHash: configHash(this.d) });
+    if (!(await this.pauseForConfiguration(failure.message, failure.remediation))) {
+      await control.clearRejections();
+      return this.release(job, token, { leadId, status: last.status });
+    }
     await control.clearRejections();
     await relay.leads.recordAttempt(leadId, this.d.id, { ...record('paused', { attempts: job.attemptsMade }), remediation: failure.remediation }, entry('paused'));
     let requeued = 0;
@@ -348,6 +407,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
    * are aborted and the deliveries go back to waiting for another worker, without using an attempt.
    */
   async close(timeoutMs = 30_000): Promise<void> {
+    clearInterval(this.pauseCheck);
     if (!this.worker) return;
     const worker = this.worker;
     const closing = (async () => {

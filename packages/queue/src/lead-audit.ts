@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { KeySpace } from './key-space.js';
+import { hashTag, type KeySpace } from './key-space.js';
 import type { RedisClient } from './redis-connection.js';
 import { queuesInRedis, readQueueSnapshot } from './queue-snapshot.js';
 import { scanKeys } from './scan-keys.js';
@@ -116,20 +116,18 @@ export class LeadAudit {
     // 1. Lead hashes: which destinations each accepted lead went to and what its records say.
     const byDestination = new Map<string, Pending[]>();
     const seen = new Set<string>();
-    const head = this.keys.lead('');
     const batchSize = this.options.batchSize ?? 500;
-    for await (const batch of scanKeys(this.redis, `${head}*`, batchSize)) {
-      const fresh = batch.filter((k) => !seen.has(k));
+    for await (const batch of scanKeys(this.redis, this.keys.leadPattern(), batchSize)) {
+      const fresh = batch.filter((k) => !seen.has(k) && this.keys.leadIdOfKey(k) !== undefined);
       for (const k of fresh) seen.add(k);
-      for (let i = 0; i < fresh.length; i += batchSize) {
-        const chunk = fresh.slice(i, i + batchSize);
-        const rows = await (this.redis as AuditRedis).leadrelayAuditLeads(chunk.length, ...chunk) as (number | string)[][];
-        rows.forEach((row, j) => {
+      for (const chunk of await this.readLeads(fresh, batchSize)) {
+        chunk.rows.forEach((row, j) => {
+          const key = chunk.keys[j]!;
           if (Number(row[0]) !== 1) {
-            seen.delete(chunk[j]!);
+            seen.delete(key);
             return;
           }
-          const leadId = chunk[j]!.slice(head.length);
+          const leadId = this.keys.leadIdOfKey(key)!;
           const destinations = parseList(row[1]);
           const states = String(row[3] ?? '').split(',');
           destinations.forEach((d, n) => {
@@ -192,6 +190,23 @@ export class LeadAudit {
     };
   }
 
+  /**
+   * READ_LEADS over `keys`, at most `batchSize` per call. A script's keys must share a slot: in the
+   * spread layout the keys are grouped by lead shard, and the groups are read concurrently.
+   */
+  private async readLeads(keys: string[], batchSize: number): Promise<{ keys: string[]; rows: (number | string)[][] }[]> {
+    const groups = new Map<string, string[]>();
+    for (const k of keys) {
+      const tag = this.keys.spread ? hashTag(k) : '';
+      let g = groups.get(tag);
+      if (!g) groups.set(tag, (g = []));
+      g.push(k);
+    }
+    const chunks: string[][] = [];
+    for (const g of groups.values()) for (let i = 0; i < g.length; i += batchSize) chunks.push(g.slice(i, i + batchSize));
+    return Promise.all(chunks.map(async (chunk) => ({ keys: chunk, rows: await (this.redis as AuditRedis).leadrelayAuditLeads(chunk.length, ...chunk) as (number | string)[][] })));
+  }
+
   /** One lead's bucket from a fresh read of its record and its job's state; `gone` when the lead expired meanwhile. */
   private async recheck(p: Pending): Promise<AuditBucket | 'gone'> {
     const [[accepted, raw], state] = await Promise.all([
@@ -215,7 +230,7 @@ export class LeadAudit {
   private async jobState(destination: string, jobId: string): Promise<string> {
     let q = this.queues.get(destination);
     if (!q) {
-      q = new Queue(this.keys.queueName(destination), { connection: this.redis, prefix: this.keys.bullPrefix });
+      q = new Queue(this.keys.queueName(destination), { connection: this.redis, prefix: this.keys.bullPrefix(this.keys.queueName(destination)) });
       q.on('error', () => undefined);
       this.queues.set(destination, q);
     }

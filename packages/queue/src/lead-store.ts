@@ -17,8 +17,9 @@ const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
  * that lost its job lock (event-loop stall, Redis restart) may finish its stale attempt after the job's
  * new owner delivered it, and its failure must not turn the lead back into `retrying` for good. The
  * attempt still goes into the timeline. A delivered or dead outcome is counted (total and hourly
- * bucket) only when the record changes into it, so a repeated delivery is not counted twice. All keys
- * share the `{prefix}` hash tag (one Cluster slot).
+ * bucket) only when the record changes into it, so a repeated delivery is not counted twice. In the
+ * single-slot layout this is one script; spread, the lead's keys and the destination's are in two slots,
+ * so RECORD_LEAD_PART runs first and RECORD_DESTINATION_PART is told its outcome.
  * An attempt (an entry) also feeds the destination's health in the same round trip: a delivered one
  * sets `lastSuccessAt` and ends a rejection streak; a failed one (retrying, dead) counts in the
  * hourly failed-attempt bucket; both append to `recent`, the last RECENT_OUTCOMES outcomes as
@@ -28,7 +29,7 @@ const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
  * ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit, bucket ttl, entry
  * outcome ('' = none), attempt time (ISO-8601), recent outcomes kept.
  */
-const RECORD_ATTEMPT = `
+const RECORD_LEAD_PART = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local previous = nil
 if current then
@@ -37,16 +38,20 @@ if current then
 end
 local keep = previous == 'delivered' and ARGV[3] ~= 'delivered'
 if not keep then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if (ARGV[3] == 'delivered' or ARGV[3] == 'dead') and previous ~= ARGV[3] then
-  redis.call('INCR', KEYS[3])
-  redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
-end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('RPUSH', KEYS[2], ARGV[5])
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+`;
+
+/** Needs `previous` (the record's state before, or nil); KEYS 3–6 and ARGV as above. */
+const RECORD_DESTINATION_PART = `
+if (ARGV[3] == 'delivered' or ARGV[3] == 'dead') and previous ~= ARGV[3] and not keep then
+  redis.call('INCR', KEYS[3])
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
 end
 local mark = nil
 if ARGV[8] == 'delivered' then
@@ -62,7 +67,24 @@ if mark then
   local recent = (redis.call('HGET', KEYS[5], 'recent') or '') .. mark
   redis.call('HSET', KEYS[5], 'recent', string.sub(recent, -tonumber(ARGV[10])))
 end
+`;
+
+const RECORD_ATTEMPT = `${RECORD_LEAD_PART}${RECORD_DESTINATION_PART}
 return keep and 0 or 1
+`;
+
+/** Spread layout, step 1: KEYS lead hash, timeline; answers {written 0/1, previous state or ''}. */
+const RECORD_ATTEMPT_LEAD = `${RECORD_LEAD_PART}
+return {keep and 0 or 1, previous or ''}
+`;
+
+/** Spread layout, step 2: KEYS the counters and destination hash (3–6 of RECORD_ATTEMPT), ARGV as RECORD_ATTEMPT's plus the previous state. */
+const RECORD_ATTEMPT_DESTINATION = `
+local KEYS = {false, false, KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local previous = ARGV[11] ~= '' and ARGV[11] or nil
+local keep = ARGV[12] == '0'
+${RECORD_DESTINATION_PART}
+return 1
 `;
 
 const QUEUED = JSON.stringify({ state: 'queued', attempts: 0 } satisfies DeliveryRecord);
@@ -124,6 +146,8 @@ type ScriptedRedis = RedisClient & {
   leadrelayBegin(...args: string[]): Promise<unknown>;
   leadrelayCommit(...args: string[]): Promise<unknown>;
   leadrelayRecordAttempt(...args: string[]): Promise<unknown>;
+  leadrelayRecordAttemptLead(...args: string[]): Promise<unknown>;
+  leadrelayRecordAttemptDestination(...args: string[]): Promise<unknown>;
 };
 
 /** Registers LeadRelay's scripts on a client (EVALSHA with a cached script, like BullMQ's own). */
@@ -132,6 +156,8 @@ export function defineLeadScripts(redis: RedisClient): void {
   redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN_SCRIPT });
   redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT_SCRIPT });
   redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 6, lua: RECORD_ATTEMPT });
+  redis.defineCommand('leadrelayRecordAttemptLead', { numberOfKeys: 2, lua: RECORD_ATTEMPT_LEAD });
+  redis.defineCommand('leadrelayRecordAttemptDestination', { numberOfKeys: 4, lua: RECORD_ATTEMPT_DESTINATION });
 }
 
 /**
@@ -175,8 +201,12 @@ export class LeadStore {
    * dedupe window). False when it already was (a concurrent post of the same lead won).
    */
   async commit(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): Promise<boolean> {
-    const { keys, args } = this.commitCall(leadId, at, dedupe);
-    return Number(await (this.redis as ScriptedRedis).leadrelayCommit(...keys, ...args)) === 1;
+    // Spread, a renamed lead (same content past the dedupe window) may live in another slot than its content's dedupe entry.
+    const apart = dedupe !== undefined && !this.keys.sameSlot(this.keys.lead(leadId), dedupe.key);
+    const { keys, args } = this.commitCall(leadId, at, apart ? undefined : dedupe);
+    const first = Number(await (this.redis as ScriptedRedis).leadrelayCommit(...keys, ...args)) === 1;
+    if (apart) await this.redis.set(dedupe.key, leadId, 'PX', dedupe.windowMs, 'NX');
+    return first;
   }
 
   /** KEYS and ARGV of COMMIT_SCRIPT for `commit` (also run inside the single-trip accept script). */
@@ -212,12 +242,27 @@ export class LeadStore {
   async recordAttempt(leadId: string, destination: string, record: DeliveryRecord, entry?: AttemptEntry, at = Date.now()): Promise<boolean> {
     const outcome = record.state === 'dead' ? 'dead' : 'delivered';
     const hour = Math.floor(at / 3_600_000);
-    const written = await (this.redis as ScriptedRedis).leadrelayRecordAttempt(this.keys.lead(leadId), this.keys.timeline(leadId),
-      this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, hour),
-      this.keys.destination(destination), this.keys.counter(destination, 'failed', hour),
-      `d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
-      String(COUNTER_BUCKET_TTL_SECONDS), entry?.outcome ?? '', entry?.at ?? new Date(at).toISOString(), String(RECENT_OUTCOMES));
+    const leadKeys = [this.keys.lead(leadId), this.keys.timeline(leadId)];
+    const destinationKeys = [this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, hour),
+      this.keys.destination(destination), this.keys.counter(destination, 'failed', hour)];
+    const args = [`d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
+      String(COUNTER_BUCKET_TTL_SECONDS), entry?.outcome ?? '', entry?.at ?? new Date(at).toISOString(), String(RECENT_OUTCOMES)];
+    const redis = this.redis as ScriptedRedis;
+    if (this.keys.sameSlot(leadKeys[0]!, destinationKeys[2]!)) return Number(await redis.leadrelayRecordAttempt(...leadKeys, ...destinationKeys, ...args)) === 1;
+    // Two slots: the lead's record first (it is what status and the audit read), then the destination's counters and health.
+    const [written, previous] = await redis.leadrelayRecordAttemptLead(...leadKeys, ...args) as [number, string];
+    await redis.leadrelayRecordAttemptDestination(...destinationKeys, ...args, previous);
     return Number(written) === 1;
+  }
+
+  /**
+   * Adds an entry to a lead's timeline without touching any delivery record (work done for the lead that
+   * is not a delivery to a destination, such as a source's write-back). Only while the timeline exists,
+   * so it keeps the lead's expiry.
+   */
+  async appendTimeline(leadId: string, entry: AttemptEntry): Promise<void> {
+    const key = this.keys.timeline(leadId);
+    await this.redis.multi().rpushx(key, JSON.stringify(entry)).ltrim(key, -TIMELINE_LIMIT, -1).exec();
   }
 
   async getRecord(leadId: string, destination: string): Promise<DeliveryRecord | undefined> {

@@ -20,7 +20,7 @@ export interface QueueSnapshot {
  * instead of one per job. Waiting jobs of a paused queue count as `paused`.
  */
 export async function readQueueSnapshot(redis: RedisClient, keys: KeySpace, destination: string): Promise<QueueSnapshot> {
-  const base = `${keys.bullPrefix}:${keys.queueName(destination)}`;
+  const base = `${keys.bullPrefix(keys.queueName(destination))}:${keys.queueName(destination)}`;
   const replies = await redis.multi()
     .hget(`${base}:meta`, 'paused')
     .lrange(`${base}:wait`, 0, -1)
@@ -53,12 +53,11 @@ export async function readQueueSnapshot(redis: RedisClient, keys: KeySpace, dest
 /** Ids of every destination that has a BullMQ queue under this prefix, configured or not. */
 export async function queuesInRedis(redis: RedisClient, keys: KeySpace): Promise<string[]> {
   const found = new Set<string>();
-  const head = `${keys.bullPrefix}:`;
-  for await (const batch of scanKeys(redis, `${head}*:meta`)) {
+  for await (const batch of scanKeys(redis, keys.queueMetaPattern())) {
     for (const key of batch) {
-      const id = key.slice(head.length, -':meta'.length);
       // A job's own keys can end in `:meta` too when its lead id does; queue names are destination ids.
-      if (/^[a-z][a-z0-9-]*$/.test(id)) found.add(id);
+      const id = keys.queueOfMetaKey(key);
+      if (id) found.add(id);
     }
   }
   return [...found].sort();

@@ -1,11 +1,14 @@
+import { queuesInRedis } from './queue-snapshot.js';
+import { IntakeDurability, parseDurability } from './intake-durability.js';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import { ErrorCodes, type Lead, type LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
 import { DestinationControl, holdInForce, type DestinationHealth, type PauseInfo } from './destination-control.js';
 import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
-import { KeySpace } from './key-space.js';
+import { KeySpace, type KeyLayout } from './key-space.js';
 import { LeadStore } from './lead-store.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
+import { RedisKeyLocks } from './redis-key-locks.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
 import { SingleTripAccept } from './single-trip-accept.js';
 
@@ -31,6 +34,8 @@ export interface RelayOptions {
   redis?: RedisClient;
   /** Told about connection errors (e.g. to log them); they are otherwise silent. */
   onConnectionError?: (err: Error) => void;
+  /** Key layout; default `spread` with `redis.cluster`, else `single-slot` (see KeySpace). */
+  keyLayout?: KeyLayout;
 }
 
 /** Name of the BullMQ custom backoff every delivery job uses (see packages/delivery backoff). */
@@ -54,9 +59,10 @@ export class Relay {
   private readonly queues = new Map<string, Queue>();
   private flow?: FlowProducer;
   private readonly singleTrip: SingleTripAccept;
+  private durable?: IntakeDurability;
 
   constructor(readonly config: LeadRelayConfig, options: RelayOptions = {}) {
-    this.keys = new KeySpace(config.redis.prefix);
+    this.keys = new KeySpace(config.redis.prefix, { layout: options.keyLayout ?? defaultKeyLayout(config) });
     this.redis = options.redis ?? createRedisConnection(config.redis, options.role ?? 'fail-fast');
     this.ownsRedis = !options.redis;
     // Connection errors surface through the commands that fail (503, a CLI message); without a
@@ -64,6 +70,12 @@ export class Relay {
     if (this.ownsRedis) this.redis.on('error', (err: Error) => options.onConnectionError?.(err));
     this.leads = new LeadStore(this.redis, this.keys, config.leads.retention);
     this.singleTrip = new SingleTripAccept(this.redis, this.leads);
+  }
+
+  /** What a 202 waits for (`intake.durability`), on this Relay's connection: the one accept writes on. */
+  get durability(): IntakeDurability {
+    this.durable ??= new IntakeDurability(this.redis, parseDurability(this.config.intake?.durability ?? 'none'), this.config.intake?.durabilityTimeout ?? 2000);
+    return this.durable;
   }
 
   destination(id: string): ResolvedDestination {
@@ -75,9 +87,14 @@ export class Relay {
   /** The BullMQ queue of a destination (one per destination, created on first use). */
   queue(destinationId: string): Queue<DeliveryJobData> {
     this.destination(destinationId);
+    return this.bullQueue(destinationId);
+  }
+
+  /** The queue of a configured destination or of an orphan one (a destination removed from the config). */
+  private bullQueue(destinationId: string): Queue<DeliveryJobData> {
     let q = this.queues.get(destinationId);
     if (!q) {
-      q = new Queue(this.keys.queueName(destinationId), { connection: this.redis, prefix: this.keys.bullPrefix });
+      q = new Queue(this.keys.queueName(destinationId), { connection: this.redis, prefix: this.keys.bullPrefix(this.keys.queueName(destinationId)) });
       q.on('error', () => { /* surfaced by the command that failed */ });
       this.queues.set(destinationId, q);
     }
@@ -94,22 +111,34 @@ export class Relay {
    * already delivered, by a worker that died before it could complete the job, is not sent again).
    */
   async preflight(destinationId: string, leadId: string, now = Date.now()): Promise<Preflight> {
-    const results = await this.redis.pipeline()
-      .hget(this.keys.destination(destinationId), 'throttledUntil')
-      .hget(this.keys.lead(leadId), `d:${destinationId}`)
-      .exec();
-    for (const [err] of results ?? []) if (err) throw err;
-    const hold = results?.[0]?.[1];
-    const record = results?.[1]?.[1];
-    const heldUntil = holdInForce(hold as string | null, now);
+    let hold: string | null;
+    let record: string | null;
+    if (this.keys.spread) {
+      // Two slots (possibly two masters): two commands, sent together.
+      [hold, record] = await Promise.all([this.redis.hget(this.keys.destination(destinationId), 'throttledUntil'), this.redis.hget(this.keys.lead(leadId), `d:${destinationId}`)]);
+    } else {
+      const results = await this.redis.pipeline()
+        .hget(this.keys.destination(destinationId), 'throttledUntil')
+        .hget(this.keys.lead(leadId), `d:${destinationId}`)
+        .exec();
+      for (const [err] of results ?? []) if (err) throw err;
+      hold = results?.[0]?.[1] as string | null;
+      record = results?.[1]?.[1] as string | null;
+    }
+    const heldUntil = holdInForce(hold, now);
     return {
       ...(heldUntil ? { heldUntil } : {}),
-      ...(record ? { record: JSON.parse(record as string) as DeliveryRecord } : {}),
+      ...(record ? { record: JSON.parse(record) as DeliveryRecord } : {}),
     };
   }
 
   rollingQuota(destinationId: string, name: string, limit: number, windowMs: number): RedisRollingQuota {
     return new RedisRollingQuota(this.redis, this.keys.quota(destinationId, name), limit, windowMs);
+  }
+
+  /** Key locks of one destination, shared by every worker process (all in the destination's slot). */
+  keyLocks(destinationId: string, name: string): RedisKeyLocks {
+    return new RedisKeyLocks(this.redis, (key) => this.keys.keyLock(destinationId, name, key));
   }
 
   jobOptions(d: ResolvedDestination, leadId: string): JobsOptions {
@@ -129,7 +158,9 @@ export class Relay {
    * Stores a lead for every destination its `match` takes, before answering, in three steps:
    * write the lead hash (or find it was accepted already), add the jobs, mark it accepted. On a single
    * Redis the three run in one script (one round trip, see SingleTripAccept); on a Cluster, where the
-   * keys live in different slots, they are three round trips. Any
+   * lead and each destination's queue live in different slots (spread layout), they are three round
+   * trips, the adds sent together. A lead whose post stopped after its hash was written is finished by
+   * LeadRepair (`leadrelay audit --repair`) if the client does not post it again. Any
    * failure midway can be retried with the same lead without duplicating: the lead hash never
    * overwrites a worker's progress, job ids are deterministic (an existing job is not added again),
    * and the lead only counts as accepted once every job is in Redis.
@@ -169,14 +200,20 @@ export class Relay {
     return { id: lead.id, duplicate: !first, destinations: matchedIds };
   }
 
-  /** One job per destination; several are added in one transaction (BullMQ flow), one is a plain add. */
-  private async enqueue(lead: Lead, destinations: ResolvedDestination[]): Promise<void> {
+  /**
+   * One job per destination. In the single-slot layout several are added in one transaction (BullMQ
+   * flow); spread, each queue is in its own slot, so each gets its own add (sent together): a failure
+   * midway leaves some jobs, and the retried post (or LeadRepair) adds the rest under the same ids.
+   */
+  async enqueue(lead: Lead, destinations: ResolvedDestination[]): Promise<void> {
     const data: DeliveryJobData = { lead };
-    if (destinations.length === 1) {
+    if (this.keys.spread) {
+      await Promise.all(destinations.map((d) => this.queue(d.id).add('deliver', data, this.jobOptions(d, lead.id))));
+    } else if (destinations.length === 1) {
       const d = destinations[0]!;
       await this.queue(d.id).add('deliver', data, this.jobOptions(d, lead.id));
     } else if (destinations.length > 1) {
-      this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.keys.bullPrefix });
+      this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.keys.bullPrefix('') });
       await this.flow.addBulk(destinations.map((d) => ({ name: 'deliver', queueName: this.keys.queueName(d.id), data, opts: this.jobOptions(d, lead.id) })));
     }
   }
@@ -247,8 +284,11 @@ export class Relay {
     return Promise.all(this.config.destinations.map((d) => this.stats(d.id)));
   }
 
-  private destinationsFor(filter?: string): ResolvedDestination[] {
-    return filter ? [this.destination(filter)] : this.config.destinations;
+  /** The destinations a dlq command works on; a filter may name an orphan queue (a destination removed from the config). */
+  private async destinationsFor(filter?: string): Promise<{ id: string }[]> {
+    if (!filter) return this.config.destinations;
+    if (!this.config.destinations.some((d) => d.id === filter) && (await queuesInRedis(this.redis, this.keys)).includes(filter)) return [{ id: filter }];
+    return [this.destination(filter)];
   }
 
   /**
@@ -257,8 +297,8 @@ export class Relay {
    */
   async deadLetters(options: { destination?: string; leadId?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    for (const d of this.destinationsFor(options.destination)) {
-      const failedKey = `${this.keys.bullPrefix}:${this.keys.queueName(d.id)}:failed`;
+    for (const d of await this.destinationsFor(options.destination)) {
+      const failedKey = this.keys.queueKey(this.keys.queueName(d.id), 'failed');
       let ids: string[];
       if (options.leadId) {
         const id = this.keys.jobId(d.id, options.leadId);
@@ -269,7 +309,7 @@ export class Relay {
       for (let i = 0; i < ids.length; i += DEAD_LETTER_BATCH) {
         const chunk = ids.slice(i, i + DEAD_LETTER_BATCH);
         const pipeline = this.redis.pipeline();
-        for (const id of chunk) pipeline.hmget(`${this.keys.bullPrefix}:${this.keys.queueName(d.id)}:${id}`, 'data', 'atm', 'attemptsMade', 'finishedOn', 'timestamp', 'failedReason');
+        for (const id of chunk) pipeline.hmget(this.keys.queueKey(this.keys.queueName(d.id), id), 'data', 'atm', 'attemptsMade', 'finishedOn', 'timestamp', 'failedReason');
         const rows = (await pipeline.exec()) ?? [];
         for (const [err, row] of rows) {
           if (err) throw err;
@@ -294,7 +334,7 @@ export class Relay {
   async replay(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
     let n = 0;
     for (const dl of await this.deadLetters(options)) {
-      const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
+      const job = await this.bullQueue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
       if (!job) continue;
       // The record first: once the job is back in the queue a worker may fail it again at once, and that
       // outcome must not be overwritten by this `queued`.
@@ -312,7 +352,7 @@ export class Relay {
   async purge(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
     let n = 0;
     for (const dl of await this.deadLetters(options)) {
-      const job = await this.queue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
+      const job = await this.bullQueue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
       if (!job) continue;
       await job.remove();
       n++;
@@ -335,6 +375,11 @@ export class Relay {
     await this.flow?.close().catch(() => undefined);
     if (this.ownsRedis) await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** A Redis Cluster spreads LeadRelay's keys over its masters; a single Redis keeps them in one slot (one-script accept). */
+export function defaultKeyLayout(config: LeadRelayConfig): KeyLayout {
+  return config.redis.cluster && config.redis.cluster.length > 0 ? 'spread' : 'single-slot';
 }
 
 /** Latest attempts looked at for `failing`, and how many of them must exist before it can show. */

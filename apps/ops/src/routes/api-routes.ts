@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN } from '@leadrelay/core';
-import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
+import { maskDeadLetter, maskStatus, OrphanQueues, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
 
@@ -43,6 +43,15 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   };
 
   app.get('/destinations', async () => Promise.all(relay.config.destinations.map((d) => destinationView(relay, d.id))));
+  // Queues of destinations removed from (or renamed in) the config that still hold leads, with counts per state.
+  app.get('/orphan-queues', async () => {
+    const orphans = new OrphanQueues(relay);
+    try {
+      return await orphans.list();
+    } finally {
+      await orphans.close();
+    }
+  });
 
   app.get<{ Params: { id: string } }>('/destinations/:id', { preHandler: destinationKnown }, async (req) => {
     return destinationDetail(relay, req.params.id);
