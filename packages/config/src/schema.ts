@@ -132,6 +132,9 @@ export const configSchema = z.object({
   leads: z.object({
     retention: durationOr('30d', 'How long lead status and attempt timelines are kept.'),
   }).strict().prefault({}),
+  deadLetters: z.object({
+    retention: durationOr('90d', 'How long a dead-lettered delivery is kept for `dlq list` / `dlq replay` (the lead\'s status is kept as long); then it is deleted.'),
+  }).strict().prefault({}),
   alerts: z.object({
     webhookUrl: zHttpUrl().refine((u) => checkOutboundUrl(u, false) === undefined, 'must be https; plain http is allowed only for loopback hosts')
       .optional().describe('Standard Webhooks-signed POST for each alert, when set (https; plain http only to loopback).'),

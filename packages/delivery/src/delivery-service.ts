@@ -3,6 +3,7 @@ import { ErrorCodes, type SecretRedactor } from '@leadrelay/core';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
 import { OrphanQueues, Relay, UnknownDestinationError, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
+import { DeadLetterSweeper } from './dead-letter-sweeper.js';
 import { DestinationWorker, type DestinationWorkerEvents } from './destination-worker.js';
 
 export interface DeliveryServiceOptions {
@@ -20,6 +21,7 @@ export interface DeliveryServiceOptions {
 export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
   readonly relay: Relay;
   readonly workers: DestinationWorker[] = [];
+  private sweeper?: DeadLetterSweeper;
 
   constructor(private readonly options: DeliveryServiceOptions) {
     super();
@@ -43,6 +45,10 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
       await w.start();
       this.workers.push(w);
     }
+    this.sweeper = new DeadLetterSweeper({
+      relay: this.relay, logger: this.options.logger, destinations: this.workers.map((w) => w.destinationId), retentionMs: config.deadLetters.retention,
+    });
+    this.sweeper.start();
     this.options.logger.info({ destinations: this.workers.map((w) => w.destinationId) }, 'delivering');
     await this.warnAboutOrphans();
   }
@@ -64,7 +70,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
 
   /** SIGTERM path: stop taking jobs, give active ones `timeoutMs` in total, then release them. */
   async stop(timeoutMs = this.options.config.worker.shutdownTimeout): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close(timeoutMs)));
+    await Promise.all([...this.workers.map((w) => w.close(timeoutMs)), this.sweeper?.stop()]);
     await this.relay.close();
   }
 }

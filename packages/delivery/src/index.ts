@@ -3,3 +3,4 @@ export * from './batcher.js';
 export * from './call-gate.js';
 export * from './destination-worker.js';
 export * from './delivery-service.js';
+export * from './dead-letter-sweeper.js';

@@ -13,6 +13,17 @@ export const RECENT_OUTCOMES = 20;
 const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
 
 /**
+ * Sets a key's TTL unless it already has a longer one: a lead with a dead delivery is kept as long as
+ * its dead letter (`deadLetters.retention`), and a later update elsewhere must not shorten that.
+ * (EXPIRE … GT needs Redis 7.)
+ */
+const EXTEND_TTL = `
+local function extendTtl(key, seconds)
+  if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
+end
+`;
+
+/**
  * Records one attempt. A `delivered` record is only ever replaced by another `delivered` one: a worker
  * that lost its job lock (event-loop stall, Redis restart) may finish its stale attempt after the job's
  * new owner delivered it, and its failure must not turn the lead back into `retrying` for good. The
@@ -29,7 +40,7 @@ const COUNTER_BUCKET_TTL_SECONDS = 49 * 3600;
  * ARGV: field, record, state, ttl seconds, entry ('' = none), timeline limit, bucket ttl, entry
  * outcome ('' = none), attempt time (ISO-8601), recent outcomes kept.
  */
-const RECORD_LEAD_PART = `
+const RECORD_LEAD_PART = `${EXTEND_TTL}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local previous = nil
 if current then
@@ -38,11 +49,11 @@ if current then
 end
 local keep = previous == 'delivered' and ARGV[3] ~= 'delivered'
 if not keep then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+extendTtl(KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('RPUSH', KEYS[2], ARGV[5])
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  extendTtl(KEYS[2], ARGV[4])
 end
 `;
 
@@ -94,7 +105,7 @@ const SKIPPED = JSON.stringify({ state: 'skipped', attempts: 0 } satisfies Deliv
  * KEYS: lead hash, dedupe key (the lead hash again when the client gave an id).
  * ARGV: dedupe?, lead JSON, receivedAt, testLead, destinations, skipped, ttl, then field/record pairs.
  */
-export const BEGIN_SCRIPT = `
+export const BEGIN_SCRIPT = `${EXTEND_TTL}
 if ARGV[1] == '1' then
   local prior = redis.call('GET', KEYS[2])
   if prior then return {'prior', prior} end
@@ -106,7 +117,7 @@ if accepted[1] then
 end
 redis.call('HSET', KEYS[1], 'lead', ARGV[2], 'receivedAt', ARGV[3], 'testLead', ARGV[4], 'destinations', ARGV[5], 'skipped', ARGV[6])
 for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[1], ARGV[7])
+extendTtl(KEYS[1], ARGV[7])
 return {'new', false}
 `;
 
@@ -163,15 +174,20 @@ export function defineLeadScripts(redis: RedisClient): void {
 /**
  * Lead status in Redis: the lead hash (`lead`, `receivedAt`, `destinations`, `skipped`,
  * `accepted`, one `d:<destination>` record each) and the attempt timeline. Both expire after
- * `leads.retention` from their last update.
+ * `leads.retention` from their last update, or after `deadLetters.retention` from a delivery's death
+ * if that is later: while a dead letter is kept, so is the status that explains it.
  */
 export class LeadStore {
-  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly retentionMs: number) {
+  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly retentionMs: number, private readonly deadRetentionMs = retentionMs) {
     defineLeadScripts(redis);
   }
 
   private get retentionSeconds(): number {
     return Math.max(1, Math.ceil(this.retentionMs / 1000));
+  }
+
+  private get deadRetentionSeconds(): number {
+    return Math.max(this.retentionSeconds, Math.ceil(this.deadRetentionMs / 1000));
   }
 
   /**
@@ -225,6 +241,14 @@ export class LeadStore {
     await this.redis.hset(this.keys.lead(leadId), 'warnings', JSON.stringify(warnings));
   }
 
+  /** Says delivered at a destination whose delivered job outlived the lead's record (Relay.accept), keeping a delivered record's detail. */
+  async markDelivered(leadId: string, destinationId: string): Promise<void> {
+    const key = this.keys.lead(leadId);
+    const current = await this.redis.hget(key, `d:${destinationId}`);
+    if (current && (JSON.parse(current) as DeliveryRecord).state === 'delivered') return;
+    await this.redis.hset(key, `d:${destinationId}`, JSON.stringify({ state: 'delivered', attempts: 1 } satisfies DeliveryRecord));
+  }
+
   /** The accepted lead's matched destinations, or undefined when this id was never accepted. */
   async acceptedDestinations(leadId: string): Promise<string[] | undefined> {
     const [accepted, destinations] = await this.redis.hmget(this.keys.lead(leadId), 'accepted', 'destinations');
@@ -245,7 +269,8 @@ export class LeadStore {
     const leadKeys = [this.keys.lead(leadId), this.keys.timeline(leadId)];
     const destinationKeys = [this.keys.counter(destination, outcome), this.keys.counter(destination, outcome, hour),
       this.keys.destination(destination), this.keys.counter(destination, 'failed', hour)];
-    const args = [`d:${destination}`, JSON.stringify(record), record.state, String(this.retentionSeconds), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
+    const ttl = record.state === 'dead' ? this.deadRetentionSeconds : this.retentionSeconds;
+    const args = [`d:${destination}`, JSON.stringify(record), record.state, String(ttl), entry ? JSON.stringify(entry) : '', String(TIMELINE_LIMIT),
       String(COUNTER_BUCKET_TTL_SECONDS), entry?.outcome ?? '', entry?.at ?? new Date(at).toISOString(), String(RECENT_OUTCOMES)];
     const redis = this.redis as ScriptedRedis;
     if (this.keys.sameSlot(leadKeys[0]!, destinationKeys[2]!)) return Number(await redis.leadrelayRecordAttempt(...leadKeys, ...destinationKeys, ...args)) === 1;

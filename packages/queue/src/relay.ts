@@ -9,6 +9,7 @@ import { KeySpace, type KeyLayout } from './key-space.js';
 import { LeadStore } from './lead-store.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
 import { RedisKeyLocks } from './redis-key-locks.js';
+import { clearFinishedJob, finishedJobCall } from './finished-job.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
 import { SingleTripAccept } from './single-trip-accept.js';
 
@@ -68,7 +69,7 @@ export class Relay {
     // Connection errors surface through the commands that fail (503, a CLI message); without a
     // listener ioredis would also print every reconnect failure to stderr.
     if (this.ownsRedis) this.redis.on('error', (err: Error) => options.onConnectionError?.(err));
-    this.leads = new LeadStore(this.redis, this.keys, config.leads.retention);
+    this.leads = new LeadStore(this.redis, this.keys, config.leads.retention, config.deadLetters.retention);
     this.singleTrip = new SingleTripAccept(this.redis, this.leads);
   }
 
@@ -178,7 +179,7 @@ export class Relay {
     // A new lead on a single Redis: every step below in one round trip (the same steps, in one script).
     // A lead with warnings (rare) keeps them beside it before it is accepted: that takes the step-by-step path.
     const oneTrip = this.singleTrip.available && !options.warnings?.length
-      ? await this.singleTrip.accept(lead, now, matchedIds, skipped, matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id) })), dedupe)
+      ? await this.singleTrip.accept(lead, now, matchedIds, skipped, matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id), finished: finishedJobCall(this.keys, d.id, lead.id) })), dedupe)
       : undefined;
     if (oneTrip?.outcome === 'accepted') return { id: lead.id, duplicate: !oneTrip.first, destinations: matchedIds };
     let begun = oneTrip ?? await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key);
@@ -195,9 +196,21 @@ export class Relay {
     if (begun.outcome === 'duplicate') return { id: lead.id, duplicate: true, destinations: begun.destinations };
 
     if (options.warnings && options.warnings.length > 0) await this.leads.setWarnings(lead.id, options.warnings);
-    await this.enqueue(lead, matched);
+    await this.enqueue(lead, await this.withoutDelivered(lead.id, matched));
     const first = await this.leads.commit(lead.id, now, dedupe);
     return { id: lead.id, duplicate: !first, destinations: matchedIds };
+  }
+
+  /**
+   * The destinations whose job is not already delivered under this lead's id (see FINISHED_JOB_SCRIPT:
+   * a dead job left behind by an expired record is removed, so the add queues the lead again).
+   */
+  private async withoutDelivered(leadId: string, destinations: ResolvedDestination[]): Promise<ResolvedDestination[]> {
+    const finished = await Promise.all(destinations.map((d) => clearFinishedJob(this.redis, this.keys, d.id, leadId)));
+    const delivered = destinations.filter((_, i) => finished[i] === 'delivered');
+    // Spread, the lead hash is in another slot than the queue: its record is written here.
+    if (this.keys.spread) await Promise.all(delivered.map((d) => this.leads.markDelivered(leadId, d.id)));
+    return destinations.filter((_, i) => finished[i] !== 'delivered');
   }
 
   /**

@@ -1,13 +1,15 @@
 import { createRequire } from 'node:module';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { Lead } from '@leadrelay/core';
+import { FINISHED_JOB_SCRIPT } from './finished-job.js';
 import { BEGIN_SCRIPT, COMMIT_SCRIPT, parseBeginResult, type BeginResult, type LeadStore, type ScriptCall } from './lead-store.js';
 import type { RedisClient } from './redis-connection.js';
 
-/** A destination's queue and the options its delivery job is added with. */
+/** A destination's queue, the options its delivery job is added with, and FINISHED_JOB_SCRIPT's keys and args for it. */
 export interface FanOutTarget {
   queue: Queue;
   opts: JobsOptions;
+  finished: { keys: string[]; args: string[] };
 }
 
 /** What the single-trip accept answers: BEGIN_SCRIPT's outcome when it was not `new`, else whether this call accepted the lead first. */
@@ -37,12 +39,13 @@ function loadBullScript(): BullScript | undefined {
 }
 
 /**
- * BEGIN_SCRIPT, BullMQ's job insertion once per destination, and COMMIT_SCRIPT in one Lua script, so
+ * BEGIN_SCRIPT, FINISHED_JOB_SCRIPT and BullMQ's job insertion once per destination, and COMMIT_SCRIPT in one Lua script, so
  * accepting a new lead costs one Redis round trip instead of three. Each piece runs as a local
  * function with its own KEYS and ARGV, unchanged, so the steps and their order are exactly those of
  * the three-trip path (and as safe to retry after a failure midway); only the trips are saved.
- * KEYS: begin's, commit's, then 9 per destination (BullMQ's). ARGV: #begin keys, #commit keys,
- * #destinations, #begin args, #commit args, begin's args, commit's args, then 3 per destination.
+ * KEYS: begin's (the lead hash first), commit's, then 4 + 9 per destination (FINISHED_JOB_SCRIPT's,
+ * BullMQ's). ARGV: #begin keys, #commit keys, #destinations, #begin args, #commit args, begin's args,
+ * commit's args, then 2 + 3 per destination.
  */
 function composeScript(bull: BullScript): string {
   return `
@@ -51,6 +54,9 @@ ${BEGIN_SCRIPT}
 end
 local function leadrelayCommit(KEYS, ARGV)
 ${COMMIT_SCRIPT}
+end
+local function leadrelayFinishedJob(KEYS, ARGV)
+${FINISHED_JOB_SCRIPT}
 end
 local function bullmqAddStandardJob(KEYS, ARGV)
 ${bull.content}
@@ -65,8 +71,15 @@ local begun = leadrelayBegin(slice(KEYS, 1, kb), slice(ARGV, 6, ab))
 if begun[1] ~= 'new' then return begun end
 local k, a = kb + kc + 1, 6 + ab + ac
 for i = 1, nd do
-  local id = bullmqAddStandardJob(slice(KEYS, k, ${bull.keys}), slice(ARGV, a, 3))
-  if type(id) == 'number' and id < 0 then return redis.error_reply('LEADRELAY_ADD_JOB ' .. id) end
+  local fk = slice(KEYS, k, 4)
+  fk[5] = KEYS[1]
+  local finished = leadrelayFinishedJob(fk, slice(ARGV, a, 2))
+  k = k + 4
+  a = a + 2
+  if finished ~= 'delivered' then
+    local id = bullmqAddStandardJob(slice(KEYS, k, ${bull.keys}), slice(ARGV, a, 3))
+    if type(id) == 'number' and id < 0 then return redis.error_reply('LEADRELAY_ADD_JOB ' .. id) end
+  end
   k = k + ${bull.keys}
   a = a + 3
 end
@@ -112,10 +125,10 @@ export class SingleTripAccept {
     const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe);
     const keys: string[] = [...begin.keys, ...commit.keys];
     const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(inserts.length), String(begin.args.length), String(commit.args.length), ...begin.args, ...commit.args];
-    for (const insert of inserts) {
-      keys.push(...(insert.slice(0, 9) as string[]));
-      argv.push(...(insert.slice(9) as (string | Buffer)[]));
-    }
+    inserts.forEach((insert, i) => {
+      keys.push(...targets[i]!.finished.keys, ...(insert.slice(0, 9) as string[]));
+      argv.push(...targets[i]!.finished.args, ...(insert.slice(9) as (string | Buffer)[]));
+    });
     const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, ...argv) as unknown[];
     if (reply[0] === 'accepted') return { outcome: 'accepted', first: Number(reply[1]) === 1 };
     return parseBeginResult(reply) as SingleTripResult;
