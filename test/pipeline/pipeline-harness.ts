@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
-import { DeliveryService } from '@leadrelay/delivery';
+import { DeliveryService, type DeliveryServiceOptions } from '@leadrelay/delivery';
 import { LeadRelayMetrics, silentLogger } from '@leadrelay/observability';
 import { Relay } from '@leadrelay/queue';
 import { uniquePrefix } from '../helpers/index.js';
@@ -43,8 +43,8 @@ export class Pipeline {
     this.relay = new Relay(config);
   }
 
-  async startWorkers(only?: string[]): Promise<DeliveryService> {
-    this.service = new DeliveryService({ config: this.config, logger: silentLogger, metrics: this.metrics, lockDurationMs: 2000, ...(only ? { only } : {}) });
+  async startWorkers(only?: string[], options: Partial<DeliveryServiceOptions> = {}): Promise<DeliveryService> {
+    this.service = new DeliveryService({ config: this.config, logger: silentLogger, metrics: this.metrics, lockDurationMs: 2000, ...(only ? { only } : {}), ...options });
     await this.service.start();
     return this.service;
   }

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   CONFIGURATION: 'LR_CONFIGURATION',
   /** Credentials are wrong: the destination is paused. */
   AUTHENTICATION: 'LR_AUTHENTICATION',
+  /** A delivery was interrupted more often than `maxStalledCount` (its workers died or stalled while sending it): dead-lettered. */
+  STALLED_LIMIT: 'LR_STALLED_LIMIT',
   /** A worker shut down mid-call: the delivery went back to waiting without using an attempt. */
   SHUTDOWN_ABORTED: 'LR_SHUTDOWN_ABORTED',
   /** A worker's configuration of a destination failed and a worker with another configuration resumed it: this worker takes none of its jobs. */

@@ -15,6 +15,10 @@ export interface DeliveryServiceOptions {
   only?: string[];
   /** See DestinationWorkerOptions.lockDurationMs (default 30 s). */
   lockDurationMs?: number;
+  /** See DestinationWorkerOptions.maxStalledCount (default 100). */
+  maxStalledCount?: number;
+  /** See DestinationWorkerOptions.stalledIntervalMs. */
+  stalledIntervalMs?: number;
 }
 
 /** Every destination worker of one process, started and stopped together. */
@@ -39,6 +43,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
       const w = new DestinationWorker({
         relay: this.relay, destination: d, logger: this.options.logger, metrics: this.options.metrics, redactor: this.options.redactor,
         placeholder: config.defaults.placeholder, network: config.network, lockDurationMs: this.options.lockDurationMs ?? config.worker.lockDuration,
+        maxStalledCount: this.options.maxStalledCount, stalledIntervalMs: this.options.stalledIntervalMs,
       });
       w.on('destination-paused', (e) => this.emit('destination-paused', e));
       w.on('dead-lettered', (e) => this.emit('dead-lettered', e));

@@ -33,6 +33,8 @@ export interface DestinationWorkerOptions {
    * configuration was superseded (see README, rolling deploys).
    */
   pauseCheckIntervalMs?: number;
+  /** Times a delivery may be taken back from a worker that died or stalled with it before it is dead (default 100). */
+  maxStalledCount?: number;
 }
 
 /** Events a DestinationWorker emits for alerts. */
@@ -146,7 +148,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       ...(limiter ? { limiter } : {}),
       lockDuration,
       stalledInterval: this.options.stalledIntervalMs ?? Math.min(lockDuration, MAX_STALLED_INTERVAL_MS),
-      maxStalledCount: MAX_STALLED_COUNT,
+      maxStalledCount: this.options.maxStalledCount ?? MAX_STALLED_COUNT,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
           (err as WithDelay | undefined)?.retryDelayMs ?? jitteredBackoff(attemptsMade, this.d.retry),
@@ -159,11 +161,12 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     }, every);
     this.pauseCheck.unref();
     this.worker.on('error', (err) => this.log.error({ err: this.redact(err.message) }, 'worker error'));
-    this.worker.on('failed', (job) => {
-      const record = job?.id ? this.pendingDead.get(job.id) : undefined;
-      if (!record) return;
-      this.pendingDead.delete(job!.id!);
-      record().catch((e: Error) => this.log.error({ err: e.message, leadId: job!.data.lead.id }, 'could not record a dead-lettered delivery'));
+    this.worker.on('failed', (job, error) => {
+      if (!job?.id) return;
+      // Our own dead outcome (onFailed) left its record to write; anything else BullMQ decided itself.
+      const record = this.pendingDead.get(job.id) ?? (() => this.recordStalledLimit(job, error));
+      this.pendingDead.delete(job.id);
+      record().catch((e: Error) => this.log.error({ err: e.message, leadId: job.data.lead.id }, 'could not record a dead-lettered delivery'));
     });
   }
 
@@ -281,6 +284,30 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     metrics.deliveryDuration.observe({ destination: this.d.id }, ms / 1000);
     this.log.info({ leadId, attempt, outcome: 'delivered', durationMs: Math.round(ms), remoteId, ...(warnings?.length ? { warnings: warnings.length } : {}) }, 'delivery attempt');
     this.log.debug({ leadId, customer: job.data.lead.customer }, 'delivered lead');
+  }
+
+  /**
+   * BullMQ failed the job without our processor deciding it: it was taken back from dead or stalled
+   * workers more than maxStalledCount times. Without this its record would still say queued or retrying
+   * while it sits among the dead letters, and nobody would be alerted.
+   */
+  private async recordStalledLimit(job: Job<DeliveryJobData>, error: Error): Promise<void> {
+    const { relay, metrics } = this.options;
+    const leadId = job.data.lead.id;
+    const now = new Date();
+    const limit = this.options.maxStalledCount ?? MAX_STALLED_COUNT;
+    const serialized: SerializedDeliveryError = {
+      kind: 'transient', code: ErrorCodes.STALLED_LIMIT,
+      message: `The delivery was interrupted more than ${limit} time(s): the workers sending it died or stalled (BullMQ: ${error.message})`,
+      remediation: 'Look for worker restarts (out of memory, a crash loop, an event loop blocked longer than worker.lockDuration) in the worker logs; once fixed, `leadrelay dlq replay`.',
+    };
+    const errors = keepFirstAndLast([...(job.data.errors ?? []), { ...serialized, at: now.toISOString(), attempt: job.attemptsMade }], ERRORS_KEPT);
+    await job.updateData({ ...job.data, errors }).catch(() => undefined);
+    await relay.leads.recordAttempt(leadId, this.d.id, { state: 'dead', attempts: job.attemptsMade, lastError: serialized.message, remediation: serialized.remediation },
+      { destination: this.d.id, attempt: job.attemptsMade, at: now.toISOString(), outcome: 'dead', durationMs: 0, error: serialized.message, code: serialized.code });
+    metrics.deliveries.inc({ destination: this.d.id, outcome: 'dead' });
+    this.log.error({ leadId, code: serialized.code, outcome: 'dead', remediation: serialized.remediation }, serialized.message);
+    this.emit('dead-lettered', { leadId, destination: this.d.id, error: serialized });
   }
 
   /** Applies a failed attempt's outcome to Redis and returns what to throw so BullMQ does the right thing with the job. */
