@@ -37,6 +37,9 @@ export interface DestinationWorkerOptions {
   maxStalledCount?: number;
 }
 
+/** BullMQ's failedReason when it fails a job itself: "job stalled (or started) more than allowable limit". */
+const BULLMQ_LIMIT_FAILURE = /more than allowable limit/;
+
 /** Events a DestinationWorker emits for alerts. */
 export interface DestinationWorkerEvents {
   'destination-paused': [{ destination: string; reason: string; remediation: string }];
@@ -163,9 +166,12 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     this.worker.on('error', (err) => this.log.error({ err: this.redact(err.message) }, 'worker error'));
     this.worker.on('failed', (job, error) => {
       if (!job?.id) return;
-      // Our own dead outcome (onFailed) left its record to write; anything else BullMQ decided itself.
-      const record = this.pendingDead.get(job.id) ?? (() => this.recordStalledLimit(job, error));
+      // Our own dead outcome (onFailed) left its record to write. 'failed' also fires for every retried
+      // attempt; only BullMQ's own stalled/started limits fail a job without our processor deciding it.
+      const record = this.pendingDead.get(job.id)
+        ?? (BULLMQ_LIMIT_FAILURE.test(error.message) ? () => this.recordStalledLimit(job, error) : undefined);
       this.pendingDead.delete(job.id);
+      if (!record) return;
       record().catch((e: Error) => this.log.error({ err: e.message, leadId: job.data.lead.id }, 'could not record a dead-lettered delivery'));
     });
   }
