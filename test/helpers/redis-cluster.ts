@@ -69,12 +69,26 @@ export class RedisCluster {
     return lines.filter((f) => f[2]!.includes('slave')).map((f) => ({ port: portOf(f[1]!), masterPort: byId.get(f[3]!)! }));
   }
 
-  /** `CLUSTER FAILOVER` on a replica (the coordinated kind: it catches up with its master first); resolves once it is a master. */
+  /**
+   * `CLUSTER FAILOVER` on a replica (the coordinated kind: it catches up with its master first); resolves once it
+   * is a master. Redis aborts a coordinated failover the replica could not finish in 5 s (a loaded machine), so it
+   * is asked again every 6 s, and with FORCE (no handshake with the master, as when the master is unreachable) in
+   * the second half of the timeout.
+   */
   async failover(replicaPort: number, timeoutMs = 30_000): Promise<void> {
-    cli(['-p', String(replicaPort), 'cluster', 'failover']);
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let askedAt = 0;
     while (!/role:master/.test(cli(['-p', String(replicaPort), 'info', 'replication']))) {
       if (Date.now() > deadline) throw new Error(`replica ${replicaPort} did not take over in ${timeoutMs} ms`);
+      if (Date.now() - askedAt > 6_000) {
+        try {
+          cli(['-p', String(replicaPort), 'cluster', 'failover', ...(Date.now() - started > timeoutMs / 2 ? ['force'] : [])]);
+        } catch (err) {
+          if (askedAt === 0) throw err; // a re-ask may meet the previous failover still in progress
+        }
+        askedAt = Date.now();
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     await this.waitUntilOk(timeoutMs);
