@@ -21,14 +21,8 @@ describe('a delivery BullMQ fails for stalling too often', () => {
     await receiver.stop();
   });
 
-  it('is recorded dead with LR_STALLED_LIMIT and a remediation, listed in the dead letters and announced', async () => {
-    const service = await p.startWorkers(undefined, { maxStalledCount: 0, stalledIntervalMs: 300 });
-    const announced: Array<{ leadId: string; destination: string }> = [];
-    service.on('dead-lettered', (e) => announced.push(e));
-    receiver.delayNext(1, 60_000);
-    const { id } = await p.relay.accept(marketplaceLead(), { clientId: true });
-
-    // Wait until the worker is inside its call, then take its lock away as a worker that died would lose it.
+  /** Waits until the worker is inside its call, then takes its lock away as a worker that died would lose it. */
+  async function takeLockOfActiveDelivery(): Promise<void> {
     const queue = p.relay.queue('hook');
     let jobId: string | undefined;
     const deadline = Date.now() + 10_000;
@@ -43,6 +37,30 @@ describe('a delivery BullMQ fails for stalling too often', () => {
     } finally {
       redis.disconnect();
     }
+  }
+
+  it('shows in stats as active (stalled) until the stalled check takes it back', async () => {
+    await p.startWorkers(undefined, { stalledIntervalMs: 60_000 });
+    receiver.delayNext(1, 60_000);
+    await p.relay.accept(marketplaceLead(), { clientId: true });
+    const deadline = Date.now() + 10_000;
+    while ((await p.relay.stats('hook')).active === 0) {
+      if (Date.now() > deadline) throw new Error('the delivery never became active');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(await p.relay.stats('hook'), 'a delivery with its worker alive').toMatchObject({ active: 1, stalled: 0 });
+    await takeLockOfActiveDelivery();
+    expect(await p.relay.stats('hook'), 'the same delivery once its worker lost it').toMatchObject({ active: 1, stalled: 1 });
+  });
+
+  it('is recorded dead with LR_STALLED_LIMIT and a remediation, listed in the dead letters and announced', async () => {
+    const service = await p.startWorkers(undefined, { maxStalledCount: 0, stalledIntervalMs: 300 });
+    const announced: Array<{ leadId: string; destination: string }> = [];
+    service.on('dead-lettered', (e) => announced.push(e));
+    receiver.delayNext(1, 60_000);
+    const { id } = await p.relay.accept(marketplaceLead(), { clientId: true });
+
+    await takeLockOfActiveDelivery();
 
     const s = await p.waitForState(id, 'hook', ['dead'], 15_000);
     expect(s.deliveries.hook?.remediation).toMatch(/worker logs/);

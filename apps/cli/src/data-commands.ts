@@ -45,7 +45,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       const sources = ctx.json() ? '' : await sourcesText(relay);
       const pct = (r: number | undefined) => (r === undefined ? undefined : `${Math.round(r * 100)}%`);
       const shaped = stats.map((s) => ({
-        destination: s.destination, type: s.type, state: s.state, waiting: s.waiting, active: s.active, delayed: s.delayed,
+        destination: s.destination, type: s.type, state: s.state, waiting: s.waiting, active: s.active, stalled: s.stalled, delayed: s.delayed,
         delivered: s.delivered, dead: s.dead,
         deliveredLastHour: s.deliveredLastHour, deliveredLastDay: s.deliveredLastDay,
         failedAttemptsLastHour: s.failedAttemptsLastHour, failedAttemptsLastDay: s.failedAttemptsLastDay,
@@ -61,7 +61,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       // Queues of destinations no longer in the config: in the same array (--json), marked `configured: false`.
       const orphanRows = orphans.map((o) => ({ destination: o.queue, configured: false, state: 'orphaned', waiting: o.counts.waiting + o.counts.paused, active: o.counts.active, delayed: o.counts.delayed, dead: o.counts.failed }));
       const rows = shaped.map((s) => ({
-        ...s, 'ok 1h/24h': `${pct(s.successRateLastHour) ?? '-'} / ${pct(s.successRateLastDay) ?? '-'}`,
+        ...s, active: s.stalled > 0 ? `${s.active} (${s.stalled} stalled)` : s.active, 'ok 1h/24h': `${pct(s.successRateLastHour) ?? '-'} / ${pct(s.successRateLastDay) ?? '-'}`,
         lastSuccess: s.lastSuccessAt, lastError: s.lastError ? `${s.lastErrorAt}  ${s.lastError}` : undefined,
       }));
       print(ctx, [...shaped, ...orphanRows], () => table([...rows, ...orphanRows], ['destination', 'type', 'state', 'waiting', 'active', 'delayed', 'delivered', 'dead', 'ok 1h/24h', 'lastSuccess', 'lastError'])

@@ -74,6 +74,8 @@ export interface DestinationStats {
   state: DestinationState;
   waiting: number;
   active: number;
+  /** Of `active`: jobs whose worker is gone (its lock expired) and that BullMQ's stalled check will move back to waiting. */
+  stalled: number;
   delayed: number;
   delivered: number;
   dead: number;

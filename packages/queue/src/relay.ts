@@ -44,6 +44,8 @@ export const BACKOFF_TYPE = 'leadrelay-jitter';
 
 /** Dead-letter jobs read per round trip by `deadLetters`. */
 const DEAD_LETTER_BATCH = 500;
+/** stats checks the locks of at most this many active jobs (a worker's concurrency rarely comes close). */
+const STALLED_SCAN_LIMIT = 1000;
 
 /** Finished jobs are only kept briefly: the lead hash is the record of what happened. */
 const REMOVE_ON_COMPLETE = { age: 3600, count: 5000 };
@@ -266,12 +268,27 @@ export class Relay {
     return values.map((v) => Number(v ?? 0));
   }
 
+  /**
+   * Active jobs whose worker lock is gone: their worker died (SIGKILL, OOM, lost host) and BullMQ's stalled check
+   * has not yet moved them back to waiting. Checks at most STALLED_SCAN_LIMIT active jobs, since it is one EXISTS each.
+   */
+  private async stalledCount(queueName: string): Promise<number> {
+    const ids = await this.redis.lrange(this.keys.queueKey(queueName, 'active'), 0, STALLED_SCAN_LIMIT - 1);
+    if (ids.length === 0) return 0;
+    // One EXISTS per key: in the spread layout a queue's keys still share one slot, so a pipeline is fine on a cluster.
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.exists(this.keys.queueKey(queueName, `${id}:lock`));
+    const results = (await pipeline.exec()) ?? [];
+    return results.filter(([error, exists]) => !error && Number(exists) === 0).length;
+  }
+
   async stats(destinationId: string): Promise<DestinationStats> {
     const d = this.destination(destinationId);
     const q = this.queue(d.id);
     const hour = Math.floor(Date.now() / 3_600_000);
-    const [counts, health, delivered, dHourly, xHourly, fHourly] = await Promise.all([
+    const [counts, stalled, health, delivered, dHourly, xHourly, fHourly] = await Promise.all([
       q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+      this.stalledCount(d.id),
       this.health(d.id),
       this.redis.get(this.keys.counter(d.id, 'delivered')),
       this.hourlyCounts(d.id, 'delivered', 24, hour), this.hourlyCounts(d.id, 'dead', 24, hour), this.hourlyCounts(d.id, 'failed', 24, hour),
@@ -284,7 +301,7 @@ export class Relay {
     return {
       destination: d.id, type: d.type, state: view.state,
       waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
-      active: counts.active ?? 0, delayed: counts.delayed ?? 0, delivered: Number(delivered ?? 0), dead: counts.failed ?? 0,
+      active: counts.active ?? 0, stalled, delayed: counts.delayed ?? 0, delivered: Number(delivered ?? 0), dead: counts.failed ?? 0,
       ...view.fields,
       deliveredLastHour: dHour, deliveredLastDay: dDay, deadLastHour: xHourly.at(-1) ?? 0, deadLastDay: sum(xHourly),
       failedAttemptsLastHour: fHour, failedAttemptsLastDay: fDay,

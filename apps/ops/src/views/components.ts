@@ -33,6 +33,7 @@ th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bo
 th { font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-running, .outcome-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
 .state-failing { color: var(--bad); font-weight: 600; }
+.stalled { white-space: nowrap; }
 .state-throttled, .outcome-throttled, .outcome-retrying, .outcome-retried, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
 .muted { color: var(--muted); } .error { color: var(--bad); } .notice { padding: .5rem .8rem; border: 1px solid var(--line); border-left: 4px solid var(--accent); margin: 0 0 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; } dt { font-weight: 600; } dd { margin: 0; }
@@ -93,6 +94,13 @@ export function stateLabel(s: Pick<DestinationStats, 'state' | 'throttledUntil'>
 }
 
 /** A 0..1 rate as a whole percentage; a dash when there was nothing to rate. */
+/** Active jobs, with how many of them lost their worker (stalled: BullMQ moves them back to waiting shortly). */
+export function activeCount(s: Pick<DestinationStats, 'active' | 'stalled'>): SafeHtml {
+  return s.stalled > 0
+    ? html`${s.active} <span class="state-failing stalled" title="their worker stopped; BullMQ's stalled check moves them back to waiting">(${s.stalled} stalled)</span>`
+    : html`${s.active}`;
+}
+
 export function percent(rate: number | undefined): SafeHtml {
   return rate === undefined ? html`<span class="muted">–</span>` : html`${Math.round(rate * 100)}%`;
 }

@@ -1,7 +1,7 @@
 import type { DeadLetter } from '@leadrelay/queue';
 import type { DestinationDetail } from '../destination-view.js';
 import { html, seg, type SafeHtml } from '../safe-html.js';
-import { layout, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
+import { activeCount, layout, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
 import { bulkActions, deadLetterTable } from './dead-letter-table.js';
 
 /** One destination: its state and why, what to fix, its queue and recent outcomes, pause/resume, its dead letters. */
@@ -37,7 +37,7 @@ ${notice(message)}
 <h2>Queue</h2>
 <table>
   <thead><tr><th scope="col" class="num">Waiting</th><th scope="col" class="num">Active</th><th scope="col" class="num">Delayed</th><th scope="col" class="num">Delivered (total)</th><th scope="col" class="num">Dead</th></tr></thead>
-  <tbody><tr><td class="num">${d.waiting}</td><td class="num">${d.active}</td><td class="num">${d.delayed}</td><td class="num">${d.delivered}</td><td class="num">${d.dead}</td></tr></tbody>
+  <tbody><tr><td class="num">${d.waiting}</td><td class="num">${activeCount(d)}</td><td class="num">${d.delayed}</td><td class="num">${d.delivered}</td><td class="num">${d.dead}</td></tr></tbody>
 </table>
 <table>
   <thead><tr><th scope="col"></th><th scope="col" class="num">Last hour</th><th scope="col" class="num">Last 24 hours</th></tr></thead>

@@ -1,6 +1,6 @@
 import { html, seg, type SafeHtml } from '../safe-html.js';
 import type { DestinationView } from '../destination-view.js';
-import { layout, percent, stateLabel, time } from './components.js';
+import { activeCount, layout, percent, stateLabel, time } from './components.js';
 
 /** Every destination at a glance: state, queue counts, recent outcomes and the last error. */
 export function homePage(destinations: DestinationView[]): SafeHtml {
@@ -14,7 +14,7 @@ export function homePage(destinations: DestinationView[]): SafeHtml {
     <td class="mono">${d.hosts.join(', ')}</td>
     <td>${stateLabel(d)}</td>
     <td class="num">${d.waiting}</td>
-    <td class="num">${d.active}</td>
+    <td class="num">${activeCount(d)}</td>
     <td class="num">${d.delayed}</td>
     <td class="num">${d.deliveredLastHour} / ${d.deliveredLastDay}</td>
     <td class="num">${d.dead > 0 ? html`<a href="/dlq?destination=${seg(d.destination)}">${d.dead}</a>` : d.dead}</td>
@@ -27,7 +27,7 @@ export function homePage(destinations: DestinationView[]): SafeHtml {
 <h1>Destinations</h1>
 <p>${destinations.length} destination(s); ${paused} paused; ${failing > 0 ? html`<strong class="state-failing">${failing} failing</strong>; ` : ''}${dead > 0 ? html`<a href="/dlq">${dead} dead-lettered deliveries</a>` : 'no dead-lettered deliveries'}.</p>
 <table>
-  <caption class="muted">Delivered, dead and success rate (delivered / delivery attempts): last hour / last 24 hours. Waiting, active, delayed and dead: now. An error shows while no delivery succeeded after it.</caption>
+  <caption class="muted">Delivered, dead and success rate (delivered / delivery attempts): last hour / last 24 hours. Waiting, active, delayed and dead: now; stalled: active deliveries whose worker stopped, back to waiting at the next stalled check. An error shows while no delivery succeeded after it.</caption>
   <thead><tr>
     <th scope="col">Destination</th><th scope="col">Type</th><th scope="col">Host</th><th scope="col">State</th>
     <th scope="col" class="num">Waiting</th><th scope="col" class="num">Active</th><th scope="col" class="num">Delayed</th>
