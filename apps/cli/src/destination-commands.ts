@@ -81,7 +81,7 @@ export function registerDestinationCommands(program: Command, ctx: CommandContex
       await withRelay(ctx, async (relay) => {
         const base = makeTestLead();
         const lead = { ...base, id: base.customer.firstName! };
-        await relay.accept(lead, { clientId: true, only: targets });
+        await relay.accept(lead, { clientId: true, only: targets, origin: 'cli' });
         const bar = progress(ctx.output(), `waiting for ${targets.length} destination(s): done`, targets.length);
         const deadline = Date.now() + timeoutMs;
         const final = (s: string) => s === 'delivered' || s === 'dead' || s === 'paused';

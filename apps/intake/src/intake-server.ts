@@ -47,7 +47,7 @@ const ALLOWED_METHODS: readonly [RegExp, string][] = [
 
 const ACCEPT_REPLY_SCHEMA = {
   type: 'object',
-  properties: { id: { type: 'string' }, duplicate: { type: 'boolean' }, destinations: { type: 'array', items: { type: 'string' } } },
+  properties: { id: { type: 'string' }, duplicate: { type: 'boolean' }, destinations: { type: 'array', items: { type: 'string' } }, mergedFrom: { type: 'string' } },
   required: ['id', 'duplicate', 'destinations'],
 } as const;
 
@@ -188,7 +188,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
         return sendProblem(reply, problem(PROBLEMS.unavailable, `${e.message}. Nothing was queued.`, [], { code: e.code }));
       }
       try {
-        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings }), redisTimeoutMs);
+        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings, origin: 'webhook' }), redisTimeoutMs);
         // A retried post of a stored lead waits too: its 200 then means as much as a 202.
         durable = await withTimeout(relay.durability.wait(), redisTimeoutMs + (config.intake.durabilityTimeout ?? 0));
       } catch (e) {

@@ -11,7 +11,11 @@ export const KEY_TWO = 'intake-key-two-4e8b6d0a2c9f';
  * Three https destinations on a loopback URL (nothing delivers in these tests):
  * `all` takes every lead, `ins-only` only action INS, `contoso` only contoso.* offers and no test leads.
  */
-export function intakeConfig(redisUrl: string, options: { prefix?: string; maxBodyBytes?: number } = {}): LeadRelayConfig {
+/**
+ * `mergeIdentity` false (default): these tests tell one customer's leads apart by their description, so
+ * merging the same customer action (`dedupe.window`, on in a real config) is off unless a test asks for it.
+ */
+export function intakeConfig(redisUrl: string, options: { prefix?: string; maxBodyBytes?: number; mergeIdentity?: boolean } = {}): LeadRelayConfig {
   return parseConfig(`
 redis:
   url: ${redisUrl}
@@ -20,6 +24,7 @@ intake:
   apiKeys: [${KEY_ONE}, ${KEY_TWO}]
   maxBodyBytes: ${options.maxBodyBytes ?? 2048}
   dedupeWindow: 1h
+dedupe: { window: ${options.mergeIdentity ? '7d' : '0s'} }
 destinations:
   - id: all
     type: https

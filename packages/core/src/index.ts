@@ -1,5 +1,6 @@
 export * from './lead.js';
 export * from './lead-id.js';
+export * from './lead-identity.js';
 export * from './duration.js';
 export * from './error-codes.js';
 export * from './retry-schedule.js';

@@ -34,9 +34,21 @@ export interface LeadStatus {
   receivedAt: string;
   testLead: boolean;
   deliveries: Record<string, DeliveryRecord>;
+  /**
+   * Every arrival of this customer action (see `dedupe` in the config), first the lead itself, then each
+   * later one merged into it (its own id, where from, when); absent when it arrived only once.
+   */
+  seenBy?: LeadSighting[];
   /** What intake changed to accept the lead (a default, a truncated value); absent when nothing. */
   warnings?: LeadWarning[];
   timeline: AttemptEntry[];
+}
+
+/** One arrival of a lead: under its own id, from where (`webhook`, `<source type>:<source id>`, `cli`), when. */
+export interface LeadSighting {
+  leadId: string;
+  origin: string;
+  at: string;
 }
 
 /** Data of one BullMQ job: the lead travels with it so a worker needs nothing else. */

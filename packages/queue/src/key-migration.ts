@@ -12,7 +12,7 @@ export interface MigrationReport {
   from: string;
   to: string;
   dryRun: boolean;
-  /** Lead hashes, timelines and dedupe entries. */
+  /** Lead hashes, timelines, dedupe and identity entries. */
   leadKeys: number;
   /** Destination hashes, alerts, counters and quotas. */
   destinationKeys: number;
@@ -82,6 +82,7 @@ export class KeyMigration {
     if ((m = /^lead:(.+)$/.exec(rest))) return { key: to.lead(m[1]!), kind: 'lead' };
     if ((m = /^timeline:(.+)$/.exec(rest))) return { key: to.timeline(m[1]!), kind: 'lead' };
     if ((m = /^dedupe:(.+)$/.exec(rest))) return { key: to.dedupe(m[1]!), kind: 'lead' };
+    if ((m = /^identity:(.+)$/.exec(rest))) return { key: to.identity(m[1]!), kind: 'lead' };
     if ((m = /^dest:([a-z][a-z0-9-]*)$/.exec(rest))) return { key: to.destination(m[1]!), kind: 'destination' };
     if ((m = /^dest:([a-z][a-z0-9-]*):alert:(.+)$/.exec(rest))) return { key: to.alert(m[1]!, m[2]!), kind: 'destination' };
     if ((m = /^count:([a-z][a-z0-9-]*):(delivered|dead|failed)(?::(\d+))?$/.exec(rest))) {

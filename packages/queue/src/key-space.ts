@@ -100,6 +100,11 @@ export class KeySpace {
     return `${this.leadTag(contentId)}:dedupe:${contentId}`;
   }
 
+  /** String: lead identity key (see leadIdentityKey) → id of the lead it first arrived as, for `dedupe.window`. */
+  identity(identityKey: string): string {
+    return `${this.leadTag(identityKey)}:identity:${identityKey}`;
+  }
+
   /** Hash: a destination's pause reason, throttle deadline and last error. */
   destination(destinationId: string): string {
     return `${this.destinationTag(destinationId)}:dest:${destinationId}`;

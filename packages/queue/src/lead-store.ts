@@ -1,7 +1,7 @@
 import type { Lead, LeadWarning } from '@leadrelay/core';
 import type { KeySpace } from './key-space.js';
 import type { RedisClient } from './redis-connection.js';
-import type { AttemptEntry, DeliveryRecord, LeadStatus } from './delivery-state.js';
+import type { AttemptEntry, DeliveryRecord, LeadSighting, LeadStatus } from './delivery-state.js';
 
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
@@ -195,14 +195,15 @@ export class LeadStore {
    * id its content was accepted under), else writes the lead hash and its queued/skipped records.
    * Records a worker already wrote are kept (a retried post after a half-failed one).
    */
-  async begin(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string): Promise<BeginResult> {
-    const { keys, args } = this.beginCall(lead, receivedAt, matched, skipped, dedupeKey);
+  async begin(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string, origin?: string): Promise<BeginResult> {
+    const { keys, args } = this.beginCall(lead, receivedAt, matched, skipped, dedupeKey, origin);
     return parseBeginResult(await (this.redis as ScriptedRedis).leadrelayBegin(...keys, ...args));
   }
 
   /** KEYS and ARGV of BEGIN_SCRIPT for `begin` (also run inside the single-trip accept script). */
-  beginCall(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string): ScriptCall {
-    const records: string[] = [];
+  beginCall(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], dedupeKey?: string, origin?: string): ScriptCall {
+    // Set only once (HSETNX, like the records): a retried post from another source does not rename the first.
+    const records: string[] = origin ? ['origin', origin] : [];
     for (const d of matched) records.push(`d:${d}`, QUEUED);
     for (const d of skipped) records.push(`d:${d}`, SKIPPED);
     return {
@@ -253,6 +254,22 @@ export class LeadStore {
   async acceptedDestinations(leadId: string): Promise<string[] | undefined> {
     const [accepted, destinations] = await this.redis.hmget(this.keys.lead(leadId), 'accepted', 'destinations');
     return accepted && destinations ? (JSON.parse(destinations) as string[]) : undefined;
+  }
+
+  /** Whether a lead id was accepted, or only begun (its post is midway, or stopped midway), or is unknown. */
+  async acceptance(leadId: string): Promise<{ state: 'accepted'; destinations: string[] } | { state: 'begun' | 'unknown' }> {
+    const [lead, accepted, destinations] = await this.redis.hmget(this.keys.lead(leadId), 'lead', 'accepted', 'destinations');
+    if (accepted && destinations) return { state: 'accepted', destinations: JSON.parse(destinations) as string[] };
+    return { state: lead ? 'begun' : 'unknown' };
+  }
+
+  /**
+   * Notes on an accepted lead that another arrival of the same customer action (its own id, from
+   * `origin`) was merged into it. Once per arriving id, so a retried post is noted once; the lead
+   * hash keeps its expiry.
+   */
+  async recordSighting(leadId: string, sighting: LeadSighting): Promise<void> {
+    await this.redis.hsetnx(this.keys.lead(leadId), `seen:${sighting.leadId}`, JSON.stringify({ origin: sighting.origin, at: sighting.at }));
   }
 
   async exists(leadId: string): Promise<boolean> {
@@ -313,8 +330,13 @@ export class LeadStore {
       const raw = hash[`d:${d}`];
       deliveries[d] = raw ? (JSON.parse(raw) as DeliveryRecord) : { state: 'queued', attempts: 0 };
     }
+    const seenBy: LeadSighting[] = Object.entries(hash).filter(([f]) => f.startsWith('seen:'))
+      .map(([f, v]) => ({ leadId: f.slice('seen:'.length), ...(JSON.parse(v) as Omit<LeadSighting, 'leadId'>) }))
+      .sort((a, b) => a.at.localeCompare(b.at));
+    if (seenBy.length > 0) seenBy.unshift({ leadId, origin: hash.origin ?? 'unknown', at: hash.receivedAt });
     return {
       id: leadId, receivedAt: hash.receivedAt, testLead: hash.testLead === 'true', deliveries,
+      ...(seenBy.length > 0 ? { seenBy } : {}),
       ...(hash.warnings ? { warnings: JSON.parse(hash.warnings) as LeadWarning[] } : {}),
       timeline: timeline.map((t) => JSON.parse(t) as AttemptEntry),
     };

@@ -1,7 +1,7 @@
 import { queuesInRedis } from './queue-snapshot.js';
 import { IntakeDurability, parseDurability } from './intake-durability.js';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import { ErrorCodes, type Lead, type LeadWarning } from '@leadrelay/core';
+import { ErrorCodes, leadIdentityKey, type Lead, type LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
 import { DestinationControl, holdInForce, type DestinationHealth, type PauseInfo } from './destination-control.js';
 import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
@@ -11,13 +11,35 @@ import { createRedisConnection, type ConnectionRole, type RedisClient } from './
 import { RedisKeyLocks } from './redis-key-locks.js';
 import { clearFinishedJob, finishedJobCall } from './finished-job.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
-import { SingleTripAccept } from './single-trip-accept.js';
+import { SingleTripAccept, type IdentityClaim } from './single-trip-accept.js';
 
 export interface AcceptResult {
   id: string;
   duplicate: boolean;
   /** Destinations the lead was queued for (its `match` took it). */
   destinations: string[];
+  /** Set when this arrival was the same customer action as the accepted lead `id` and merged into it: the id it came with. */
+  mergedFrom?: string;
+}
+
+/** What Relay.claimIdentity finds: an accepted lead to merge into, or the identity claim to write once accepted (none: left to its holder). */
+interface ClaimOutcome {
+  merged?: { leadId: string; destinations: string[] };
+  pending?: IdentityClaim;
+}
+
+/** Options of Relay.accept. */
+export interface AcceptOptions {
+  /** True when the lead's id came from its sender (not derived from its content). */
+  clientId: boolean;
+  /** Receive time (default now). */
+  now?: Date;
+  /** Destinations to queue it for regardless of their `match` (test leads from the CLI); skips identity merging. */
+  only?: string[];
+  /** What intake changed to accept it, kept beside the lead. */
+  warnings?: LeadWarning[];
+  /** Where it arrived from (`webhook`, `<source type>:<source id>`), shown in its status. */
+  origin?: string;
 }
 
 /** See Relay.preflight. */
@@ -168,8 +190,14 @@ export class Relay {
    * overwrites a worker's progress, job ids are deterministic (an existing job is not added again),
    * and the lead only counts as accepted once every job is in Redis.
    */
-  async accept(input: Lead, options: { clientId: boolean; now?: Date; only?: string[]; warnings?: LeadWarning[] }): Promise<AcceptResult> {
+  async accept(input: Lead, options: AcceptOptions): Promise<AcceptResult> {
     const now = options.now ?? new Date();
+    const identity = options.only ? undefined : this.identityOf(input);
+    const oneTripPossible = this.singleTrip.available && !options.warnings?.length;
+    // The one-trip script reads the identity itself and answers `identity` when another lead holds it.
+    let claim = identity && !oneTripPossible ? await this.claimIdentity(identity, input.id) : { pending: identity };
+    const merge = (into: { leadId: string; destinations: string[] }) => this.merge(input.id, into, options.origin, now);
+    if (claim.merged) return merge(claim.merged);
     const enabled = this.config.destinations.filter((d) => d.enabled);
     // `only` (test leads from the CLI) names destinations outright, bypassing their match rules.
     const matched = options.only ? enabled.filter((d) => options.only!.includes(d.id)) : enabled.filter((d) => destinationMatches(d, input));
@@ -180,27 +208,73 @@ export class Relay {
     let lead = input;
     // A new lead on a single Redis: every step below in one round trip (the same steps, in one script).
     // A lead with warnings (rare) keeps them beside it before it is accepted: that takes the step-by-step path.
-    const oneTrip = this.singleTrip.available && !options.warnings?.length
-      ? await this.singleTrip.accept(lead, now, matchedIds, skipped, matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id), finished: finishedJobCall(this.keys, d.id, lead.id) })), dedupe)
-      : undefined;
+    const targets = () => matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id), finished: finishedJobCall(this.keys, d.id, lead.id) }));
+    let oneTrip = oneTripPossible ? await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin) : undefined;
+    if (oneTrip?.outcome === 'identity') {
+      claim = await this.resolveHolder(claim.pending!, oneTrip.holder);
+      if (claim.merged) return merge(claim.merged);
+      oneTrip = await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin);
+      if (oneTrip?.outcome === 'identity') throw new Error(`lead identity ${claim.pending?.key} changed hands twice during one accept`);
+    }
     if (oneTrip?.outcome === 'accepted') return { id: lead.id, duplicate: !oneTrip.first, destinations: matchedIds };
-    let begun = oneTrip ?? await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key);
+    let begun = oneTrip ?? await this.leads.begin(lead, now, matchedIds, skipped, dedupe?.key, options.origin);
     if (begun.outcome === 'prior') {
       const destinations = await this.leads.acceptedDestinations(begun.priorId);
       if (destinations) return { id: begun.priorId, duplicate: true, destinations };
-      begun = await this.leads.begin(lead, now, matchedIds, skipped);
+      begun = await this.leads.begin(lead, now, matchedIds, skipped, undefined, options.origin);
     }
     if (begun.outcome === 'stale') {
       // Outside the dedupe window the same content is a new lead (a customer may ask twice): give it its own id.
       lead = { ...input, id: `${input.id}-${now.getTime().toString(36)}` };
-      begun = await this.leads.begin(lead, now, matchedIds, skipped);
+      begun = await this.leads.begin(lead, now, matchedIds, skipped, undefined, options.origin);
     }
     if (begun.outcome === 'duplicate') return { id: lead.id, duplicate: true, destinations: begun.destinations };
 
     if (options.warnings && options.warnings.length > 0) await this.leads.setWarnings(lead.id, options.warnings);
     await this.enqueue(lead, await this.withoutDelivered(lead.id, matched));
     const first = await this.leads.commit(lead.id, now, dedupe);
+    // Claimed only once the lead is accepted (the one-trip script does the same), so a later arrival never merges into a lead that is not.
+    if (claim?.pending) await this.setIdentity(claim.pending, lead.id);
     return { id: lead.id, duplicate: !first, destinations: matchedIds };
+  }
+
+  /** The lead's identity (its key in Redis and how long it holds), or undefined when identity merging does not apply. */
+  private identityOf(lead: Lead): IdentityClaim | undefined {
+    const windowMs = this.config.dedupe.window;
+    if (!(windowMs > 0)) return undefined;
+    const key = leadIdentityKey(lead, { fields: this.config.dedupe.identity, customer: this.config.dedupe.customer });
+    return key ? { key: this.keys.identity(key), windowMs, force: false } : undefined;
+  }
+
+  /**
+   * Whether an earlier arrival of the same customer action holds this identity: `merged` when it is an
+   * accepted lead (this arrival merges into it); else `pending`, the claim to write once this lead is
+   * accepted — forced over a holder that is unknown (expired, or its post never got as far as its
+   * record). A holder that is begun but not yet accepted (a post midway, or one that stopped midway) is
+   * left holding and this lead is accepted on its own: a duplicate in that rare race rather than a
+   * lead merged into one that may never be delivered.
+   */
+  private async claimIdentity(identity: IdentityClaim, leadId: string): Promise<ClaimOutcome> {
+    const holder = await this.redis.get(identity.key);
+    if (holder === null || holder === leadId) return { pending: identity };
+    return this.resolveHolder(identity, holder);
+  }
+
+  private async resolveHolder(identity: IdentityClaim, holder: string): Promise<ClaimOutcome> {
+    const held = await this.leads.acceptance(holder);
+    if (held.state === 'accepted') return { merged: { leadId: holder, destinations: held.destinations } };
+    return held.state === 'unknown' ? { pending: { ...identity, force: true } } : {};
+  }
+
+  /** This arrival (`leadId`) is noted on the lead it merges into, and answered as a duplicate of it. */
+  private async merge(leadId: string, into: { leadId: string; destinations: string[] }, origin: string | undefined, now: Date): Promise<AcceptResult> {
+    await this.leads.recordSighting(into.leadId, { leadId, origin: origin ?? 'unknown', at: now.toISOString() });
+    return { id: into.leadId, duplicate: true, destinations: into.destinations, mergedFrom: leadId };
+  }
+
+  private async setIdentity(identity: IdentityClaim, leadId: string): Promise<void> {
+    if (identity.force) await this.redis.set(identity.key, leadId, 'PX', identity.windowMs);
+    else await this.redis.set(identity.key, leadId, 'PX', identity.windowMs, 'NX');
   }
 
   /**

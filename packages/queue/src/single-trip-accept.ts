@@ -12,8 +12,21 @@ export interface FanOutTarget {
   finished: { keys: string[]; args: string[] };
 }
 
-/** What the single-trip accept answers: BEGIN_SCRIPT's outcome when it was not `new`, else whether this call accepted the lead first. */
-export type SingleTripResult = Exclude<BeginResult, { outcome: 'new' }> | { outcome: 'accepted'; first: boolean };
+/**
+ * A lead identity to write once the lead is accepted (`dedupe` in the config): its key, how long it
+ * holds, and whether it replaces a holder that is gone (`force`) or is only taken when free.
+ */
+export interface IdentityClaim {
+  key: string;
+  windowMs: number;
+  force: boolean;
+}
+
+/**
+ * What the single-trip accept answers: `identity` when another lead holds the lead's identity (nothing
+ * was written), BEGIN_SCRIPT's outcome when it was not `new`, else whether this call accepted the lead first.
+ */
+export type SingleTripResult = Exclude<BeginResult, { outcome: 'new' }> | { outcome: 'accepted'; first: boolean } | { outcome: 'identity'; holder: string };
 
 /** BullMQ's own insertion script for a plain (not delayed, not prioritized, no parent) job: what `Queue.add` runs. */
 interface BullScript {
@@ -43,9 +56,12 @@ function loadBullScript(): BullScript | undefined {
  * accepting a new lead costs one Redis round trip instead of three. Each piece runs as a local
  * function with its own KEYS and ARGV, unchanged, so the steps and their order are exactly those of
  * the three-trip path (and as safe to retry after a failure midway); only the trips are saved.
- * KEYS: begin's (the lead hash first), commit's, then 4 + 9 per destination (FINISHED_JOB_SCRIPT's,
- * BullMQ's). ARGV: #begin keys, #commit keys, #destinations, #begin args, #commit args, begin's args,
- * commit's args, then 2 + 3 per destination.
+ * The lead identity, when one is claimed, is read first (another holder: nothing is written) and set
+ * last, once the lead is accepted.
+ * KEYS: begin's (the lead hash first), commit's, the identity key when claimed, then 4 + 9 per
+ * destination (FINISHED_JOB_SCRIPT's, BullMQ's). ARGV: #begin keys, #commit keys, #destinations,
+ * #begin args, #commit args, identity claim ('' none, 'free' when free, 'force'), its window ms, lead
+ * id, begin's args, commit's args, then 2 + 3 per destination.
  */
 function composeScript(bull: BullScript): string {
   return `
@@ -67,9 +83,19 @@ local function slice(t, from, n)
   return out
 end
 local kb, kc, nd, ab, ac = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local begun = leadrelayBegin(slice(KEYS, 1, kb), slice(ARGV, 6, ab))
+local claim, leadId = ARGV[6], ARGV[8]
+local k, a = kb + kc + 1, 9 + ab + ac
+local identity = nil
+if claim ~= '' then
+  identity = KEYS[k]
+  k = k + 1
+  if claim == 'free' then
+    local holder = redis.call('GET', identity)
+    if holder and holder ~= leadId then return {'identity', holder} end
+  end
+end
+local begun = leadrelayBegin(slice(KEYS, 1, kb), slice(ARGV, 9, ab))
 if begun[1] ~= 'new' then return begun end
-local k, a = kb + kc + 1, 6 + ab + ac
 for i = 1, nd do
   local fk = slice(KEYS, k, 4)
   fk[5] = KEYS[1]
@@ -83,7 +109,10 @@ for i = 1, nd do
   k = k + ${bull.keys}
   a = a + 3
 end
-return {'accepted', leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 6 + ab, ac))}
+local first = leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 9 + ab, ac))
+if claim == 'force' then redis.call('SET', identity, leadId, 'PX', ARGV[7])
+elseif claim == 'free' then redis.call('SET', identity, leadId, 'PX', ARGV[7], 'NX') end
+return {'accepted', first}
 `;
 }
 
@@ -112,7 +141,7 @@ export class SingleTripAccept {
    * Runs begin, every job insert and commit in one script. Undefined when a job would not be a plain
    * insert (BullMQ would use another script): the caller then takes the three-trip path.
    */
-  async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }): Promise<SingleTripResult | undefined> {
+  async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }, identity?: IdentityClaim, origin?: string): Promise<SingleTripResult | undefined> {
     const inserts: unknown[][] = [];
     // As Queue.add does: a queue's first job waits until the queue has written its meta (BullMQ version, event limits).
     for (const t of targets) await queueMeta(t.queue);
@@ -121,16 +150,19 @@ export class SingleTripAccept {
       if (!args) return undefined;
       inserts.push(args);
     }
-    const begin: ScriptCall = this.leads.beginCall(lead, receivedAt, matched, skipped, dedupe?.key);
+    const begin: ScriptCall = this.leads.beginCall(lead, receivedAt, matched, skipped, dedupe?.key, origin);
     const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe);
-    const keys: string[] = [...begin.keys, ...commit.keys];
-    const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(inserts.length), String(begin.args.length), String(commit.args.length), ...begin.args, ...commit.args];
+    const keys: string[] = [...begin.keys, ...commit.keys, ...(identity ? [identity.key] : [])];
+    const claim = identity ? (identity.force ? 'force' : 'free') : '';
+    const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(inserts.length), String(begin.args.length), String(commit.args.length),
+      claim, String(identity?.windowMs ?? ''), lead.id, ...begin.args, ...commit.args];
     inserts.forEach((insert, i) => {
       keys.push(...targets[i]!.finished.keys, ...(insert.slice(0, 9) as string[]));
       argv.push(...targets[i]!.finished.args, ...(insert.slice(9) as (string | Buffer)[]));
     });
     const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, ...argv) as unknown[];
     if (reply[0] === 'accepted') return { outcome: 'accepted', first: Number(reply[1]) === 1 };
+    if (reply[0] === 'identity') return { outcome: 'identity', holder: String(reply[1]) };
     return parseBeginResult(reply) as SingleTripResult;
   }
 }

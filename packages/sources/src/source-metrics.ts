@@ -16,7 +16,7 @@ export class SourceMetrics {
       return;
     }
     this.polls = new Counter({ name: 'leadrelay_source_polls_total', help: 'Polls of each pull source, by outcome (ok, failed, paused, busy)', labelNames: ['source', 'outcome'], registers: [registry] });
-    this.leadsFound = new Counter({ name: 'leadrelay_source_leads_total', help: 'Leads a pull source found, by outcome (accepted, duplicate, invalid, filtered)', labelNames: ['source', 'outcome'], registers: [registry] });
+    this.leadsFound = new Counter({ name: 'leadrelay_source_leads_total', help: 'Leads a pull source found, by outcome (accepted, duplicate, merged into a lead another source brought, invalid, filtered)', labelNames: ['source', 'outcome'], registers: [registry] });
     const lag: Gauge = new Gauge({
       name: 'leadrelay_source_lag_seconds', help: 'Now minus the newest instant up to which the source has been read (read from Redis)', labelNames: ['source'], registers: [registry],
       async collect() {

@@ -226,9 +226,9 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
     const width = this.options.acceptConcurrency ?? 32;
     for (let i = 0; i < taken.length; i += width) {
       const chunk = taken.slice(i, i + width);
-      const results = await Promise.all(chunk.map((lead) => this.options.relay.accept(lead, { clientId: true })));
+      const results = await Promise.all(chunk.map((lead) => this.options.relay.accept(lead, { clientId: true, origin: `${s.type}:${s.id}` })));
       results.forEach((r) => {
-        this.metrics.leadsFound.inc({ source: s.id, outcome: r.duplicate ? 'duplicate' : 'accepted' });
+        this.metrics.leadsFound.inc({ source: s.id, outcome: r.mergedFrom ? 'merged' : r.duplicate ? 'duplicate' : 'accepted' });
         if (!r.duplicate) accepted++;
       });
       // Queued before the page's watermark is committed, so a crash cannot lose a write-back. Duplicates too: a

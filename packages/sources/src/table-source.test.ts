@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { silentLogger } from '@leadrelay/observability';
 import { Relay } from '@leadrelay/queue';
+import { parseJsonLead } from '@leadrelay/core';
 import { Registry } from 'prom-client';
 import { Azurite } from '../../../test/helpers/azurite.js';
 import { closeSources, queuedCount, runPoll } from '../../../test/helpers/source-polls.js';
@@ -187,6 +188,28 @@ describe('MarketplaceLeads table source on Azurite', () => {
     expect(JSON.stringify(health)).not.toContain(Buffer.alloc(64, 1).toString('base64'));
     await service.close();
     await relay.close();
+  }, 60_000);
+});
+
+describe('one record per real lead', () => {
+  it('a row of a lead the webhook already brought merges into it: delivered once, its status lists both arrivals', async () => {
+    const h = await harness('', 200, 100);
+    const fromWebhook = parseJsonLead({
+      leadSource: 'AzureMarketplace-INS|contoso.widget', offerTitle: 'Widget', description: 'posted by Microsoft',
+      customer: { firstName: 'Ada', lastName: 'L7', email: 'ADA7@contoso.com', company: 'Contoso' },
+    });
+    if (!fromWebhook.ok) throw new Error(JSON.stringify(fromWebhook.errors));
+    const webhook = await h.relay.accept(fromWebhook.lead, { clientId: false, origin: 'webhook' });
+    await writeRows(h.client, 0, 10);
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    expect(await queued(h)).toBe(10);
+    expect(await h.relay.status('lead-000007')).toBeUndefined();
+    expect((await h.relay.status(webhook.id))?.seenBy?.map((x) => [x.leadId, x.origin])).toEqual([[webhook.id, 'webhook'], ['lead-000007', 'azure-table:old-table']]);
+    const metrics = await h.registry.metrics();
+    expect(metrics).toContain('leadrelay_source_leads_total{source="old-table",outcome="accepted"} 9');
+    expect(metrics).toContain('leadrelay_source_leads_total{source="old-table",outcome="merged"} 1');
+    await close(h);
   }, 60_000);
 });
 
