@@ -89,8 +89,13 @@ destinations:
     const body = JSON.parse(json.out);
     expect(body).toMatchObject({ id, testLead: false, deliveries: { hook: { state: 'delivered', attempts: 1 }, spare: { state: 'skipped' } } });
     expect(body.timeline[0]).toMatchObject({ destination: 'hook', outcome: 'delivered' });
+    // The same customer action from a table source merges into it: the text lists both arrivals.
+    const again = parseJsonLead({ id: 'row-1', UserDetails: { Email: 'status@contoso.com' }, LeadSource: 'AzureMarketplace-INS|contoso.widget', ActionCode: 'INS' });
+    if (!again.ok) throw new Error('bad lead');
+    expect(await relay.accept(again.lead, { clientId: true, origin: 'azure-table:old' })).toMatchObject({ id, mergedFrom: 'row-1' });
     const text = await cli('status', id, '--config', configPath);
     expect(text.out).toMatch(/hook\s+delivered\s+1/);
+    expect(text.out).toMatch(/arrived from:\n\s+\S+\s+unknown\s+as \S+\n\s+\S+\s+azure-table:old\s+as row-1/);
     const stats = JSON.parse((await cli('stats', '--json', '--config', configPath)).out);
     expect(stats).toEqual(expect.arrayContaining([expect.objectContaining({ destination: 'hook', type: 'https', state: 'running' })]));
     expect(stats.find((s: { destination: string }) => s.destination === 'hook').delivered).toBeGreaterThanOrEqual(1);

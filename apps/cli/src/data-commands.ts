@@ -32,6 +32,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         })),
           ['destination', 'state', 'attempts', 'when', 'remoteId', 'lastError']),
         ...Object.entries(status.deliveries).filter(([, r]) => r.remediation && r.state !== 'delivered').map(([d, r]) => `\n${d}: what to do: ${r.remediation}`),
+        ...(status.seenBy?.length ? ['', 'arrived from:', ...status.seenBy.map((x) => `  ${x.at}  ${x.origin}  as ${x.leadId}`)] : []),
         ...(status.warnings?.length ? ['', 'intake changed the lead to accept it:', ...status.warnings.map((w) => `  ${w.path || '(body)'}: ${w.message}`)] : []),
         ...(timeline.length ? ['', 'attempts:', table(timeline.map((t) => ({ ...t, duration: `${t.durationMs}ms`, warnings: t.warnings?.join('; ') })),
           ['at', 'destination', 'attempt', 'outcome', 'duration', 'error', ...(timeline.some((t) => t.warnings?.length) ? ['warnings'] : [])])] : []),
