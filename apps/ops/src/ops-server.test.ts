@@ -190,6 +190,11 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect(res.body).toMatch(/class="outcome-delivered">delivered<\/td>/);
       expect(res.body).toMatch(/\d+ ms<\/td>/);
       expect(res.body).toContain('Fix and resume hook');
+      expect(res.body).not.toContain('Arrived from');
+      // The same customer action from a pull source merges into it: the page lists both arrivals.
+      const lead = (await p.relay.leads.getLead(pausedLead))!;
+      expect(await p.relay.accept({ ...lead, id: 'row-42' }, { clientId: true, origin: 'azure-table:old-table' })).toMatchObject({ id: pausedLead, mergedFrom: 'row-42' });
+      expect((await get(`/leads/${pausedLead}`)).body).toMatch(/Arrived from<\/dt><dd><ul class="plain"><li><time[^>]*>[^<]*<\/time> unknown as <span class="mono">[^<]+<\/span><\/li><li><time[^>]*>[^<]*<\/time> azure-table:old-table as <span class="mono">row-42<\/span>/);
       const dead = await get(`/leads/${deadLead}`);
       expect(dead.body).toContain('Replay to hook');
       // The lookup form redirects to the lead page; an unknown or malformed id is answered plainly.

@@ -41,6 +41,7 @@ form.inline { display: inline; } button { font: inherit; padding: .2rem .7rem; c
 button.danger { color: var(--bad); } .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0; }
 input[type=text], input[type=search], select { font: inherit; padding: .2rem .4rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; word-break: break-all; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
 `;
 
 export function layout(title: string, body: SafeHtml): SafeHtml {

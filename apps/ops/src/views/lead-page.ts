@@ -38,6 +38,7 @@ ${piiToggle(ctx, `/leads/${seg(status.id)}`)}
   <dt>Received</dt><dd>${time(status.receivedAt)}${status.testLead ? ' (Microsoft test lead)' : ''}</dd>
   ${lead ? html`<dt>Source</dt><dd>${lead.source}-${lead.action} | ${lead.offer}${lead.offerTitle ? html` (${lead.offerTitle})` : ''}</dd>
   <dt>Customer</dt><dd>${name || html`<span class="muted">no name</span>`}${c.company ? html`, ${c.company}` : ''}${c.email ? html`, ${c.email}` : ''}</dd>` : ''}
+  ${status.seenBy?.length ? html`<dt>Arrived from</dt><dd><ul class="plain">${status.seenBy.map((x) => html`<li>${time(x.at)} ${x.origin} as <span class="mono">${x.leadId}</span></li>`)}</ul></dd>` : ''}
 </dl>
 ${destinations.length > 0 ? destinations : html`<p>No destination took this lead.</p>`}`);
 }
