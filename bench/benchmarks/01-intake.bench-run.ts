@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { Relay } from '@leadrelay/queue';
-import { API_KEY, benchConfig, deleteKeys, freePort, marketplaceBody, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
+import { API_KEY, benchConfig, defaultDeliveryAttempts, deleteKeys, freePort, marketplaceBody, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
 import { BenchReport, fmt, mean, median } from '../lib/bench-report.js';
 import type { NodeChild } from '../lib/node-child.js';
 
@@ -106,7 +106,7 @@ async function runOurs(redisUrl: string): Promise<SideRun> {
 async function runBaseline(redisUrl: string): Promise<SideRun> {
   const port = await freePort();
   const prefix = uniquePrefix('bb');
-  const child = startBaseline('baseline intake', 'baseline-intake.mjs', { REDIS_URL: redisUrl, BULL_PREFIX: prefix, QUEUE: DESTINATION, PORT: String(port) });
+  const child = startBaseline('baseline intake', 'baseline-intake.mjs', { REDIS_URL: redisUrl, BULL_PREFIX: prefix, QUEUE: DESTINATION, PORT: String(port), ATTEMPTS: String(defaultDeliveryAttempts()) });
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const queue = new Queue(DESTINATION, { connection, prefix });
   try {

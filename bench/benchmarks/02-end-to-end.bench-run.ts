@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Relay } from '@leadrelay/queue';
 import { WebhookReceiver } from '../../test/fakes/webhook-receiver/index.js';
-import { benchConfig, deleteKeys, freePort, mapLimit, marketplaceLead, pollUntil, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
+import { benchConfig, defaultDeliveryAttempts, deleteKeys, freePort, mapLimit, marketplaceLead, pollUntil, redisCpuReader, startBaseline, startCli, uniquePrefix } from '../lib/bench-env.js';
 import { BenchReport, fmt, mean, median } from '../lib/bench-report.js';
 import type { NodeChild } from '../lib/node-child.js';
 
@@ -126,7 +126,7 @@ async function runBaseline(redisUrl: string): Promise<DrainRun> {
     for (let i = 0; i < leads.length; i += 500) {
       await queue.addBulk(leads.slice(i, i + 500).map((lead) => ({
         name: 'deliver', data: { lead },
-        opts: { jobId: `${DESTINATION}.${lead.id}`, attempts: 12, removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: false },
+        opts: { jobId: `${DESTINATION}.${lead.id}`, attempts: defaultDeliveryAttempts(), removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: false },
       })));
     }
     const preloadMs = performance.now() - t0;

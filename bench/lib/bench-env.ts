@@ -92,6 +92,14 @@ export function startCli(label: string, command: 'worker' | 'intake', cfg: Bench
 }
 
 /** Runs one of bench/children/*.mjs (the hand-written baselines). */
+/**
+ * Attempts of a LeadRelay delivery job with the default retry (as many as `retry.horizon` needs): the
+ * baselines store their jobs with the same, so a stored job costs the same on both sides.
+ */
+export function defaultDeliveryAttempts(): number {
+  return parseConfig('intake: { apiKeys: ["bench-intake-key-0123456789abcdef"] }\ndestinations: [{ id: hook, type: https, url: "https://hooks.example.com/leads" }]\n', 'defaults.yaml', { env: {} }).retry.attempts;
+}
+
 export function startBaseline(label: string, script: string, env: Record<string, string>): NodeChild {
   return new NodeChild(label, [...nodeArgs(), join(CHILDREN_DIR, script)], { cwd: REPO_ROOT, env });
 }
