@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '@leadrelay/config';
 import { orphanLines, orphansIfReachable } from './orphan-commands.js';
 import { CliFailure } from './cli-failure.js';
+import { startLocalDependencies } from './local-dependencies.js';
 import type { CommandContext } from './main.js';
 
 /** Something a long-running command started and must stop on SIGTERM. */
@@ -26,21 +27,28 @@ export async function runUntilSignal(starters: Array<() => Promise<Stoppable>>, 
     process.on('SIGINT', onSignal);
   });
   const parts: Stoppable[] = [];
+  let dependencies: Stoppable | undefined;
   try {
+    dependencies = await options.dependencies?.();
     for (const start of starters) parts.push(await start());
   } catch (e) {
     onSignal();
     await Promise.all(parts.map((p) => p.stop()));
+    await dependencies?.stop();
     throw e;
   }
   await signalled;
   await Promise.all(parts.map((p) => p.stop()));
+  // Only once the workers have drained: they need Redis (and the destinations) to put their jobs back.
+  await dependencies?.stop();
   // Everything is stopped; a call a library would not cancel (jsforce takes no AbortSignal) must not hold the
   // process past the shutdown deadline. The timer is unref'd: a process with nothing left exits at once by itself.
   if (options.exitAfterStop ?? true) setTimeout(() => process.exit(process.exitCode ?? 0), ABANDONED_CALL_GRACE_MS).unref();
 }
 
 export interface RunUntilSignalOptions {
+  /** What the parts need (a local Redis, Azurite, the demo inbox): started before them, stopped after them. Default none. */
+  dependencies?: () => Promise<Stoppable>;
   /** Exit the process shortly after every part stopped, whatever a library still holds open. Default true. */
   exitAfterStop?: boolean;
 }
@@ -76,8 +84,12 @@ export function registerProcessCommands(program: Command, ctx: CommandContext): 
   program.command('ops').description('run the ops server (dashboard + API)')
     .action(async () => runUntilSignal([() => startOpsPart(ctx)]));
 
-  program.command('start').description('intake, worker and ops in one process')
-    .action(async () => runUntilSignal([() => startIntakePart(ctx), () => startWorkerPart(ctx), () => startOpsPart(ctx)]));
+  program.command('start').description('intake, worker and ops in one process; starts a local Redis, Azurite and the demo inbox when the config needs them and none runs')
+    .option('--data-dir <dir>', 'where a Redis or Azurite started here keeps its data', '.leadrelay')
+    .option('--no-local', 'never start Redis, Azurite or the inbox; use what the config points at')
+    .action(async (o: { dataDir: string; local: boolean }) => runUntilSignal([() => startIntakePart(ctx), () => startWorkerPart(ctx), () => startOpsPart(ctx)], {
+      ...(o.local ? { dependencies: () => startLocalDependencies(ctx.config(), { dataDir: o.dataDir, log: (line) => ctx.output().err(`leadrelay start: ${line}`) }) } : {}),
+    }));
 
   program.command('validate').description('check the config; print each problem as file:line:col message')
     .action(async () => {
