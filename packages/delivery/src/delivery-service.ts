@@ -4,6 +4,7 @@ import type { LeadRelayConfig } from '@leadrelay/config';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
 import { OrphanQueues, Relay, UnknownDestinationError, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { DeadLetterSweeper } from './dead-letter-sweeper.js';
+import { LeadRepairSweeper } from './lead-repair-sweeper.js';
 import { DestinationWorker, type DestinationWorkerEvents } from './destination-worker.js';
 
 export interface DeliveryServiceOptions {
@@ -19,6 +20,10 @@ export interface DeliveryServiceOptions {
   maxStalledCount?: number;
   /** See DestinationWorkerOptions.stalledIntervalMs. */
   stalledIntervalMs?: number;
+  /** See LeadRepairSweeperOptions.intervalMs (default 10 min; 0 = never). */
+  repairIntervalMs?: number;
+  /** See LeadRepairSweeperOptions.graceMs (default 60 s). */
+  repairGraceMs?: number;
 }
 
 /** Every destination worker of one process, started and stopped together. */
@@ -26,6 +31,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
   readonly relay: Relay;
   readonly workers: DestinationWorker[] = [];
   private sweeper?: DeadLetterSweeper;
+  private repairer?: LeadRepairSweeper;
 
   constructor(private readonly options: DeliveryServiceOptions) {
     super();
@@ -54,6 +60,11 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
       relay: this.relay, logger: this.options.logger, destinations: this.workers.map((w) => w.destinationId), retentionMs: config.deadLetters.retention,
     });
     this.sweeper.start();
+    this.repairer = new LeadRepairSweeper({
+      relay: this.relay, logger: this.options.logger, intervalMs: this.options.repairIntervalMs,
+      ...(this.options.repairGraceMs === undefined ? {} : { graceMs: this.options.repairGraceMs }),
+    });
+    this.repairer.start();
     this.options.logger.info({ destinations: this.workers.map((w) => w.destinationId) }, 'delivering');
     await this.warnAboutOrphans();
   }
@@ -75,7 +86,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
 
   /** SIGTERM path: stop taking jobs, give active ones `timeoutMs` in total, then release them. */
   async stop(timeoutMs = this.options.config.worker.shutdownTimeout): Promise<void> {
-    await Promise.all([...this.workers.map((w) => w.close(timeoutMs)), this.sweeper?.stop()]);
+    await Promise.all([...this.workers.map((w) => w.close(timeoutMs)), this.sweeper?.stop(), this.repairer?.stop()]);
     await this.relay.close();
   }
 }

@@ -130,6 +130,11 @@ export class KeySpace {
     return `${this.destinationTag(destinationId)}:lock:${destinationId}:${name}:${key}`;
   }
 
+  /** String set only if absent: one process at a time runs a periodic maintenance task (`name`, e.g. `lead-repair`). */
+  maintenanceLock(name: string): string {
+    return `${this.destinationTag('_maintenance')}:maintenance:${name}`;
+  }
+
   /** True when both keys hash to the same slot (always, in the single-slot layout). */
   sameSlot(a: string, b: string): boolean {
     return hashTag(a) === hashTag(b);
