@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
@@ -103,9 +103,13 @@ ${['a', 'b', 'c'].map((d) => `  - { id: ${d}, type: https, url: "${receiver!.url
       throw new UnrecoverableError('HTTP 400');
     }, async () => (await old!.queue('c').getFailedCount()) === LEADS);
     expect(await old!.redis.get(`{${prefix}}:count:c:dead`)).toBe(String(LEADS));
+    // A referral write-back waiting in the sources' own queue must move too (it is work, like a delivery).
+    const writeBacks = new Queue('_writeback', { connection: old!.redis, prefix: old!.keys.bullPrefix('_writeback') });
+    await writeBacks.add('write-back', { leadId: leads[0]!.id, referralId: 'ref-1' }, { jobId: `wb.${leads[0]!.id}` });
+    await writeBacks.close();
 
     const dry = await migrate('--dry-run');
-    expect(dry).toMatchObject({ dryRun: true, to: 'spread', jobs: { a: LEADS, b: LEADS, c: LEADS } });
+    expect(dry).toMatchObject({ dryRun: true, to: 'spread', jobs: { a: LEADS, b: LEADS, c: LEADS, _writeback: 1 } });
     expect(dry.leadKeys).toBeGreaterThanOrEqual(2 * LEADS);
     expect(await old!.redis.exists(`{${prefix}}:lead:${leads[0]!.id}`)).toBe(1);
 
@@ -116,6 +120,9 @@ ${['a', 'b', 'c'].map((d) => `  - { id: ${d}, type: https, url: "${receiver!.url
     const leftovers = cluster!.keysByNode().flat().filter((k) => k.startsWith(`{${prefix}}:`));
     expect(leftovers).toEqual([]);
     expect(await relay!.redis.get(relay!.keys.counter('c', 'dead'))).toBe(String(LEADS));
+    const movedWriteBacks = new Queue('_writeback', { connection: relay!.redis, prefix: relay!.keys.bullPrefix('_writeback') });
+    expect((await movedWriteBacks.getWaiting()).map((j) => j.id)).toEqual([`wb.${leads[0]!.id}`]);
+    await movedWriteBacks.close();
 
     const audit = new LeadAudit(relay!.redis, relay!.keys, { configured: ['a', 'b', 'c'] });
     const report = await audit.run().finally(() => audit.close());

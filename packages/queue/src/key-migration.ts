@@ -16,9 +16,9 @@ export interface MigrationReport {
   leadKeys: number;
   /** Destination hashes, alerts, counters and quotas. */
   destinationKeys: number;
-  /** BullMQ jobs (waiting, active, delayed, failed, completed, ...) per destination. */
+  /** BullMQ jobs (waiting, active, delayed, failed, completed, ...) per queue: each destination's, `_sources`, `_writeback`. */
   jobs: Record<string, number>;
-  /** Keys of the old layout this does not move (e.g. lead-source state, which keeps its own name), left as they are. */
+  /** Keys of the old layout this does not move (a pull source's state and token cache, which keep their names in both layouts), left as they are. */
   leftInPlace: number;
 }
 
@@ -54,7 +54,8 @@ export class KeyMigration {
     for await (const batch of scanKeys(this.redis, `${globEscape(root)}*`)) {
       for (const key of batch) {
         const rest = key.slice(root.length);
-        const q = /^q:([a-z][a-z0-9-]*):(.+)$/.exec(rest);
+        // Destination queues, and the sources' own (`_sources` polls, `_writeback` referral write-backs).
+        const q = /^q:(_?[a-z][a-z0-9-]*):(.+)$/.exec(rest);
         if (q) {
           let list = queueKeys.get(q[1]!);
           if (!list) queueKeys.set(q[1]!, (list = []));
