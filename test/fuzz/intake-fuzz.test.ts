@@ -333,13 +333,18 @@ describe('intake fuzz (fast-check, real Redis)', () => {
     const jobs = [...intake.accepted.values()].reduce((n, d) => n + d.length, 0);
     expect(await intake.totalJobs()).toBe(jobs);
     expect(intake.accepted.size).toBeGreaterThan(300);
-    // Nothing else was written: each key is an accepted lead's record, an id-less lead's dedupe entry, or a queue's.
+    // Nothing else was written: each key is an accepted lead's record, an id-less lead's dedupe entry, a lead
+    // identity (the same customer action arriving again merges into it), or a queue's.
     const root = `{${intake.prefix}}:`;
     const kinds = new Map<string, number>();
-    for (const k of await intake.keys()) {
+    const allKeys = await intake.keys();
+    const identityKeys = allKeys.filter((k) => k.slice(root.length).startsWith('identity:'));
+    const identityHolders = new Map(await Promise.all(identityKeys.map(async (k) => [k, await intake.get(k) ?? ''] as const)));
+    for (const k of allKeys) {
       const rest = k.slice(root.length);
       const kind = rest.startsWith('lead:') && intake.accepted.has(rest.slice(5)) ? 'lead'
         : rest.startsWith('dedupe:') ? 'dedupe'
+          : rest.startsWith('identity:') && intake.accepted.has(identityHolders.get(k) ?? '') ? 'identity'
           : /^q:(all|ins|contoso):/.test(rest) ? 'queue' : `unexpected ${rest}`;
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
@@ -347,5 +352,6 @@ describe('intake fuzz (fast-check, real Redis)', () => {
     expect([...kinds.keys()].filter((k) => k.startsWith('unexpected'))).toEqual([]);
     expect(kinds.get('lead')).toBe(intake.accepted.size);
     expect(kinds.get('dedupe') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
+    expect(kinds.get('identity') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
   }, 60_000);
 });

@@ -119,6 +119,11 @@ destinations:
     return out;
   }
 
+  /** A string key's value (null when absent). */
+  get(key: string): Promise<string | null> {
+    return this.relay.redis.get(key);
+  }
+
   async close(): Promise<void> {
     await this.app.close();
     await this.relay.close();
