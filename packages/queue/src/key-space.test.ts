@@ -37,6 +37,10 @@ describe('KeySpace', () => {
     // A queue's meta under another destination's tag is not one of ours.
     expect(k.queueOfMetaKey('{lr:other}:q:hook:meta')).toBeUndefined();
     expect(k.sameSlot(k.lead('a'), k.destination('hook'))).toBe(false);
+    // A lead identity lives in the shard of its own key; a source's state keeps the name it has in the single-slot layout.
+    expect(hashTag(k.identity('i0123'))).toMatch(/^lr:lead-[0-7]$/);
+    expect(k.source('old-table')).toBe(new KeySpace('lr').source('old-table'));
+    expect(k.source('old-table')).toBe('{lr}:source:old-table');
   });
 });
 

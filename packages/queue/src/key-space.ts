@@ -130,6 +130,14 @@ export class KeySpace {
     return `${this.destinationTag(destinationId)}:lock:${destinationId}:${name}:${key}`;
   }
 
+  /**
+   * Hash: a pull source's watermark, pause and counters (its poll lock and token cache are beside it, `<this>:lock`,
+   * `<this>:token-cache`). Under `{prefix}` in both layouts: a source's keys are few and read together.
+   */
+  source(sourceId: string): string {
+    return `${this.root}:source:${sourceId}`;
+  }
+
   /** String set only if absent: one process at a time runs a periodic maintenance task (`name`, e.g. `lead-repair`). */
   maintenanceLock(name: string): string {
     return `${this.destinationTag('_maintenance')}:maintenance:${name}`;

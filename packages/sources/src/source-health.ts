@@ -4,7 +4,7 @@ import { timestampMs } from './source-timestamps.js';
 
 /** One source's state in Redis, for any process (CLI, ops, worker). */
 export function sourceState(relay: Relay, sourceId: string): SourceState {
-  return new SourceState(relay.redis, `{${relay.keys.prefix}}`, sourceId);
+  return new SourceState(relay.redis, relay.keys.source(sourceId), sourceId);
 }
 
 /** Health of every configured source, with its lag (now minus how far it has been read) in seconds. */

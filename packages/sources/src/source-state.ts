@@ -40,8 +40,9 @@ export class SourceState {
   private readonly hash: string;
   private readonly lockKey: string;
 
-  constructor(private readonly redis: RedisClient, keyRoot: string, readonly sourceId: string) {
-    this.hash = `${keyRoot}:source:${sourceId}`;
+  /** `hash`: the source's key (KeySpace.source). */
+  constructor(private readonly redis: RedisClient, hash: string, readonly sourceId: string) {
+    this.hash = hash;
     this.lockKey = `${this.hash}:lock`;
   }
 
