@@ -1,7 +1,8 @@
 import type { DeliveryErrorKind } from '@leadrelay/core';
 
 /** What an alert is about; the same string is the log event's `alert` field and the webhook body's `type`. */
-export type AlertType = 'destination-paused' | 'lead-dead-lettered' | 'queue-waiting-too-long' | 'source-paused' | 'reconciliation-gap';
+export type AlertType = 'destination-paused' | 'destination-recovered' | 'lead-dead-lettered' | 'queue-waiting-too-long' | 'queue-recovered'
+  | 'source-paused' | 'reconciliation-gap';
 
 /** A destination stopped delivering: a configuration failure (or an operator) paused it; its leads keep queueing. */
 export interface DestinationPausedData {
@@ -11,6 +12,29 @@ export interface DestinationPausedData {
   reason: string;
   /** What a person should fix, then `leadrelay resume <id>` (or a config change) continues. */
   remediation: string;
+}
+
+/** A destination that was paused (and alerted) delivers again: resumed, and a lead delivered since. Once per pause. */
+export interface DestinationRecoveredData {
+  destination: string;
+  destinationType: string;
+  /** ISO-8601: when the `destination-paused` alert was raised. */
+  downSince: string;
+  /** From the pause alert to the first delivery after it. */
+  downForMs: number;
+  /** ISO-8601: the delivery that shows it works again. */
+  lastSuccessAt: string;
+}
+
+/** A destination whose queue was `queue-waiting-too-long` keeps up again: its oldest waiting lead is under the threshold. Once per episode. */
+export interface QueueRecoveredData {
+  destination: string;
+  destinationType: string;
+  /** ISO-8601: when the `queue-waiting-too-long` alert was raised. */
+  slowSince: string;
+  /** Leads waiting now. */
+  waiting: number;
+  thresholdMs: number;
 }
 
 /** One lead will not be delivered to one destination until someone replays it. */
@@ -70,8 +94,10 @@ export interface ReconciliationGapData {
 
 export interface AlertDataByType {
   'destination-paused': DestinationPausedData;
+  'destination-recovered': DestinationRecoveredData;
   'lead-dead-lettered': LeadDeadLetteredData;
   'queue-waiting-too-long': QueueWaitingTooLongData;
+  'queue-recovered': QueueRecoveredData;
   'source-paused': SourcePausedData;
   'reconciliation-gap': ReconciliationGapData;
 }
@@ -88,10 +114,12 @@ export interface AlertPayload<T extends AlertType = AlertType> {
 }
 
 /** Log level of each alert's log event. */
-export const ALERT_LEVEL: Record<AlertType, 'warn' | 'error'> = {
+export const ALERT_LEVEL: Record<AlertType, 'info' | 'warn' | 'error'> = {
   'destination-paused': 'error',
+  'destination-recovered': 'info',
   'lead-dead-lettered': 'error',
   'queue-waiting-too-long': 'warn',
+  'queue-recovered': 'info',
   'source-paused': 'error',
   'reconciliation-gap': 'error',
 };

@@ -83,6 +83,55 @@ alerts: { webhookUrl: "${alertsReceiver.url('/alerts')}", signingSecret: "${ALER
     expect(event).toMatchObject({ level: 50, alert: 'destination-paused', destination: 'hook', destinationType: 'https', msg: 'alert: destination-paused' });
   });
 
+  it('says destination-recovered once, when a paused destination is resumed and delivers again', async () => {
+    alerts.attach(await p.startWorkers(['hook']));
+    hook.setDefaultReply({ status: 401, body: { error: 'invalid api key' } });
+    const held = await p.accept(marketplaceLead());
+    await p.waitForState(held, 'hook', ['paused']);
+    await alertsReceiver.waitFor(() => alertsOfType('destination-paused').length >= 1);
+    const monitor = new QueueWaitMonitor({ relay: p.relay, alerts, logger: logs.logger, destinations: ['hook'] });
+    await monitor.check();
+    expect(alertsOfType('destination-recovered')).toHaveLength(0);
+
+    // Fixed and resumed: not yet recovered until a lead is delivered.
+    hook.setDefaultReply({ status: 200 });
+    await p.relay.resume('hook');
+    await p.waitForState(held, 'hook', ['delivered']);
+    const otherProcess = new Alerts({ config: p.config, logger: logs.logger, relay: p.relay });
+    const checks = await Promise.all([monitor.check(), new QueueWaitMonitor({ relay: p.relay, alerts: otherProcess, logger: logs.logger, destinations: ['hook'] }).check()]);
+    expect(checks).toHaveLength(2);
+    await monitor.check();
+    await alertsReceiver.waitFor(() => alertsOfType('destination-recovered').length >= 1);
+    await Promise.all([alerts.idle(), otherProcess.idle()]);
+    await otherProcess.close();
+    const recovered = alertsOfType('destination-recovered');
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0]!.signatureValid).toBe(true);
+    const { data } = payloadOf(recovered[0]!) as AlertPayload<'destination-recovered'>;
+    expect(data).toMatchObject({ destination: 'hook', destinationType: 'https', downSince: expect.stringMatching(/^\d{4}-/), lastSuccessAt: expect.stringMatching(/^\d{4}-/) });
+    expect(data.downForMs).toBeGreaterThanOrEqual(0);
+    expect(logs.lines.filter((l) => l.alert === 'destination-recovered')).toHaveLength(1);
+  });
+
+  it('says queue-recovered once, when a queue alerted as waiting too long is under the threshold again', async () => {
+    await p.accept(marketplaceLead());
+    const later = () => Date.now() + p.config.alerts.queueWaitThreshold + 60_000;
+    const monitor = new QueueWaitMonitor({ relay: p.relay, alerts, logger: logs.logger, destinations: ['idle'], now: later });
+    expect((await monitor.check())[0]).toMatchObject({ alerted: true });
+    await monitor.check();
+    expect(alertsOfType('queue-recovered')).toHaveLength(0);
+    // A worker for it starts and catches up.
+    await p.startWorkers(['idle']);
+    const deadline = Date.now() + 10_000;
+    while ((await p.relay.queue('idle').getWaitingCount()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await monitor.check();
+    await monitor.check();
+    await alertsReceiver.waitFor(() => alertsOfType('queue-recovered').length >= 1);
+    await alerts.idle();
+    expect(alertsOfType('queue-recovered')).toHaveLength(1);
+    expect((payloadOf(alertsOfType('queue-recovered')[0]!) as AlertPayload<'queue-recovered'>).data).toMatchObject({ destination: 'idle', waiting: 0, thresholdMs: p.config.alerts.queueWaitThreshold });
+  });
+
   it('alerts when a lead is dead-lettered, without customer data or secrets', async () => {
     alerts.attach(await p.startWorkers(['hook']));
     const lead = marketplaceLead({

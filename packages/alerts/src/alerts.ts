@@ -31,6 +31,9 @@ export interface AlertsOptions {
   lookupTimeoutMs?: number;
 }
 
+/** A bad episode no recovery ended is forgotten after this long (a destination removed, a pause never lifted). */
+const EPISODE_TTL_SECONDS = 30 * 86_400;
+
 const WITHHELD = 'error text withheld: the lead could not be read to remove customer data from it';
 
 /**
@@ -72,6 +75,7 @@ export class Alerts {
         destination: e.destination, destinationType: this.typeOf(e.destination),
         reason: this.redact(e.reason), remediation: this.redact(e.remediation),
       });
+      await this.markEpisode(e.destination, 'down');
       return true;
     } catch (err) {
       this.log.error({ err: this.redact((err as Error).message), destination: e.destination }, 'could not raise a destination-paused alert');
@@ -117,8 +121,51 @@ export class Alerts {
   }
 
   /** A destination's oldest waiting lead has waited too long (QueueWaitMonitor decides when). */
-  queueWaitingTooLong(data: QueueWaitingTooLongData): void {
+  async queueWaitingTooLong(data: QueueWaitingTooLongData): Promise<void> {
     this.raise('queue-waiting-too-long', { ...data, ...(data.lastError ? { lastError: this.redact(data.lastError) } : {}) });
+    await this.markEpisode(data.destination, 'slow');
+  }
+
+  /**
+   * `destination-recovered` when a destination paused with an alert is running again and has delivered
+   * since the alert. The episode's mark is deleted by whichever process sees it first, so one alert per
+   * pause across every worker. True when this call raised it.
+   */
+  async destinationRecovered(destination: string): Promise<boolean> {
+    const relay = this.options.relay;
+    if (!relay) return false;
+    const since = await relay.redis.get(relay.keys.alert(destination, 'down'));
+    if (!since) return false;
+    const health = await relay.health(destination);
+    if (health.paused || !health.lastSuccessAt || Date.parse(health.lastSuccessAt) < Date.parse(since)) return false;
+    if ((await relay.redis.del(relay.keys.alert(destination, 'down'))) !== 1) return false;
+    this.raise('destination-recovered', {
+      destination, destinationType: this.typeOf(destination), downSince: since,
+      downForMs: Math.max(0, Date.parse(health.lastSuccessAt) - Date.parse(since)), lastSuccessAt: health.lastSuccessAt,
+    });
+    return true;
+  }
+
+  /** `queue-recovered` once a queue alerted as waiting too long is under the threshold again (once per episode, as above). */
+  async queueRecovered(destination: string, waiting: number, thresholdMs: number): Promise<boolean> {
+    const relay = this.options.relay;
+    if (!relay) return false;
+    const key = relay.keys.alert(destination, 'slow');
+    const since = await relay.redis.get(key);
+    if (!since || (await relay.redis.del(key)) !== 1) return false;
+    this.raise('queue-recovered', { destination, destinationType: this.typeOf(destination), slowSince: since, waiting, thresholdMs });
+    return true;
+  }
+
+  /** Remembers (in Redis, for every process) that a destination is in a bad episode since now, unless it already is. */
+  private async markEpisode(destination: string, episode: 'down' | 'slow'): Promise<void> {
+    const relay = this.options.relay;
+    if (!relay) return;
+    try {
+      await withTimeout(relay.redis.set(relay.keys.alert(destination, episode), new Date().toISOString(), 'EX', EPISODE_TTL_SECONDS, 'NX'), this.options.lookupTimeoutMs ?? 2000);
+    } catch (err) {
+      this.log.warn({ err: this.redact((err as Error).message), destination }, 'could not remember the alert episode; its recovery will not be alerted');
+    }
   }
 
   /**

@@ -30,7 +30,8 @@ export interface QueueWaitFinding {
 }
 
 /**
- * Alerts when a destination's oldest waiting lead has waited longer than `alerts.queueWaitThreshold`:
+ * Alerts when a destination's oldest waiting lead has waited longer than `alerts.queueWaitThreshold`, and
+ * when things are right again (`queue-recovered`, `destination-recovered`: see Alerts), on the same timer:
  * no worker is running for it, or it delivers slower than leads arrive. Paused destinations are
  * skipped (their leads wait on purpose, and the pause had its own alert). At most one alert per
  * destination per threshold period, across every process that runs a monitor.
@@ -95,9 +96,13 @@ export class QueueWaitMonitor {
     const queue = relay.queue(id);
     // A paused queue's leads are "waiting" too, but on purpose.
     if (await queue.isPaused()) return undefined;
+    await alerts.destinationRecovered(id);
     // Ascending: the wait list's tail, the job the next worker takes, is the one waiting longest.
     const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
-    if (!oldest) return undefined;
+    if (!oldest) {
+      await alerts.queueRecovered(id, 0, this.thresholdMs);
+      return undefined;
+    }
     const since = await this.waitingSince(id, oldest);
     const now = this.now();
     const waitedMs = Math.max(0, now - since);
@@ -112,8 +117,10 @@ export class QueueWaitMonitor {
         oldestLeadId: leadId, waitingSince: new Date(since).toISOString(), waitedMs, thresholdMs: this.thresholdMs, waiting,
         ...(health.lastError ? { lastError: health.lastError.message } : {}),
       };
-      alerts.queueWaitingTooLong(data);
+      await alerts.queueWaitingTooLong(data);
       alerted = true;
+    } else if (!overThreshold) {
+      await alerts.queueRecovered(id, waiting, this.thresholdMs);
     }
     return { destination: id, oldestLeadId: leadId, waitingSince: new Date(since).toISOString(), waitedMs, waiting, overThreshold, alerted };
   }
