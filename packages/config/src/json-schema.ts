@@ -3,7 +3,7 @@ import { configSchema } from './schema.js';
 
 type JsonSchema = Record<string, unknown>;
 
-const ENV_REFERENCE_REF = '#/definitions/envReference';
+export const ENV_REFERENCE_REF = '#/definitions/envReference';
 
 /** `${NAME}` / `${NAME:-default}` somewhere in a string: replaced from the environment before validation. */
 const envReference: JsonSchema = {

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { configJsonSchemaText } from './json-schema.js';
+import { join } from 'node:path';
+import { generatedFiles, REPOSITORY_ROOT } from './generated-files.js';
 
-const target = fileURLToPath(new URL('../../../leadrelay.schema.json', import.meta.url));
-writeFileSync(target, configJsonSchemaText());
-console.log(`wrote ${target}`);
+// Every file is computed before any is written, so a failure (e.g. a table with no place in the page) changes nothing.
+for (const { path, text } of generatedFiles()) {
+  writeFileSync(join(REPOSITORY_ROOT, path), text);
+  console.log(`wrote ${path}`);
+}

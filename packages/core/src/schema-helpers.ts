@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 
+/** Ends every duration setting's description (docs/configuration.md's tables show the type as `duration` instead). */
+export const DURATION_HELP = 'Duration: 500ms, 10s, 5m, 2h or 1d.';
+
 /** A duration string (`500ms`, `10s`, `5m`, `2h`, `1d`) parsed to milliseconds. */
 export const zDuration = () =>
   z.string().regex(DURATION_PATTERN, 'must be a duration like 500ms, 10s, 5m, 2h or 1d').transform((v) => parseDuration(v)!);

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
 export const azureTableSettings = z.object({
-  /** Storage account connection string, or `UseDevelopmentStorage=true` for a local Azurite. */
   connectionString: z.string().min(1, 'is required').refine(
     (v) => /^UseDevelopmentStorage=true/i.test(v.trim()) || /AccountName=/i.test(v) || /TableEndpoint=/i.test(v),
-    'must be a storage connection string (AccountName=…;AccountKey=…) or UseDevelopmentStorage=true'),
-  /** Table name; created if missing (Microsoft's own destination writes `MarketplaceLeads`). */
-  table: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters and digits, starting with a letter').default('MarketplaceLeads'),
+    'must be a storage connection string (AccountName=…;AccountKey=…) or UseDevelopmentStorage=true')
+    .describe('Storage account connection string (AccountName=…;AccountKey=… or a TableEndpoint=…), or UseDevelopmentStorage=true for a local Azurite.'),
+  table: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters and digits, starting with a letter').default('MarketplaceLeads')
+    .describe("Table the leads are written to, created if missing; Microsoft's own table destination writes MarketplaceLeads. 3-63 letters and digits, starting with a letter."),
 });
 export type AzureTableSettings = z.output<typeof azureTableSettings>;
 
@@ -22,5 +22,5 @@ export function tableEndpoint(connectionString: string): string | undefined {
   return undefined;
 }
 
-/** Entity-group transactions hold at most 100 operations (reference §3.2). */
+/** Azure Table entity-group transactions (batches) hold at most 100 operations. */
 export const MAX_TRANSACTION_SIZE = 100;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zDuration, zHttpUrl } from '@leadrelay/core';
+import { DURATION_HELP, zDuration, zHttpUrl } from '@leadrelay/core';
 
 /**
  * A Standard Webhooks secret: `whsec_` and canonical, padded base64 (what Go's strict decoder accepts; the
@@ -16,27 +16,22 @@ export const zWebhookSecret = () => z.string().superRefine((v, ctx) => {
 });
 
 export const httpsSettings = z.object({
-  /** Where leads are POSTed. */
-  url: zHttpUrl(),
-  /** `marketplace`: Microsoft's HTTPS-endpoint JSON (default); `canonical`: LeadRelay's lead JSON. */
-  format: z.enum(['marketplace', 'canonical']).default('marketplace'),
-  /** Extra request headers (e.g. an API key the receiver expects). */
-  headers: z.record(z.string(), z.string()).default({}),
-  /** Standard Webhooks secret (`whsec_<base64>`); when set every request is signed. */
-  signingSecret: zWebhookSecret().optional(),
-  /**
-   * Several secrets, for rotation: `[new, old]`. Every request carries one `v1,` signature per secret, space-separated
-   * (Standard Webhooks verifiers accept any match), so the receiver can switch secrets without a gap. Instead of signingSecret.
-   */
-  signingSecrets: z.array(zWebhookSecret()).min(1).max(5).optional(),
-  /** Client certificate for receivers that require mutual TLS (default none). Each value: PEM text or a PEM file path. */
+  url: zHttpUrl().describe('Where leads are POSTed.'),
+  format: z.enum(['marketplace', 'canonical']).default('marketplace')
+    .describe("marketplace: the JSON Microsoft's HTTPS-endpoint lead destination sends; canonical: LeadRelay's own lead JSON."),
+  headers: z.record(z.string(), z.string()).default({})
+    .describe('Extra request headers, e.g. an API key the receiver expects; Content-Type, Content-Length, Host and webhook-* are set by LeadRelay and cannot be replaced.'),
+  signingSecret: zWebhookSecret().optional()
+    .describe('Standard Webhooks secret (whsec_<base64>) that signs every request. Default: none, requests are not signed.'),
+  signingSecrets: z.array(zWebhookSecret()).min(1).max(5).optional().describe(
+    'Several secrets, for rotation: [new, old]. Every request carries one v1, signature per secret, space-separated (Standard Webhooks '
+    + 'verifiers accept any match), so the receiver can switch secrets without a gap. Instead of signingSecret. Default: none.'),
   tls: z.object({
     cert: z.string().min(1).describe('Client certificate chain: PEM text or the path of a PEM file.'),
     key: z.string().min(1).describe('Private key of the certificate (unencrypted PEM): text or file path.'),
-    ca: z.string().min(1).optional().describe('CA certificates that sign the receiver\'s certificate, replacing the system list: PEM text or file path.'),
-  }).strict().optional().describe('Mutual TLS: the certificate LeadRelay presents to the receiver.'),
-  /** Per-request timeout (default 10s). */
-  timeout: zDuration().default(10_000),
+    ca: z.string().min(1).optional().describe("CA certificates that sign the receiver's certificate, replacing the system list: PEM text or file path. Default: the system's CA list."),
+  }).strict().optional().describe('Mutual TLS: the client certificate LeadRelay presents to a receiver that requires one. Default: none.'),
+  timeout: zDuration().prefault('10s').describe(`Timeout of one request. ${DURATION_HELP}`),
 });
 export type HttpsSettings = z.output<typeof httpsSettings>;
 

@@ -1,22 +1,18 @@
 import { z } from 'zod';
-import { zDuration, zHttpUrl } from '@leadrelay/core';
+import { DURATION_HELP, zDuration, zHttpUrl } from '@leadrelay/core';
 
 export const marketoSettings = z.object({
-  /** REST base, https://{munchkin}.mktorest.com. */
-  restUrl: zHttpUrl(),
-  /** Identity base; default `restUrl` + `/identity`. */
-  identityUrl: zHttpUrl().optional(),
-  clientId: z.string().min(1, 'is required'),
-  clientSecret: z.string().min(1, 'is required'),
-  /** `sync`: leads.json createOrUpdate (default); `push`: leads/push.json (needs programName); `form`: submitForm.json (needs formId). */
-  operation: z.enum(['sync', 'push', 'form']).default('sync'),
-  programName: z.string().min(1).optional(),
-  formId: z.number().int().positive().optional(),
-  /** Field Marketo deduplicates on (default email). */
-  lookupField: z.string().min(1).default('email'),
-  /** Leads per call, at most 300 (Marketo's batch limit). */
-  batchSize: z.number().int().min(1).max(300, 'Marketo accepts at most 300 records per call').default(300),
-  /** Longest a lead waits for a batch to fill (default 1s). */
-  batchWait: zDuration().default(1000),
+  restUrl: zHttpUrl().describe('REST API base, https://<munchkin id>.mktorest.com.'),
+  identityUrl: zHttpUrl().optional().describe('Identity (token) base. Default: restUrl + /identity.'),
+  clientId: z.string().min(1, 'is required').describe('Client id of the LaunchPoint custom service.'),
+  clientSecret: z.string().min(1, 'is required').describe('Client secret of the LaunchPoint custom service.'),
+  operation: z.enum(['sync', 'push', 'form']).default('sync')
+    .describe('sync: leads.json createOrUpdate; push: leads/push.json into a program (needs programName); form: submitForm.json (needs formId).'),
+  programName: z.string().min(1).optional().describe('Program the leads are pushed into; required with operation: push. Default: none.'),
+  formId: z.number().int().positive().optional().describe('Form the leads are submitted to; required with operation: form. Default: none.'),
+  lookupField: z.string().min(1).default('email').describe('Field Marketo deduplicates leads on.'),
+  batchSize: z.number().int().min(1).max(300, 'Marketo accepts at most 300 records per call').default(300)
+    .describe("Leads per call, at most 300 (Marketo's batch limit)."),
+  batchWait: zDuration().prefault('1s').describe(`Longest a lead waits for a batch to fill. ${DURATION_HELP}`),
 });
 export type MarketoSettings = z.output<typeof marketoSettings>;
