@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AUDIT_BUCKETS, KeyMigration, LeadAudit, LeadRepair, type RepairReport } from '@leadrelay/queue';
 import { CliFailure } from './cli-failure.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { table } from './output.js';
 import { withRelay } from './with-relay.js';
 

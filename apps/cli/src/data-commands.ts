@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { CliFailure } from './cli-failure.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import { sourcesText } from './source-commands.js';

@@ -5,7 +5,7 @@ import type { LeadRelayConfig, ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, MemoryRollingQuota, type CheckResult } from '@leadrelay/destinations';
 import { createRuntime } from '@leadrelay/observability';
 import { CliFailure } from './cli-failure.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import type { Relay } from '@leadrelay/queue';

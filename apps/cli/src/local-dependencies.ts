@@ -6,7 +6,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { isLoopbackHost } from '@leadrelay/core';
 import { CliFailure } from './cli-failure.js';
-import type { Stoppable } from './process-commands.js';
+import type { Stoppable } from './run-until-signal.js';
 
 export interface LocalDependenciesOptions {
   /** Where a started Redis and Azurite keep their data (default `./.leadrelay`). */

@@ -3,6 +3,7 @@ import { ErrorCodes } from '@leadrelay/core';
 import { ConfigError, INSECURE_DEV_ENV, defaultConfigPath, loadConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { createRequire } from 'node:module';
 import { CliFailure } from './cli-failure.js';
+import type { CommandContext } from './command-context.js';
 import { processOutput, type Output } from './output.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerProcessCommands } from './process-commands.js';
@@ -10,15 +11,6 @@ import { registerDestinationCommands } from './destination-commands.js';
 import { registerSourceCommands } from './source-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerOrphanCommands } from './orphan-commands.js';
-
-/** Shared by every command: where the config is and whether to print JSON. */
-export interface CommandContext {
-  /** Loads (once) and returns the config, or fails with every problem as file:line:col. */
-  config(): LeadRelayConfig;
-  configPath(): string;
-  json(): boolean;
-  output(): Output;
-}
 
 export function buildProgram(output?: Output): { program: Command; ctx: CommandContext } {
   const program = new Command('leadrelay')

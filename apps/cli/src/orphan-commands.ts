@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { OrphanQueues, Relay, withTimeout, type OrphanQueue } from '@leadrelay/queue';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { CliFailure } from './cli-failure.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { withRelay } from './with-relay.js';
 
 /** One line per orphan queue: what it holds and the two ways out. */

@@ -3,7 +3,7 @@ import { createPullSource, partnerCenterAuth, readSourceHealth, reconcile, sourc
 import { parseDuration } from '@leadrelay/core';
 import { CliFailure } from './cli-failure.js';
 import type { Relay } from '@leadrelay/queue';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { table } from './output.js';
 import { withRelay } from './with-relay.js';
 

@@ -1,6 +1,6 @@
 import { Relay, withTimeout } from '@leadrelay/queue';
 import { CliFailure } from './cli-failure.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 
 /** Where Redis is, without its password, for messages. */
 export function redisLocation(url: string, cluster?: string[]): string {

@@ -1,4 +1,4 @@
-import type { Lead } from '@leadrelay/core';
+import type { Lead } from './lead.js';
 
 /** What replaces a customer value found in an alert's text. */
 export const CUSTOMER_DATA_MARK = '[customer data]';

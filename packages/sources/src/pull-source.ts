@@ -1,4 +1,6 @@
+import type { ResolvedSource } from '@leadrelay/config';
 import type { Lead } from '@leadrelay/core';
+import type { Relay } from '@leadrelay/queue';
 import type { ReportedLead } from './source-report.js';
 import type { Watermark } from './source-state.js';
 
@@ -22,3 +24,6 @@ export interface PullSource {
   report?(since: Date): AsyncIterable<ReportedLead>;
   close?(): Promise<void>;
 }
+
+/** Builds the reader of one source (a factory so tests and the CLI can make their own). */
+export type PullSourceFactory = (source: ResolvedSource, relay: Relay) => Promise<PullSource>;

@@ -1,6 +1,6 @@
 import { destinationMatches } from '@leadrelay/config';
 import type { Relay } from '@leadrelay/queue';
-import type { PullSourceFactory } from './source-service.js';
+import type { PullSourceFactory } from './pull-source.js';
 import { sourceState } from './source-health.js';
 
 export interface MissingLead {

@@ -6,7 +6,7 @@ import type { Logger } from '@leadrelay/observability';
 import type { Relay } from '@leadrelay/queue';
 import type { Registry } from 'prom-client';
 import { EventEmitter } from 'node:events';
-import type { PullSource } from './pull-source.js';
+import type { PullSource, PullSourceFactory } from './pull-source.js';
 import { SourceAuthError } from './source-auth-error.js';
 import { SourceMetrics } from './source-metrics.js';
 import { sourceState } from './source-health.js';
@@ -24,8 +24,6 @@ export interface PollJobData {
   source: string;
 }
 
-/** Builds the reader of one source (a factory so tests and the CLI can make their own). */
-export type PullSourceFactory = (source: ResolvedSource, relay: Relay) => Promise<PullSource>;
 
 export interface SourceServiceOptions {
   config: LeadRelayConfig;

@@ -1,0 +1,50 @@
+/** Something a long-running command started and must stop on SIGTERM. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts each part in turn, runs until SIGTERM/SIGINT, then stops every part (workers drain within
+ * worker.shutdownTimeout). The handlers are installed before the first part starts: a worker takes jobs before
+ * its start has finished (orphan scan, sources, probe server), and a signal then must stop it, not kill it.
+ */
+export async function runUntilSignal(starters: Array<() => Promise<Stoppable>>, options: RunUntilSignalOptions = {}): Promise<void> {
+  let onSignal!: () => void;
+  const signalled = new Promise<void>((resolve) => {
+    onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const parts: Stoppable[] = [];
+  let dependencies: Stoppable | undefined;
+  try {
+    dependencies = await options.dependencies?.();
+    for (const start of starters) parts.push(await start());
+  } catch (e) {
+    onSignal();
+    await Promise.all(parts.map((p) => p.stop()));
+    await dependencies?.stop();
+    throw e;
+  }
+  await signalled;
+  await Promise.all(parts.map((p) => p.stop()));
+  // Only once the workers have drained: they need Redis (and the destinations) to put their jobs back.
+  await dependencies?.stop();
+  // Everything is stopped; a call a library would not cancel (jsforce takes no AbortSignal) must not hold the
+  // process past the shutdown deadline. The timer is unref'd: a process with nothing left exits at once by itself.
+  if (options.exitAfterStop ?? true) setTimeout(() => process.exit(process.exitCode ?? 0), ABANDONED_CALL_GRACE_MS).unref();
+}
+
+export interface RunUntilSignalOptions {
+  /** What the parts need (a local Redis, Azurite, the demo inbox): started before them, stopped after them. Default none. */
+  dependencies?: () => Promise<Stoppable>;
+  /** Exit the process shortly after every part stopped, whatever a library still holds open. Default true. */
+  exitAfterStop?: boolean;
+}
+
+/** How long a stopped process waits for abandoned calls before exiting anyway. */
+const ABANDONED_CALL_GRACE_MS = 200;
