@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { PROBLEMS, problem, type ProblemKind } from './problem.js';
+import { PROBLEMS, problem, type ProblemKind } from '@leadrelay/core';
 
 /**
  * Fastify's `clientErrorHandler`: requests Node's HTTP parser rejects before Fastify sees them

@@ -3,13 +3,12 @@ import Fastify, {
   type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
-import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, type IntakeFormat, type InvalidUtf8 } from '@leadrelay/core';
-import { createLogger, LeadRelayMetrics, type Logger } from '@leadrelay/observability';
+import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
+import { createLogger, LeadRelayMetrics, registerProbeRoutes, type Logger } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
-import { problem, PROBLEMS, sendProblem, type ProblemBody } from './problem.js';
 
 export interface IntakeServerOptions {
   config: LeadRelayConfig;
@@ -52,7 +51,7 @@ const ACCEPT_REPLY_SCHEMA = {
 } as const;
 
 /**
- * The intake HTTP server (SPEC §3): authenticates, parses the three body formats, hands the lead to
+ * The intake HTTP server (README: Intake HTTP API): authenticates, parses the three body formats, hands the lead to
  * `relay.accept` (durable fan-out) and answers only once Redis holds it. Every error is problem+json.
  * Returns the Fastify instance un-listened: tests use `inject`, `startIntake` listens.
  */
@@ -226,20 +225,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     return status;
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/readyz', async (request, reply) => {
-    const redis = !closing && await withTimeout(relay.ping(), redisTimeoutMs).catch(() => false);
-    const checks = { config: 'ok', redis: redis ? 'ok' : 'unreachable' };
-    if (redis) return { status: 'ready', checks };
-    reply.header('retry-after', retryAfter);
-    return sendProblem(reply, problem(PROBLEMS.unavailable, closing ? 'Shutting down.' : 'Redis does not answer.', [], { checks }));
-  });
-
-  app.get('/metrics', async (request, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  registerProbeRoutes(app, { ready: () => withTimeout(relay.ping(), redisTimeoutMs), metrics, closing: () => closing, retryAfterSeconds: Number(retryAfter) });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0]!;
@@ -302,7 +288,7 @@ function problemForError(error: FastifyError, maxBodyBytes: number): { body: Pro
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const k = status === 413 ? PROBLEMS.payloadTooLarge : status === 415 ? PROBLEMS.unsupportedMediaType : { ...PROBLEMS.badRequest, status };
+    const k = status === 413 || status === 415 ? problemKindForStatus(status) : { ...PROBLEMS.badRequest, status };
     return { reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : 'malformed', body: problem(k, error.message) };
   }
   return { body: problem(PROBLEMS.internal, 'Intake failed unexpectedly; the error is logged. Retry later.') };

@@ -117,7 +117,7 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
 
     it('serves /healthz, /readyz and /metrics without credentials; queue gauges come from Redis', async () => {
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-      expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { config: 'ok', redis: 'ok' } });
       const metrics = await app.inject({ method: 'GET', url: '/metrics' });
       expect(metrics.statusCode).toBe(200);
       expect(metrics.body).toContain('leadrelay_queue_jobs{destination="hook",state="failed"} 1');

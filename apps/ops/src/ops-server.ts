@@ -1,13 +1,13 @@
 import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
-import { ErrorCodes } from '@leadrelay/core';
-import { PROBE_PATHS, answerProbe, createRuntime, type Runtime } from '@leadrelay/observability';
+import { ErrorCodes, PROBLEMS, problem, problemKindForStatus, sendProblem, type ProblemKind } from '@leadrelay/core';
+import { createRuntime, registerProbeRoutes, type Runtime } from '@leadrelay/observability';
 import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
 import { OpsCredentials } from './ops-credentials.js';
 import { OpsPasswordMissingError } from './ops-password-missing-error.js';
-import { apiRoutes, problem } from './routes/api-routes.js';
+import { apiRoutes } from './routes/api-routes.js';
 import { registerBullBoard } from './routes/bull-board.js';
 import { dashboardRoutes, sendPage } from './routes/dashboard-routes.js';
 import { messagePage } from './views/message-pages.js';
@@ -22,7 +22,7 @@ export interface OpsOptions {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * The ops server (SPEC §6): `/healthz`, `/readyz` and `/metrics` open; everything else behind
+ * The ops server (README: Operations → Dashboard and ops API): `/healthz`, `/readyz` and `/metrics` open; everything else behind
  * `ops.username` / `ops.password`: the dashboard (`/`, `/destinations/:id`, `/dlq`, `/leads/:id`),
  * the JSON API under `/api`, and bull-board under `/queues`.
  */
@@ -37,12 +37,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
   const app = Fastify({ logger: false });
   app.addHook('onClose', async () => { if (!options.relay) await relay.close(); });
 
-  for (const path of PROBE_PATHS) {
-    app.get(path, async (_req, reply) => {
-      const a = await answerProbe(path, { ready: () => relay.ping(), metrics: runtime.metrics });
-      return reply.code(a.status).type(a.contentType).send(a.body);
-    });
-  }
+  registerProbeRoutes(app, { ready: () => relay.ping(), metrics: runtime.metrics });
 
   const credentials = new OpsCredentials(config.ops.username, password);
   const csrf = new CsrfGuard(password);
@@ -63,7 +58,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
       const why = csrf.crossSiteReason(req);
       if (why) {
         log.warn({ method: req.method, url: req.url, why }, 'cross-site request refused');
-        return problem(reply, 403, 'Cross-site request refused', `This request did not come from the ops dashboard (${why}).`);
+        return sendProblem(reply, problem(PROBLEMS.crossSiteRefused, `This request did not come from the ops dashboard (${why}).`));
       }
     });
     secured.addHook('onSend', async (_req, reply, payload) => {
@@ -77,10 +72,10 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
       const unknownDestination = (error as { code?: string }).code === ErrorCodes.UNKNOWN_DESTINATION;
       const status = unknownDestination ? 404 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status === 500) log.error({ err: error.message, method: req.method, url: req.url }, 'ops request failed');
-      const title = status === 401 ? 'Authentication required' : status === 404 ? 'Not found' : status === 500 ? 'Something went wrong' : 'Bad request';
+      const kind = problemKindOf(status, unknownDestination);
       const detail = status === 500 ? 'The ops server could not answer (is Redis reachable?). Details are in its log.' : error.message;
-      if (req.url.startsWith('/api/')) return problem(reply, status, title, detail);
-      return sendPage(reply, messagePage(title, detail, status), status);
+      if (req.url.startsWith('/api/')) return sendProblem(reply, problem(kind, detail));
+      return sendPage(reply, messagePage(kind.title, detail, status), status);
     });
 
     await secured.register(dashboardRoutes, { relay, csrf, username: config.ops.username });
@@ -88,6 +83,12 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
     await registerBullBoard(secured, relay);
   });
   return { app, relay };
+}
+
+/** The catalogue's problem for an error the ops server raised or Fastify did (401 is basic auth's, not an API key's). */
+function problemKindOf(status: number, unknownDestination: boolean): ProblemKind {
+  if (unknownDestination) return PROBLEMS.unknownDestination;
+  return status === 401 ? PROBLEMS.authenticationRequired : problemKindForStatus(status);
 }
 
 export interface RunningOps {

@@ -11,3 +11,5 @@ export * from './redact.js';
 export * from './schema-helpers.js';
 export * from './customer-data.js';
 export * from './utf8-body.js';
+export * from './settles-within.js';
+export * from './problem-details.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LEAD_ID_PATTERN } from '@leadrelay/core';
+import { LEAD_ID_PATTERN, PROBLEMS, problem, sendProblem } from '@leadrelay/core';
 import { maskDeadLetter, maskStatus, OrphanQueues, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
@@ -8,15 +8,12 @@ export interface ApiOptions {
   relay: Relay;
 }
 
-/** `dlq list --json` shape (SPEC §1) plus every recorded error; the lead's customer data stays out of lists. */
+/** `dlq list --json` shape (README: CLI) plus every recorded error; the lead's customer data stays out of lists. */
 export function deadLetterJson(dl: DeadLetter): Omit<DeadLetter, 'lead'> {
   const { lead: _lead, ...rest } = dl;
   return rest;
 }
 
-export function problem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
-  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
-}
 
 interface DlqBody {
   destination?: unknown;
@@ -32,13 +29,13 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   const { relay } = options;
   const known = (id: unknown): id is string => typeof id === 'string' && relay.config.destinations.some((d) => d.id === id);
 
-  const destinationKnown = withDestination(relay, (reply, id) => problem(reply, 404, 'Unknown destination', `There is no destination '${id}'.`));
+  const destinationKnown = withDestination(relay, (reply, id) => sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${id}'.`)));
 
   /** Only JSON (or an empty body): text/plain is what a cross-site form could send. */
   const jsonBody = (req: FastifyRequest, reply: FastifyReply): Record<string, unknown> | undefined => {
     if (req.body === undefined || req.body === null) return {};
     if (typeof req.body === 'object' && !Array.isArray(req.body) && /^application\/json\b/i.test(req.headers['content-type'] ?? '')) return req.body as Record<string, unknown>;
-    void problem(reply, 415, 'Unsupported body', 'Send a JSON object with Content-Type: application/json (or no body).');
+    void sendProblem(reply, problem(PROBLEMS.unsupportedMediaType, 'Send a JSON object with Content-Type: application/json (or no body).'));
     return undefined;
   };
 
@@ -76,8 +73,8 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
 
   app.get<{ Querystring: { destination?: string; leadId?: string; pii?: string } }>('/dlq', async (req, reply) => {
     const { destination, leadId } = req.query;
-    if (destination && !known(destination)) return problem(reply, 404, 'Unknown destination', `There is no destination '${destination}'.`);
-    if (leadId && !LEAD_ID_PATTERN.test(leadId)) return problem(reply, 400, 'Invalid lead id', 'leadId must match ^[A-Za-z0-9._-]{1,128}$.');
+    if (destination && !known(destination)) return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${destination}'.`));
+    if (leadId && !LEAD_ID_PATTERN.test(leadId)) return sendProblem(reply, problem(PROBLEMS.invalidLeadId, 'leadId must match ^[A-Za-z0-9._-]{1,128}$.'));
     const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) });
     return letters.map((dl) => deadLetterJson(showPii(req) ? dl : maskDeadLetter(dl)));
   });
@@ -87,9 +84,9 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
     const body = jsonBody(req, reply) as DlqBody | undefined;
     if (!body) return reply;
     const { destination, leadId, all } = body;
-    if (destination !== undefined && !known(destination)) return problem(reply, 404, 'Unknown destination', `There is no destination '${String(destination)}'.`);
-    if (leadId !== undefined && (typeof leadId !== 'string' || !LEAD_ID_PATTERN.test(leadId))) return problem(reply, 400, 'Invalid lead id', 'leadId must match ^[A-Za-z0-9._-]{1,128}$.');
-    if ((leadId === undefined) === (all !== true)) return problem(reply, 400, 'Choose what to ' + action, 'Send either leadId or all: true.');
+    if (destination !== undefined && !known(destination)) return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${String(destination)}'.`));
+    if (leadId !== undefined && (typeof leadId !== 'string' || !LEAD_ID_PATTERN.test(leadId))) return sendProblem(reply, problem(PROBLEMS.invalidLeadId, 'leadId must match ^[A-Za-z0-9._-]{1,128}$.'));
+    if ((leadId === undefined) === (all !== true)) return sendProblem(reply, problem(PROBLEMS.badRequest, `Choose what to ${action}: send either leadId or all: true.`));
     const filter = { ...(destination ? { destination: destination as string } : {}), ...(leadId ? { leadId: leadId as string } : {}) };
     return action === 'replay' ? { replayed: await relay.replay(filter) } : { purged: await relay.purge(filter) };
   };
@@ -98,7 +95,7 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
 
   app.get<{ Params: { id: string } }>('/leads/:id', async (req, reply) => {
     const status = LEAD_ID_PATTERN.test(req.params.id) ? await relay.status(req.params.id) : undefined;
-    if (!status) return problem(reply, 404, 'Unknown lead', `No lead '${req.params.id}' was accepted (or it is older than leads.retention).`);
+    if (!status) return sendProblem(reply, problem(PROBLEMS.leadNotFound, `No lead '${req.params.id}' was accepted (or it is older than leads.retention).`));
     return showPii(req) ? status : maskStatus(status, await relay.leads.getLead(req.params.id));
   });
 }
