@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { ErrorCodes, ThrottledError, classifyError, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
+import { ErrorCodes, ThrottledError, classifyError, settlesWithin, scrubCustomerData, type DeliveryError, type Lead, type SecretRedactor, type SerializedDeliveryError } from '@leadrelay/core';
 import type { ResolvedDestination } from '@leadrelay/config';
 import { getDestinationType, type BatchItemResult, type DestinationClient, type NetworkSettings } from '@leadrelay/destinations';
 import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
-import { withTimeout, type AttemptEntry, type DeliveryJobData, type DeliveryRecord, type Relay } from '@leadrelay/queue';
+import { type AttemptEntry, type DeliveryJobData, type DeliveryRecord, type Relay } from '@leadrelay/queue';
 import { jitteredBackoff } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { CallGate } from './call-gate.js';
@@ -83,7 +83,7 @@ export function configHash(d: ResolvedDestination): string {
 
 /**
  * Delivers one destination's queue: takes jobs, calls the destination (alone or in batches) and
- * turns each outcome into what SPEC §4 asks: retry with backoff, wait out throttling without using
+ * turns each outcome into what README: How delivery behaves promises: retry with backoff, wait out throttling without using
  * an attempt, dead-letter at once, or pause the destination and keep the lead.
  */
 export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
@@ -448,12 +448,11 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       await this.batcher?.drain();
       await stopping;
     })();
-    const timedOut = await withTimeout(closing, timeoutMs).then(() => false, () => true);
-    if (timedOut) {
+    if (!(await settlesWithin(closing, timeoutMs))) {
       this.log.warn({ timeoutMs, active: this.inFlight.size }, 'active deliveries did not finish in time: aborting them and releasing them to waiting');
       this.shutdown.abort();
       // Releasing takes one Redis call per delivery; a call that ignores the abort is left to the stalled-job check.
-      await withTimeout(closing, RELEASE_GRACE_MS).catch(() => this.log.warn('some deliveries did not stop when aborted: other workers take them over after worker.lockDuration'));
+      if (!(await settlesWithin(closing, RELEASE_GRACE_MS))) this.log.warn('some deliveries did not stop when aborted: other workers take them over after worker.lockDuration');
     }
     await this.client?.close?.();
   }
