@@ -66,7 +66,7 @@ describe.skipIf(!redisServerOnPath())('intake.durability', () => {
 
   it('replicas:1 answers 503 problem+json while no replica acknowledges (the lead is kept), 202 once one does', async () => {
     const master = await server({ appendonly: false });
-    const config = withDurability(intakeConfig(master.url), 'replicas:1', 300);
+    const config = withDurability(intakeConfig(master.url), 'replicas:1', 2000);
     running = await start(config);
     const r = await post(running.address, canonical({ id: 'durable-replica-lead-1' }));
     expect(r.status).toBe(503);
