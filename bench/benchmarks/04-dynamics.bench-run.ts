@@ -12,13 +12,13 @@ import { drainWithWorker } from '../lib/worker-drain.js';
  * Benchmark 4 — Dynamics 365. A fake Azure AD (HTTPS, self-signed cert trusted through NODE_EXTRA_CA_CERTS)
  * and a fake Dataverse answering every 10th Web API request with 429 + Retry-After (service protection),
  * N leads through `leadrelay worker` (own process, default concurrency). Prints the time and the 429s served.
- * Integrity: every lead delivered, none dead, exactly one Dataverse record per lead with the SPEC §5 id
+ * Integrity: every lead delivered, none dead, exactly one Dataverse record per lead with the documented id
  * (UUID v5 of the lead id), i.e. no extra records from retried upserts.
  */
 const LEADS = Number(process.env.BENCH_DYNAMICS_LEADS ?? 500);
 const THROTTLE_EVERY = 10;
 const RETRY_AFTER_S = Number(process.env.BENCH_DYNAMICS_RETRY_AFTER_S ?? 1);
-/** SPEC §5: leadid = UUID v5 of the lead id in this namespace. */
+/** leadid = UUID v5 of the lead id in this namespace (as in packages/destinations/src/dynamics/lead-record-id.ts). */
 const LEAD_ID_NAMESPACE = '1636639b-6fec-4204-9b36-f35db1bee11e';
 const TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 const CLIENT_ID = 'c0ffee00-1111-4222-8333-444455556666';

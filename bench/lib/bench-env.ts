@@ -107,7 +107,7 @@ export function startBaseline(label: string, script: string, env: Record<string,
 let seq = 0;
 const runTag = Date.now().toString(36);
 
-/** A Microsoft HTTPS-endpoint JSON body (SPEC §3 format 2) with a unique email, so each is a new lead. */
+/** A Microsoft HTTPS-endpoint JSON body (intake format 2, README: Intake HTTP API) with a unique email, so each is a new lead. */
 export function marketplaceBody(n = ++seq): Record<string, unknown> {
   return {
     UserDetails: {

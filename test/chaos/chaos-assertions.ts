@@ -16,7 +16,7 @@ export function reportChaos(result: ChaosResult, log: (line: string) => void): v
   ].join('\n'));
 }
 
-/** SPEC §4 under chaos: every accepted lead delivered everywhere it matched, once at every idempotent store. */
+/** The promises of README: How delivery behaves, under chaos: every accepted lead delivered everywhere it matched, once at every idempotent store. */
 export function expectNothingLost(result: ChaosResult, leads: number): void {
   const { expected, inspection: i } = result;
   const toMarketo = expected.filter((l) => l.toMarketo).length;

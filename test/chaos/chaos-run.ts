@@ -72,7 +72,7 @@ export interface ChaosResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The chaos scenario of SPEC §4's "prove it": leads posted to intake while two CLI worker processes
+ * The chaos scenario that proves delivery loses nothing (README: How delivery behaves): leads posted to intake while two CLI worker processes
  * deliver them to a webhook, Azure Table (Azurite), Dynamics (fake AD + Dataverse) and Marketo (fake);
  * meanwhile one worker is SIGKILLed and restarted three times, Redis (AOF, appendfsync always) is
  * SIGKILLed and restarted, the webhook is down for `outageMs`, and Dynamics answers a burst of 429s.

@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
-/** The long-running commands SPEC §1 names, used when the CLI does not list its commands itself. */
+/** The long-running commands of README: CLI (intake, worker, ops, start), used when the CLI does not list its commands itself. */
 export const SPEC_COMMANDS = ['intake', 'worker', 'ops', 'start'] as const;
 
 /** Command names the `leadrelay` CLI has: `COMMAND_NAMES` from apps/cli/src/commands.ts when it exports them. */

@@ -9,7 +9,7 @@ import {
 } from './lead-arbitraries.js';
 
 /**
- * Property-based fuzzing of the intake (SPEC §3, apps/intake/README.md "Invalid input never causes a
+ * Property-based fuzzing of the intake (README: Intake HTTP API, apps/intake/README.md "Invalid input never causes a
  * 5xx, and nothing is queued for any 4xx") against a real Relay on the test Redis. Every case checks:
  * an answer within the time limit, never a 5xx (Redis is up), every error application/problem+json
  * {type, title, status}, the queues unchanged unless a new lead was accepted (then by exactly its
@@ -120,7 +120,7 @@ async function expectWellFormedLead(id: string, what: string): Promise<void> {
 async function expectRetrievable(id: string, destinations: string[], what: string): Promise<void> {
   let status: { id: string; deliveries: Record<string, { state: string }> } | undefined;
   if (id === '.' || id === '..') {
-    // Valid ids (SPEC §3) that no WHATWG URL can carry as a path segment, not even as %2E: inject (and
+    // Valid ids (`^[A-Za-z0-9._-]{1,128}$`) that no WHATWG URL can carry as a path segment, not even as %2E: inject (and
     // fetch, browsers) resolve them away before a request is sent. Read the status Intake would answer.
     status = await intake.relay.status(id);
     expect(status, `status of ${id} after ${what}`).toBeDefined();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Entries, Raw, toJsonText } from './json-text.js';
 
 /**
- * fast-check generators for intake bodies: valid leads in the three formats (SPEC §3), and hostile
+ * fast-check generators for intake bodies: valid leads in the three formats (README: Intake HTTP API), and hostile
  * variants of them (wrong types, huge or odd strings, prototype keys, duplicate keys, broken syntax…).
  */
 

@@ -73,7 +73,7 @@ export class RedisServer {
 }
 
 /**
- * The Redis tests use (SPEC §1): `$REDIS_URL`, else 127.0.0.1:6379, else a redis-server started
+ * The Redis tests use (README: Tests): `$REDIS_URL`, else 127.0.0.1:6379, else a redis-server started
  * on a free port, else an error that says how to get one.
  */
 export async function resolveTestRedis(): Promise<{ url: string; server?: RedisServer }> {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../fakes/webhook-receiver/index.js';
 import { Pipeline, marketplaceLead, pipelineConfig } from './pipeline-harness.js';
 
-/** Every SPEC §4 outcome through the real worker engine, the real https destination and a fake receiver. */
+/** Every delivery outcome of README: How delivery behaves through the real worker engine, the real https destination and a fake receiver. */
 describe('delivery outcomes (https destination)', () => {
   let receiver: WebhookReceiver;
   let other: WebhookReceiver;

@@ -15,7 +15,7 @@ function startWorker(configPath: string): ChildProcess {
   return spawn(process.execPath, [CLI, 'worker', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
 }
 
-/** SPEC §4: a worker killed mid-run (SIGKILL: no cleanup at all) loses no lead; another worker finishes the run. */
+/** A worker killed mid-run (SIGKILL: no cleanup at all) loses no lead; another worker finishes the run (README: How delivery behaves, Shutdown). */
 describe('worker crash', () => {
   const children: ChildProcess[] = [];
   let receiver: WebhookReceiver;

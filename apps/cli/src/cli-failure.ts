@@ -1,6 +1,6 @@
 import { ErrorCodes } from '@leadrelay/core';
 
-/** A failure the CLI explains and exits 1 for (SPEC §1: exit 1 on a failure it explains). */
+/** A failure the CLI explains and exits 1 for (README: CLI: exit 1 on a failure it explains, 2 on bad usage). */
 export class CliFailure extends Error {
   readonly code = ErrorCodes.CLI_FAILURE;
   constructor(message: string, readonly exitCode = 1) {

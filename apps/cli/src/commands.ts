@@ -1,2 +1,2 @@
-/** Every `leadrelay` command (SPEC §1); docker-compose services must run one of these. */
+/** Every `leadrelay` command (README: CLI); docker-compose services must run one of these. */
 export const COMMAND_NAMES = ['intake', 'worker', 'ops', 'start', 'validate', 'check', 'test-lead', 'status', 'stats', 'dlq', 'pause', 'resume', 'audit', 'migrate-keys'] as const;

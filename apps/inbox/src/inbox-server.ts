@@ -14,7 +14,7 @@ export interface InboxOptions {
   bodyLimit?: number;
 }
 
-/** Body keys safe to log: what identifies a lead without personal data (SPEC §6 keeps PII out of info logs). */
+/** Body keys safe to log: what identifies a lead without personal data (customer data is logged at debug level only, README: Operations → Logs). */
 const SUMMARY_KEYS = ['id', 'source', 'action', 'offer', 'LeadSource', 'ActionCode', 'OfferTitle', 'lead_source'];
 
 function summary(body: unknown): Record<string, unknown> {

@@ -6,7 +6,7 @@ export type ApiKeyVerdict = 'ok' | 'missing' | 'invalid';
 const BEARER = /^bearer[ \t]+(.+)$/i;
 
 /**
- * Checks the intake API key (SPEC §3): `Authorization: Bearer <key>`, `X-Api-Key: <key>` or `?code=<key>`.
+ * Checks the intake API key (README: Intake HTTP API): `Authorization: Bearer <key>`, `X-Api-Key: <key>` or `?code=<key>`.
  * Keys are compared as SHA-256 digests with timingSafeEqual, so neither a key's content nor its
  * length leaks through response timing; every configured key is compared, whatever matched.
  */

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime } from '@leadrelay/observability';
-import { startWorker, type RunningWorker } from '@leadrelay/worker';
+import { startWorker, type RunningWorker } from './index.js';
 import { WebhookReceiver } from '../../../test/fakes/webhook-receiver/index.js';
 import { Pipeline, marketplaceLead, pipelineConfig } from '../../../test/pipeline/pipeline-harness.js';
-import type { AlertPayload } from './alert.js';
+import type { AlertPayload } from '@leadrelay/alerts';
 
 const ALERT_SECRET = 'whsec_d29ya2VyLXdpcmluZy10ZXN0LXNlY3JldA==';
 

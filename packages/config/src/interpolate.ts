@@ -110,7 +110,7 @@ function commentRanges(tokenized: string, toSource: (o: number) => number): [num
 }
 
 /**
- * Prepares `${NAME}` / `${NAME:-default}` substitution (SPEC §2) for a YAML text, keeping a map
+ * Prepares `${NAME}` / `${NAME:-default}` substitution (docs/configuration.md) for a YAML text, keeping a map
  * back to the original offsets so errors point at the line and column a person wrote.
  * `$${` is a literal `${`. References inside comments are left alone. A variable set to the
  * empty string counts as unset, as in the shell's `:-`.

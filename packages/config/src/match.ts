@@ -14,7 +14,7 @@ function globToRegExp(glob: string): RegExp {
   return re;
 }
 
-/** Whether a destination's `match` (and `enabled`) takes this lead (SPEC §2). */
+/** Whether a destination's `match` (and `enabled`) takes this lead (docs/configuration.md → Every destination, `match`). */
 export function destinationMatches(d: Pick<ResolvedDestination, 'enabled' | 'match'>, lead: Lead): boolean {
   if (!d.enabled) return false;
   const m = d.match;

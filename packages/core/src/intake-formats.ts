@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CUSTOMER_FIELDS, isTestLead, parseLeadSource, type CustomerInfo, type Lead } from './lead.js';
 import { contentLeadId, LEAD_ID_PATTERN } from './lead-id.js';
 
-/** The three body formats intake accepts (SPEC §3). */
+/** The three body formats intake accepts (README: Intake HTTP API). */
 export type IntakeFormat = 'canonical' | 'marketplace' | 'form';
 
 export interface FieldProblem {

@@ -3,7 +3,7 @@ import type { DeliveryError, FieldValue, Lead } from '@leadrelay/core';
 import type { Logger } from '@leadrelay/observability';
 import type { NetworkSettings } from './shared/network.js';
 
-/** Settings every destination has, whatever its type (SPEC §2 `destinations[]`). */
+/** Settings every destination has, whatever its type (`destinations[]`, docs/configuration.md → Every destination). */
 export interface CommonDestinationSettings {
   id: string;
   type: string;
@@ -125,7 +125,7 @@ export interface DestinationDefinition<S extends z.ZodObject = z.ZodObject> {
   type: string;
   /** Human name for docs and the dashboard. */
   title: string;
-  /** The type-specific keys (SPEC §2 table); common keys are added by the config package. */
+  /** The type-specific keys (docs/configuration.md → Per type); common keys are added by the config package. */
   settings: S;
   /** Rules across keys that a plain object schema cannot say (e.g. `operation: push` needs `programName`). */
   refine?(settings: z.output<S> & CommonDestinationSettings, report: (path: string[], message: string) => void): void;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** SPEC §6 metrics. One instance per process; each app serves `registry` on /metrics. */
+/** The Prometheus metrics of README: Operations → Metrics. One instance per process; each app serves `registry` on /metrics. */
 export class LeadRelayMetrics {
   readonly registry = new Registry();
   readonly leadsReceived = new Counter({ name: 'leadrelay_leads_received_total', help: 'Leads accepted by intake, by body format', labelNames: ['format'], registers: [this.registry] });

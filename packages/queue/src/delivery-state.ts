@@ -1,6 +1,6 @@
 import type { Lead, LeadWarning, SerializedDeliveryError } from '@leadrelay/core';
 
-/** SPEC §3 `deliveries.<id>.state`. */
+/** `deliveries.<id>.state` of `GET /v1/leads/{id}` (README: Intake HTTP API). */
 export type DeliveryState = 'queued' | 'retrying' | 'delayed' | 'delivered' | 'dead' | 'skipped' | 'paused';
 
 /** What LeadRelay remembers of one lead at one destination. */
@@ -28,7 +28,7 @@ export interface AttemptEntry {
   warnings?: string[];
 }
 
-/** `GET /v1/leads/{id}` body (SPEC §3), plus the attempt timeline. */
+/** `GET /v1/leads/{id}` body (README: Intake HTTP API), plus the attempt timeline. */
 export interface LeadStatus {
   id: string;
   receivedAt: string;
@@ -60,7 +60,7 @@ export interface DeliveryJobData {
   errors?: (SerializedDeliveryError & { at: string; attempt: number })[];
 }
 
-/** A dead-lettered delivery, as `dlq list` shows it (SPEC §1). */
+/** A dead-lettered delivery, as `dlq list` shows it (README: CLI). */
 export interface DeadLetter {
   leadId: string;
   destination: string;
@@ -79,7 +79,7 @@ export interface DeadLetter {
  */
 export type DestinationState = 'running' | 'failing' | 'paused' | 'throttled';
 
-/** One destination's line in `stats` (SPEC §1). */
+/** One destination's line in `stats` (README: CLI). */
 export interface DestinationStats {
   destination: string;
   type: string;

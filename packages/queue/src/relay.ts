@@ -307,7 +307,7 @@ export class Relay {
     }
   }
 
-  /** SPEC §3 lead status; deliveries waiting at a paused destination show `paused`. */
+  /** The lead status of `GET /v1/leads/{id}` (README: Intake HTTP API); deliveries waiting at a paused destination show `paused`. */
   async status(leadId: string): Promise<LeadStatus | undefined> {
     const status = await this.leads.getStatus(leadId);
     if (!status) return undefined;
@@ -396,7 +396,7 @@ export class Relay {
   }
 
   /**
-   * Dead-lettered deliveries, newest first (SPEC §1 `dlq list`): every job of the queue's failed set
+   * Dead-lettered deliveries, newest first (`dlq list`, README: CLI): every job of the queue's failed set
    * (its membership is the state, so no job is asked for its state), read a few hundred per round trip.
    */
   async deadLetters(options: { destination?: string; leadId?: string; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -19,7 +19,7 @@ interface AadstsDefinition {
 
 /**
  * The AADSTS errors the fake token endpoint can answer, with the HTTP status and OAuth `error` Entra ID
- * pairs them with (reference §6.3, Microsoft Entra `reference-error-codes.md`).
+ * pairs them with (Microsoft Entra: AADSTS error codes reference).
  */
 export const AADSTS = {
   7000215: { status: 401, error: 'invalid_client', text: (c) => `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${c.clientId}'.` },

@@ -83,7 +83,7 @@ function stableGuid(text: string): string {
 }
 
 /**
- * A fake Dataverse Web API (reference §6.2): `PATCH /api/data/v9.x/leads(<id>)` upserts (204 + OData-EntityId, 201/200
+ * A fake Dataverse Web API (per Microsoft's Dataverse Web API docs): `PATCH /api/data/v9.x/leads(<id>)` upserts (204 + OData-EntityId, 201/200
  * with `Prefer: return=representation`; `If-Match: *` = update only → 404, `If-None-Match: *` = create only → 412),
  * `GET leads(<id>)`, `GET WhoAmI`. Checks bearer tokens (401 with WWW-Authenticate when unknown/expired/wrong audience),
  * validates columns like the lead table (400 unknown property / too long / wrong type), keeps records by id so tests can
@@ -253,7 +253,7 @@ export class DataverseServer {
     if (problem) return odataError(400, problem.code, problem.message);
 
     const exists = this.leads.has(key);
-    // Conditional upsert headers (reference §6.2): If-Match: * = update only, If-None-Match: * = create only.
+    // Conditional upsert headers (Dataverse Web API: upsert a row): If-Match: * = update only, If-None-Match: * = create only.
     if (req.headers['if-match'] === '*' && !exists) return odataError(404, '0x80040217', `lead With Id = ${key} Does Not Exist`);
     if (req.headers['if-none-match'] === '*' && exists) return odataError(412, '0x80040237', 'A record with matching key values already exists.');
 

@@ -5,7 +5,7 @@ import { FakeMarketoLeadStore, type FakeMarketoLead } from './fake-marketo-store
 
 /**
  * A Marketo instance on loopback speaking the real wire protocol (Adobe `authentication.md`,
- * `error-codes.md`, `leads.md`; LeadRelay reference §5.2): an Identity service issuing bearer
+ * `error-codes.md`, `leads.md`): an Identity service issuing bearer
  * tokens, and the lead REST endpoints answering HTTP 200 with `{requestId, success, result|errors}`.
  *
  * Where Adobe's docs do not say which code a situation gets, the fake picks the closest documented

@@ -61,7 +61,7 @@ export interface PartnerCenterServerOptions {
 export const PARTNER_CENTER_AUDIENCE = 'https://api.partner.microsoft.com';
 const BASE = '/v1.0/engagements/referrals';
 const PATCHABLE = new Set(['/externalReferenceId', '/status', '/substatus', '/statusReason', '/details/dealValue', '/details/notes', '/team/-']);
-/** Allowed status moves (reference §4): New → New/Active/Closed, Active → Active/Closed, Closed → Closed. */
+/** Allowed status moves (Partner Center Referrals API: update a referral): New → New/Active/Closed, Active → Active/Closed, Closed → Closed. */
 const TRANSITIONS: Record<string, string[]> = { None: ['None', 'New', 'Active', 'Closed'], New: ['New', 'Active', 'Closed'], Active: ['Active', 'Closed'], Closed: ['Closed'] };
 
 /**

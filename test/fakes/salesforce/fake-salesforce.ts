@@ -97,7 +97,7 @@ export interface RestLead {
 }
 
 /**
- * A local Salesforce speaking the wire protocol LeadRelay uses (reference §4): the Web-to-Lead servlet
+ * A local Salesforce speaking the wire protocol LeadRelay uses (Salesforce Web-to-Lead and REST API): the Web-to-Lead servlet
  * (always 200, failures are silent and recorded in `webToLead`), the OAuth 2.0 client-credentials token
  * endpoint, and REST `sobjects/Lead` create / describe plus `limits`. Every request is recorded;
  * `inject()` queues faults (canned errors, socket resets, hangs); `expireSessions()` makes every issued
@@ -141,7 +141,7 @@ export class FakeSalesforce {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** The Web-to-Lead servlet URL, as in SPEC §2's default. */
+  /** The Web-to-Lead servlet URL, as in the default `url` (docs/configuration.md → `type: salesforce`). */
   get webToLeadUrl(): string {
     return `${this.url}/servlet/servlet.WebToLead?encoding=UTF-8`;
   }
@@ -232,7 +232,7 @@ export class FakeSalesforce {
     }
   }
 
-  /** Always 200 (reference §4.2): whatever went wrong is only visible in `webToLead`. */
+  /** Always 200, as Salesforce's Web-to-Lead servlet answers whether or not a lead was created: whatever went wrong is only visible in `webToLead`. */
   private webToLeadServlet(method: string, r: RecordedRequest, res: ServerResponse): void {
     const page = '<html><head><meta http-equiv="Refresh" content="0; URL=about:blank"></head><body></body></html>';
     if (method === 'POST') {

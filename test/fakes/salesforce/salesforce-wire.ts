@@ -1,5 +1,5 @@
 /**
- * What real Salesforce sends on the wire, per reference §4 (destinations.md): REST error arrays
+ * What real Salesforce sends on the wire, per Salesforce's REST API and OAuth docs: REST error arrays
  * `[{message, errorCode, fields}]`, OAuth token errors `{error, error_description}`, and the
  * standard Lead fields with their lengths (Salesforce field reference, Lead).
  */
@@ -26,7 +26,7 @@ function rest(status: number, errorCode: string, message: string, fields?: strin
 /** REST errors a Lead create can answer, with Salesforce's status and wording. */
 export const REST_ERRORS = {
   INVALID_SESSION_ID: rest(401, 'INVALID_SESSION_ID', 'Session expired or invalid'),
-  /** A 401 jsforce deliberately does not treat as session expiry (reference §4.3). */
+  /** A 401 jsforce deliberately does not treat as session expiry (its `isSessionExpired` excludes this message). */
   SESSION_NOT_VALID_FOR_REST: rest(401, 'INVALID_SESSION_ID', 'This session is not valid for use with the REST API'),
   REQUEST_LIMIT_EXCEEDED: rest(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'),
   CONCURRENT_REQUEST_LIMIT_EXCEEDED: rest(403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentPerOrgLongTxn Limit exceeded.'),
@@ -51,7 +51,7 @@ function token(error: string, description: string, status = 400): CannedAnswer {
   return { status, body: { error, error_description: description } };
 }
 
-/** OAuth token endpoint errors (reference §4.3), with Salesforce's descriptions. */
+/** OAuth token endpoint errors (`{error, error_description}`), with Salesforce's descriptions. */
 export const TOKEN_ERRORS = {
   invalid_client_id: token('invalid_client_id', 'client identifier invalid'),
   invalid_client: token('invalid_client', 'invalid client credentials'),
@@ -90,7 +90,7 @@ export const LEAD_FIELDS: Record<string, { label: string; length: number }> = {
   HasOptedOutOfEmail: { label: 'Email Opt Out', length: 0 },
 };
 
-/** Web-to-Lead standard form names (reference §4.2). */
+/** Web-to-Lead standard form names, as Salesforce's generated forms use them. */
 export const WEB_TO_LEAD_FIELDS = [
   'first_name', 'last_name', 'title', 'URL', 'phone', 'mobile', 'fax', 'email', 'street', 'city', 'state', 'zip', 'country',
   'description', 'industry', 'rating', 'revenue', 'employees', 'company', 'lead_source', 'Campaign_ID', 'member_status', 'recordType',

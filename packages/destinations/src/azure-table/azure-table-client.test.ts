@@ -63,7 +63,7 @@ describe('azure-table destination (Azurite)', () => {
   afterAll(async () => { await proxy.stop(); });
   beforeEach(() => proxy.clear());
 
-  it('creates the table once and writes the entity of SPEC §5', async () => {
+  it('creates the table once and writes the documented entity', async () => {
     const table = newTable();
     const client = makeClient(table, { cs: proxy.connectionString, fields: { Campaign: 'mkt-{{extra.campaign}}', Seats: 12, Hot: true } });
     const r = await client.deliver({ ...base, extra: { campaign: 'spring' } });

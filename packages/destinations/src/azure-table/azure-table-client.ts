@@ -24,7 +24,7 @@ type Entity = TableEntity<Record<string, unknown>>;
 type Prepared = { index: number; lead: Lead; entity: Entity };
 
 /**
- * Writes each lead as one entity (SPEC §5) to an Azure Table, creating the table once if missing.
+ * Writes each lead as one entity (README: Destinations → Azure Table) to an Azure Table, creating the table once if missing.
  * RowKey = lead id, so a retried create that finds the entity (409 EntityAlreadyExists) is a delivery.
  * Batches go as entity-group transactions of up to 100 creates in one partition; a transaction the service
  * rejects because of one entity falls back to one create per entity, so each lead gets its own result.

@@ -67,7 +67,7 @@ export interface ClassifyContext {
 const AUTHENTICATION_CODES = new Set(['AuthenticationFailed', 'AuthorizationFailure', 'InvalidAuthenticationInfo', 'NoAuthenticationInformation']);
 
 /**
- * SPEC §4 for Azure Table: 409 EntityAlreadyExists is success and handled by the caller; 400s are permanent;
+ * Delivery outcomes for Azure Table (README: Destinations → Azure Table): 409 EntityAlreadyExists is success and handled by the caller; 400s are permanent;
  * a refused key is an authentication failure; other 403s (SAS permissions, IP rules) configuration;
  * ServerBusy/429 throttle; 5xx, timeouts and network errors are transient.
  */

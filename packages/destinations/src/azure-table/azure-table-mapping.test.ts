@@ -42,7 +42,7 @@ describe('azure-table keys', () => {
 });
 
 describe('azure-table entity', () => {
-  it('maps a lead to Microsoft\'s entity shape (SPEC §5)', () => {
+  it('maps a lead to Microsoft\'s entity shape', () => {
     const { entity, truncated } = leadEntity(lead);
     expect(truncated).toEqual([]);
     expect(entity).toEqual({

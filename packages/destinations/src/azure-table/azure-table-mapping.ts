@@ -3,7 +3,7 @@ import type { TableEntity } from '@azure/data-tables';
 import { InvalidConfigurationError, PayloadValidationError, formatLeadSource, renderFields, type FieldValue, type Lead } from '@leadrelay/core';
 
 /**
- * Azure Table limits (reference §3.2). A key is at most 1 KiB: 512 UTF-16 code units, as the service
+ * Azure Table service limits (Table service data model). A key is at most 1 KiB: 512 UTF-16 code units, as the service
  * stores strings. A string property is at most 64 KiB of UTF-16: 32,768 code units.
  */
 export const MAX_KEY_CHARS = 512;
@@ -12,7 +12,7 @@ export const MAX_STRING_CHARS = 32_768;
 export const MAX_CUSTOM_PROPERTIES = 252;
 export const MAX_PROPERTY_NAME_CHARS = 255;
 
-/** The properties Microsoft's own Azure Table destination writes (reference §3.1), in SPEC §5 order. */
+/** The properties Microsoft's own Azure Table destination writes, in the order README: Destinations → Azure Table lists them. */
 export const DEFAULT_PROPERTIES = ['ActionCode', 'CreatedTime', 'CustomerInfo', 'Description', 'LeadSource', 'OfferDisplayName'] as const;
 
 /** Names `fields:` may not use: the service's own properties (the SDK's `partitionKey`/`rowKey`/`etag` too, any casing). */
@@ -30,7 +30,7 @@ export function sanitiseKey(value: string): string {
 }
 
 /**
- * PartitionKey = the offer, sanitised (SPEC §5). All leads of one offer share a partition, which is what lets
+ * PartitionKey = the offer, sanitised (README: Destinations → Azure Table). All leads of one offer share a partition, which is what lets
  * the engine batch them into one entity-group transaction; it is also the definition's batching key.
  */
 export function partitionKeyOf(lead: Pick<Lead, 'offer'>): string {
@@ -38,7 +38,7 @@ export function partitionKeyOf(lead: Pick<Lead, 'offer'>): string {
 }
 
 /**
- * RowKey = the lead id (SPEC §5). Lead ids never contain forbidden characters, so this is normally the id
+ * RowKey = the lead id (README: Destinations → Azure Table). Lead ids never contain forbidden characters, so this is normally the id
  * itself; if sanitising ever had to change it, a hash of the original is appended, because two leads sharing
  * a RowKey would make the second one's 409 look like a delivery.
  */
@@ -86,14 +86,14 @@ export interface LeadEntityResult {
 }
 
 /**
- * The entity for a lead (SPEC §5): every default property is a string, absent values are empty strings
+ * The entity for a lead (README: Destinations → Azure Table): every default property is a string, absent values are empty strings
  * (the shape Microsoft's destination writes, so publishers' existing readers keep working); rendered
  * `fields:` add or override properties. Throws InvalidConfigurationError for a `fields:` name the service
  * cannot take (every lead would fail) and PayloadValidationError for a value of this lead that cannot fit.
  */
 export function leadEntity(lead: Lead, fields?: Record<string, FieldValue>): LeadEntityResult {
   const c = lead.customer;
-  // Key order as Microsoft's CustomerInfo JSON (reference §3.1).
+  // Key order as in the CustomerInfo JSON of the entities Microsoft's destination writes.
   const customerInfo = JSON.stringify({
     FirstName: c.firstName ?? '', LastName: c.lastName ?? '', Title: c.title ?? '', Company: c.company ?? '',
     Email: c.email ?? '', Phone: c.phone ?? '', Country: c.country ?? '',

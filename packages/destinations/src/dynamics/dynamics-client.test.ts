@@ -95,7 +95,7 @@ afterEach(() => {
 });
 
 describe('DynamicsClient delivery', () => {
-  it('creates the lead with PATCH leads(<uuid v5 of the lead id>) and If-None-Match: *, OData headers and the SPEC §5 body', async () => {
+  it('creates the lead with PATCH leads(<uuid v5 of the lead id>) and If-None-Match: *, OData headers and the documented mapping as body', async () => {
     const tokensBefore = ad.tokenRequests.length;
     const writesBefore = dv.requests.length;
     const result = await client().deliver(lead);

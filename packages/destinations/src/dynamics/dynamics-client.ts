@@ -23,7 +23,7 @@ export interface DynamicsClientOptions {
   timeoutMs?: number;
 }
 
-/** Headers every Web API request carries (reference §6.2). */
+/** Headers every Dataverse Web API request carries: Accept JSON, OData-MaxVersion and OData-Version 4.0. */
 const ODATA_HEADERS = {
   Accept: 'application/json',
   'OData-MaxVersion': '4.0',
@@ -31,7 +31,7 @@ const ODATA_HEADERS = {
 } as const;
 
 /**
- * Dynamics 365 / Dataverse destination (SPEC §2 `dynamics`, §4, §5). Each lead is upserted with
+ * Dynamics 365 / Dataverse destination (README: Destinations → Dynamics 365). Each lead is upserted with
  * `PATCH <env>/api/data/v<apiVersion>/leads(<uuid v5 of the lead id>)`, so a retried lead updates the same record
  * instead of creating a duplicate. Tokens come from one MSAL application per destination (cached); a 401 gets one
  * fresh token and one retry. Failures are classified in dynamics-errors.ts / dynamics-token-errors.ts.

@@ -4,7 +4,7 @@ import {
 } from '@leadrelay/core';
 import { DEFAULT_THROTTLE_MS, classifyHttpFailure, networkFailure } from '../shared/destination-errors.js';
 
-/** Dataverse service-protection error codes (reference §6.2, api-limits): requests, execution time, concurrency. */
+/** Dataverse service-protection error codes (Dataverse Web API: service protection API limits): requests, execution time, concurrency. */
 export const SERVICE_PROTECTION_CODES: Readonly<Record<string, string>> = {
   '0x80072322': 'number of requests',
   '0x80072321': 'combined execution time',
@@ -16,7 +16,7 @@ const PRIVILEGE_DENIED = '0x80040220';
 const ATTRIBUTE_PRIVILEGE_CREATE_MISSING = '0x8004f502';
 const NO_ROLES_ASSIGNED = '0x80042f09';
 
-/** Microsoft's steps to give the connecting identity the role its marketplace lead writer uses (reference §6.1). */
+/** Microsoft's steps to give the connecting identity the role its marketplace lead writer uses (Microsoft's Dynamics 365 lead-management instructions; README: Destinations → Dynamics 365). */
 export const LEAD_WRITER_ROLE_STEPS = 'Import Microsoft\'s "Microsoft Marketplace Lead Writer" managed solution into the environment if it is not there, '
   + 'then assign its security role "Microsoft Marketplace Lead Writer" to the identity LeadRelay signs in as '
   + '(Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users for an app, Users for a user). '
@@ -84,7 +84,7 @@ export function notDataverseRemediation(ctx: DataverseFailureContext, what: stri
 }
 
 /**
- * Classifies a failed Dataverse Web API call (SPEC §4, reference §6.2/§7/§8): 429 and service-protection codes
+ * Classifies a failed Dataverse Web API call (README: How delivery behaves; Dataverse Web API errors and service protection limits): 429 and service-protection codes
  * throttle by Retry-After; privilege errors (PrivilegeDenied, AttributePrivilegeCreateIsMissing on leadsourcecode,
  * "no roles are assigned to user") are configuration with the Lead Writer role steps; 404/405/3xx or an HTML page
  * mean instanceUrl is not Dataverse; 400 is the lead's payload (permanent, Dataverse's message); 5xx transient.
@@ -101,7 +101,7 @@ export function classifyDynamicsFailure(reply: DataverseReply, ctx: DataverseFai
 
   const protection = code ? SERVICE_PROTECTION_CODES[code] : undefined;
   const retryAfterMs = parseRetryAfter(headerText(reply.headers, 'retry-after'));
-  // SPEC §4: 429, service protection, and 503 with Retry-After all mean "wait as told".
+  // 429, service protection, and 503 with Retry-After all mean "wait as told" (README: How delivery behaves, Throttling).
   if (status === 429 || protection || (status === 503 && retryAfterMs !== undefined)) {
     const wait = retryAfterMs ?? DEFAULT_THROTTLE_MS;
     return new ThrottledError(`${message}${protection ? ` (service protection limit: ${protection})` : ''}`, wait, {

@@ -11,7 +11,7 @@ const lead: Lead = {
   description: 'Wants a demo', createdAt: '2024-05-01T10:00:00.000Z', testLead: false,
 };
 
-describe('mapLeadToDynamics (SPEC §5)', () => {
+describe('mapLeadToDynamics (the documented Dynamics mapping)', () => {
   it('maps every customer field, the lead source, description and leadsourcecode', () => {
     expect(mapLeadToDynamics(lead, { leadSourceCode: 8 }, '[not provided]')).toEqual({
       firstname: 'Ada', lastname: 'Lovelace', emailaddress1: 'ada@contoso.com', telephone1: '+44 20 7946 0000',

@@ -38,7 +38,7 @@ function present(value: string | undefined): string | undefined {
 }
 
 /**
- * SPEC §5: the body of the `leads` upsert. Absent customer fields are left out (so a retry never blanks a
+ * The body of the `leads` upsert (README: Destinations → Dynamics 365, Mapping). Absent customer fields are left out (so a retry never blanks a
  * column someone filled in Dynamics), except `lastname`, which Dataverse requires: it gets the placeholder.
  */
 export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings, placeholder: string): { record: Record<string, FieldValue>; warnings: string[] } {

@@ -55,7 +55,7 @@ function appPortal(ctx: TokenFailureContext): string {
 
 /**
  * Turns an MSAL token failure into a DeliveryError whose remediation names the setting to fix, in the spirit
- * of Microsoft's lead-configuration troubleshooting list (reference §7): bad secret → auth.clientSecret,
+ * of Microsoft's lead-configuration troubleshooting list (commercial marketplace lead management FAQ): bad secret → auth.clientSecret,
  * unknown tenant → auth.tenantId, unknown application → auth.clientId, bad password → auth.username/password.
  * 429 throttles, 5xx and network failures are transient. Never includes secret values.
  */

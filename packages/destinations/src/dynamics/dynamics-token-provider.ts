@@ -25,7 +25,7 @@ export function environmentUrl(instanceUrl: string): string {
 
 /**
  * Access tokens for one Dynamics destination, from ONE MSAL application object so its in-memory cache serves
- * every lead until the token nears expiry (reference §6.4/§10).
+ * every lead until the token nears expiry (MSAL caches tokens per application object).
  * - `client-secret`: ConfidentialClientApplication.acquireTokenByClientCredential, scope `<env>/.default`.
  * - `password`: PublicClientApplication.acquireTokenByUsernamePassword (ROPC), scope `<env>/user_impersonation`;
  *   later calls go through acquireTokenSilent (cache, then the refresh token).

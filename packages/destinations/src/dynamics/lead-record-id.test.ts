@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { leadRecordId } from './lead-record-id.js';
 
-describe('leadRecordId (UUID v5 of the lead id, SPEC §5)', () => {
+describe('leadRecordId (UUID v5 of the lead id)', () => {
   it('is the UUID v5 of the lead id in LeadRelay\'s namespace', () => {
     expect(leadRecordId('lead-123')).toBe('558ab3ec-782f-57bc-9900-1d3e0c4a53c9');
     expect(leadRecordId('MSFT_TEST_636573304831318844')).toBe('7e26b382-87a7-5dcc-a990-11f2b5c42361');

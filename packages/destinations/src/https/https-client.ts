@@ -27,7 +27,7 @@ function packageVersion(): string {
 }
 
 /**
- * POSTs each lead as JSON to a webhook (SPEC §2 `https`). Outcomes: 2xx delivered; 408/429/5xx and network
+ * POSTs each lead as JSON to a webhook (README: Destinations → HTTPS webhook). Outcomes: 2xx delivered; 408/429/5xx and network
  * failures transient (429, and 503 with Retry-After, throttle); 401/403 configuration; 3xx and 410
  * configuration (the URL is wrong for every lead); any other 4xx permanent.
  */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { renderFields, type FieldValue, type Lead } from '@leadrelay/core';
 
-/** Microsoft's HTTPS-endpoint JSON (reference §2; SPEC §3 format 2). */
+/** Microsoft's HTTPS-endpoint JSON, as its HTTPS-endpoint lead-management instructions show it (intake format 2, README: Intake HTTP API). */
 export interface MarketplacePayload {
   UserDetails: { FirstName: string; LastName: string; Email: string; Phone: string; Country: string; Company: string; Title: string };
   LeadSource: string;

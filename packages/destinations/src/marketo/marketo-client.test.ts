@@ -60,7 +60,7 @@ afterEach(async () => {
 });
 
 describe('requests per operation', () => {
-  it('sync upserts with leads.json createOrUpdate, bearer token, SPEC §5 mapping', async () => {
+  it('sync upserts with leads.json createOrUpdate, bearer token, default mapping', async () => {
     const client = makeClient();
     const delivered = await client.deliver(lead('l1'));
 

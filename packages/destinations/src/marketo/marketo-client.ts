@@ -59,7 +59,7 @@ const PATHS = {
 type Settings = MarketoSettings & CommonDestinationSettings;
 
 /**
- * Delivers leads to Marketo's REST API (SPEC §2 `marketo`, reference §5.2): `sync` upserts with
+ * Delivers leads to Marketo's REST API (README: Destinations → Marketo): `sync` upserts with
  * leads.json createOrUpdate, `push` uses leads/push.json, `form` leads/submitForm.json. Success is
  * read from the body (`success`, then each record's `status`), never from the HTTP status alone.
  * One instance is safe under concurrent calls; rate and concurrency limits are the engine's job.

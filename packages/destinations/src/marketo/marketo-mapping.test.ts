@@ -8,7 +8,7 @@ const base: Lead = {
   description: 'x', createdAt: '2024-05-01T00:00:00.000Z', testLead: false,
 };
 
-describe('Marketo mapping (SPEC §5)', () => {
+describe('Marketo default mapping', () => {
   it('maps the seven customer fields and leadSource = Source-Action|Offer', () => {
     expect(defaultMarketoRecord(base)).toEqual({
       firstName: 'Grace', lastName: 'Hopper', email: 'grace@contoso.example', phone: '555', country: 'US', company: 'Navy', title: 'RADM',

@@ -6,7 +6,7 @@ import type { MarketoFormFields, MarketoLeadDescribe } from './marketo-lead-desc
 /** One Marketo lead record: REST API field names to values. */
 export type MarketoRecord = Record<string, FieldValue>;
 
-/** SPEC §5 default mapping: customer fields keep their names in Marketo, plus `leadSource` = `Source-Action|Offer`. */
+/** Default mapping (README: Destinations → Marketo): customer fields keep their names in Marketo, plus `leadSource` = `Source-Action|Offer`. */
 export function defaultMarketoRecord(lead: Lead): MarketoRecord {
   const c = lead.customer;
   const record: Record<string, FieldValue | undefined> = {

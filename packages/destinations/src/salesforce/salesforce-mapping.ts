@@ -64,7 +64,7 @@ function countryField(country: string | undefined, picklists: boolean, names: { 
 }
 
 /**
- * The Web-to-Lead form (SPEC §5): standard Web-to-Lead names, `oid` and `encoding=UTF-8` first,
+ * The Web-to-Lead form (README: Destinations → Salesforce): standard Web-to-Lead names, `oid` and `encoding=UTF-8` first,
  * then the rendered `fields:` (custom fields are named by their 15-character field id, e.g.
  * `00N5g00000AbCdE`). Absent customer values are left out rather than sent empty; an override
  * replaces a default in place, so the body order is stable.
@@ -93,7 +93,7 @@ function formValue(v: FieldValue): string {
 }
 
 /**
- * The REST Lead record (API field names): the Web-to-Lead mapping of SPEC §5 under REST names,
+ * The REST Lead record (API field names): the Web-to-Lead mapping above under REST names,
  * then the rendered `fields:` (API names such as `Offer__c`; numbers and booleans stay typed).
  */
 export function restLeadRecord(lead: Lead, input: SalesforceMappingInput): Record<string, FieldValue> {

@@ -19,7 +19,7 @@ export interface SalesforceRestClientOptions {
 
 
 /**
- * Salesforce REST API with the real jsforce (reference §4.3): OAuth 2.0 client credentials of an
+ * Salesforce REST API with the real jsforce (README: Destinations → Salesforce, REST): OAuth 2.0 client credentials of an
  * external client app (its run-as user owns the leads), then `sobject('Lead').create`.
  *
  * Token reuse and 401s: we authorize once and share the token across concurrent deliveries. On a

@@ -59,7 +59,7 @@ beforeEach(() => {
 });
 
 describe('Salesforce Web-to-Lead', () => {
-  it('posts the exact SPEC §5 form: oid, encoding, standard names, placeholders for last name and company', async () => {
+  it('posts the exact documented form: oid, encoding, standard names, placeholders for last name and company', async () => {
     const result = await client().deliver(lead);
 
     expect(result).toEqual({});

@@ -13,7 +13,7 @@ export interface SalesforceWebToLeadClientOptions {
 }
 
 /**
- * Salesforce Web-to-Lead: the form POST Microsoft's own connector makes (SPEC §5, reference §4.2).
+ * Salesforce Web-to-Lead: the form POST Microsoft's own connector makes: `application/x-www-form-urlencoded` to servlet.WebToLead (README: Destinations → Salesforce).
  *
  * Web-to-Lead NEVER reports failure: the servlet answers 200 whether or not a lead was created.
  * A 200 is therefore all "delivered" can mean here. When leads don't show up, check in Salesforce:

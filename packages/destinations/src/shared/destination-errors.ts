@@ -15,7 +15,7 @@ export interface HttpFailure {
 }
 
 /**
- * The generic HTTP reading of a failure (SPEC §4, reference §8): 429 and 503-with-Retry-After throttle;
+ * The generic HTTP reading of a failure (README: How delivery behaves): 429 and 503-with-Retry-After throttle;
  * 408 and 5xx are transient; 401/403 are configuration; any other 4xx is permanent.
  * Destinations with richer error bodies classify those first and fall back to this.
  */
