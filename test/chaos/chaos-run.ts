@@ -392,7 +392,7 @@ ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
   /** Kills and closes everything this run started; safe after a partial start or a failure. */
   async stop(): Promise<void> {
     await this.processes.killAll();
-    await this.intake?.close().catch(() => undefined);
+    await this.intake?.stop().catch(() => undefined);
     await this.checker?.close().catch(() => undefined);
     await this.fakes?.stop();
     await this.redis?.destroy();

@@ -6,7 +6,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { isLoopbackHost } from '@leadrelay/core';
 import { CliFailure } from './cli-failure.js';
-import type { Stoppable } from './run-until-signal.js';
+import type { Stoppable } from '@leadrelay/observability';
 
 export interface LocalDependenciesOptions {
   /** Where a started Redis and Azurite keep their data (default `./.leadrelay`). */
@@ -49,8 +49,7 @@ export async function startLocalDependencies(config: LeadRelayConfig, options: L
       if (!(await listening(port))) {
         const { startInbox } = await import('@leadrelay/inbox');
         const secret = 'signingSecret' in inbox! ? inbox.signingSecret as string | undefined : undefined;
-        const { app } = await startInbox({ INBOX_PORT: String(port), INBOX_HOST: '127.0.0.1', ...(secret ? { INBOX_SIGNING_SECRET: secret } : {}) }, { logger: false });
-        started.push({ stop: () => app.close() });
+        started.push(await startInbox({ INBOX_PORT: String(port), INBOX_HOST: '127.0.0.1', ...(secret ? { INBOX_SIGNING_SECRET: secret } : {}) }, { logger: false }));
         options.log(`started the demo inbox on http://127.0.0.1:${port}/ (lists the leads it received)`);
       }
     }

@@ -4,21 +4,20 @@ import { orphanLines, orphansIfReachable } from './orphan-commands.js';
 import { CliFailure } from './cli-failure.js';
 import { startLocalDependencies } from './local-dependencies.js';
 import type { CommandContext } from './command-context.js';
-import { runUntilSignal, type Stoppable } from './run-until-signal.js';
+import { runUntilSignal, type RunningService } from '@leadrelay/observability';
 
 
-async function startIntakePart(ctx: CommandContext): Promise<Stoppable> {
+async function startIntakePart(ctx: CommandContext): Promise<RunningService> {
   const { startIntake } = await import('@leadrelay/intake');
-  const running = await startIntake(ctx.config(), { handleSignals: false });
-  return { stop: () => running.close() };
+  return startIntake(ctx.config(), { handleSignals: false });
 }
 
-async function startWorkerPart(ctx: CommandContext, only?: string[]): Promise<Stoppable> {
+async function startWorkerPart(ctx: CommandContext, only?: string[]): Promise<RunningService> {
   const { startWorker } = await import('@leadrelay/worker');
   return startWorker({ config: ctx.config(), ...(only ? { only } : {}) });
 }
 
-async function startOpsPart(ctx: CommandContext): Promise<Stoppable> {
+async function startOpsPart(ctx: CommandContext): Promise<RunningService> {
   const { startOps } = await import('@leadrelay/ops');
   return startOps({ config: ctx.config() });
 }

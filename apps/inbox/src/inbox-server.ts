@@ -1,6 +1,7 @@
 import { parse as parseQuery } from 'node:querystring';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import type { RunningService } from '@leadrelay/observability';
 import { ReceivedLeads, type ReceivedLead } from './received-leads.js';
 
 export interface InboxOptions {
@@ -101,18 +102,20 @@ export function buildInbox(options: InboxOptions = {}): FastifyInstance {
   return app;
 }
 
-export interface StartInboxResult {
+export interface RunningInbox extends RunningService {
+  readonly name: 'inbox';
   app: FastifyInstance;
   /** Where it listens, e.g. http://0.0.0.0:8081. */
-  address: string;
+  readonly address: string;
 }
 
 /** Starts the inbox from environment variables: INBOX_PORT (8081), INBOX_HOST (0.0.0.0), INBOX_SIGNING_SECRET (optional). */
-export async function startInbox(env: Record<string, string | undefined> = process.env, options: Omit<InboxOptions, 'signingSecret'> = {}): Promise<StartInboxResult> {
+export async function startInbox(env: Record<string, string | undefined> = process.env, options: Omit<InboxOptions, 'signingSecret'> = {}): Promise<RunningInbox> {
   const port = Number(env.INBOX_PORT || 8081);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`INBOX_PORT must be a port number (got '${env.INBOX_PORT}')`);
   const app = buildInbox({ ...options, ...(env.INBOX_SIGNING_SECRET ? { signingSecret: env.INBOX_SIGNING_SECRET } : {}) });
   const address = await app.listen({ port, host: env.INBOX_HOST || '0.0.0.0' });
   app.log.info({ address, verifying: Boolean(env.INBOX_SIGNING_SECRET) }, 'inbox listening');
-  return { app, address };
+  let stopping: Promise<void> | undefined;
+  return { name: 'inbox', app, address, stop: () => (stopping ??= app.close()) };
 }

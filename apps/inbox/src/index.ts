@@ -1,8 +1,9 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runUntilSignal } from '@leadrelay/observability';
 import { startInbox } from './inbox-server.js';
 
-export { buildInbox, startInbox, type InboxOptions, type StartInboxResult } from './inbox-server.js';
+export { buildInbox, startInbox, type InboxOptions, type RunningInbox } from './inbox-server.js';
 export { ReceivedLeads, type ReceivedLead } from './received-leads.js';
 
 /** `node apps/inbox/dist/index.js` runs the inbox; importing this module does not. */
@@ -18,12 +19,7 @@ function isMain(): boolean {
 
 if (isMain()) {
   try {
-    const { app } = await startInbox();
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        void app.close().then(() => process.exit(0));
-      });
-    }
+    await runUntilSignal([() => startInbox()]);
   } catch (e) {
     console.error(`inbox: ${(e as Error).message}`);
     process.exit(1);

@@ -28,7 +28,7 @@ describe.skipIf(!redisServerOnPath())('intake.durability', () => {
   let running: RunningIntake | undefined;
   let relay: Relay | undefined;
   afterEach(async () => {
-    await running?.close();
+    await running?.stop();
     running = undefined;
     await relay?.close();
     relay = undefined;

@@ -29,7 +29,7 @@ class GatedRelay extends Relay {
 let running: RunningIntake | undefined;
 
 afterEach(async () => {
-  await running?.close();
+  await running?.stop();
   running = undefined;
 });
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
-import type { LeadRelayMetrics, Logger } from '@leadrelay/observability';
+import type { LeadRelayMetrics, Logger, RunningService } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, Relay, withTimeout } from '@leadrelay/queue';
 import { buildIntakeServer, createIntakeLogger } from './intake-server.js';
 
@@ -12,7 +12,7 @@ export interface StartIntakeOptions {
   relay?: Relay;
   /**
    * Close on SIGTERM/SIGINT (default true). A process running several servers (`leadrelay start`)
-   * may pass false and call `close()` itself. A second signal while closing kills the process as usual.
+   * may pass false and call `stop()` itself. A second signal while closing kills the process as usual.
    */
   handleSignals?: boolean;
   /** Overrides `intake.host` / `intake.port` (port 0: any free port, see `address`). */
@@ -20,13 +20,14 @@ export interface StartIntakeOptions {
   port?: number;
 }
 
-export interface RunningIntake {
+export interface RunningIntake extends RunningService {
+  readonly name: 'intake';
   app: FastifyInstance;
   /** `http://host:port` actually listened on. */
-  address: string;
+  readonly address: string;
   /** Stops taking connections, lets in-flight requests finish, closes Redis. Idempotent. */
-  close(): Promise<void>;
-  /** Resolves once the server has closed (after a signal or `close()`). */
+  stop(): Promise<void>;
+  /** Resolves once the server has closed (after a signal or `stop()`). */
   closed: Promise<void>;
 }
 
@@ -43,9 +44,9 @@ export async function startIntake(config: LeadRelayConfig, options: StartIntakeO
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'intake shutting down');
-    void close();
+    void stop();
   };
-  const close = (): Promise<void> => {
+  const stop = (): Promise<void> => {
     closing ??= (async () => {
       for (const s of SIGNALS) process.off(s, onSignal);
       try {
@@ -63,7 +64,7 @@ export async function startIntake(config: LeadRelayConfig, options: StartIntakeO
   if (options.handleSignals ?? true) for (const s of SIGNALS) process.once(s, onSignal);
   // Not fatal: intake answers 503 (and /readyz says not ready) until Redis is back.
   if ((await app.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) logger.warn('Redis does not answer yet; leads get 503 until it does');
-  return { app, address, close, closed };
+  return { name: 'intake', app, address, stop, closed };
 }
 
 /**

@@ -2,7 +2,7 @@ import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes, PROBLEMS, problem, problemKindForStatus, sendProblem, type ProblemKind } from '@leadrelay/core';
-import { createRuntime, registerProbeRoutes, type Runtime } from '@leadrelay/observability';
+import { createRuntime, registerProbeRoutes, type RunningService, type Runtime } from '@leadrelay/observability';
 import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
 import { OpsCredentials } from './ops-credentials.js';
@@ -91,9 +91,11 @@ function problemKindOf(status: number, unknownDestination: boolean): ProblemKind
   return status === 401 ? PROBLEMS.authenticationRequired : problemKindForStatus(status);
 }
 
-export interface RunningOps {
+export interface RunningOps extends RunningService {
+  readonly name: 'ops';
   app: FastifyInstance;
-  stop(): Promise<void>;
+  /** `http://host:port` actually listened on. */
+  readonly address: string;
 }
 
 /** `leadrelay ops`: listens on ops.host:ops.port until stopped. */
@@ -102,7 +104,8 @@ export async function startOps(options: OpsOptions): Promise<RunningOps> {
   assertDevCredentialsStayLocal('ops', options.config.ops.host, 'password', [options.config.ops.password]);
   const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: options.config });
   const { app } = await buildOpsServer({ ...options, runtime });
-  await app.listen({ host: options.config.ops.host, port: options.config.ops.port });
-  runtime.logger.info({ host: options.config.ops.host, port: options.config.ops.port }, 'ops server listening (dashboard at /, bull-board at /queues)');
-  return { app, stop: () => app.close() };
+  const address = await app.listen({ host: options.config.ops.host, port: options.config.ops.port });
+  runtime.logger.info({ address }, 'ops server listening (dashboard at /, bull-board at /queues)');
+  let stopping: Promise<void> | undefined;
+  return { name: 'ops', app, address, stop: () => (stopping ??= app.close()) };
 }

@@ -2,7 +2,7 @@ import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
 import { SourceService, createPullSource } from '@leadrelay/sources';
-import { createRuntime, startProbeServer, type ProbeServer, type Runtime } from '@leadrelay/observability';
+import { createRuntime, startProbeServer, type ProbeServer, type RunningService, type Runtime } from '@leadrelay/observability';
 
 export interface WorkerOptions {
   config: LeadRelayConfig;
@@ -13,7 +13,8 @@ export interface WorkerOptions {
   serveMetrics?: boolean;
 }
 
-export interface RunningWorker {
+export interface RunningWorker extends RunningService {
+  readonly name: 'worker';
   service: DeliveryService;
   /** Polls of the configured pull sources (a table, the Referrals API), when any is enabled. */
   sources?: SourceService;
@@ -21,8 +22,6 @@ export interface RunningWorker {
   alerts: Alerts;
   /** The /healthz, /readyz, /metrics server, unless serveMetrics is false. */
   server?: ProbeServer;
-  /** Drains within worker.shutdownTimeout and closes everything. */
-  stop(): Promise<void>;
 }
 
 /** Starts delivery for the configured destinations, and the worker's probe/metrics server. */
@@ -49,17 +48,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const server = (options.serveMetrics ?? true)
     ? await startProbeServer({ host: config.worker.host, port: config.worker.metricsPort, ready: () => service.relay.ping(), metrics: runtime.metrics })
     : undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    await waitMonitor.stop();
+    await sources?.close();
+    await service.stop();
+    await alerts.close();
+    await server?.close();
+  };
   return {
+    name: 'worker',
+    ...(server ? { address: `http://${config.worker.host}:${server.port}` } : {}),
     service,
     ...(sources ? { sources } : {}),
     alerts,
     server,
-    async stop() {
-      await waitMonitor.stop();
-      await sources?.close();
-      await service.stop();
-      await alerts.close();
-      await server?.close();
-    },
+    stop: () => (stopping ??= stop()),
   };
 }

@@ -2,3 +2,4 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './runtime.js';
 export * from './probes.js';
+export * from './running-service.js';

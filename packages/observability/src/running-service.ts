@@ -1,7 +1,18 @@
-/** Something a long-running command started and must stop on SIGTERM. */
-export interface Stoppable {
+/**
+ * What every LeadRelay app's start function returns (startIntake, startWorker, startOps, startInbox): one shape,
+ * so `leadrelay start` and each app's own entry run them alike under runUntilSignal.
+ */
+export interface RunningService {
+  /** Which app: `intake`, `worker`, `ops` or `inbox`. */
+  readonly name: string;
+  /** `http://host:port` it listens on (the worker: its probe server), unless it serves nothing. */
+  readonly address?: string;
+  /** Stops taking work, lets what is in flight finish (the worker: within worker.shutdownTimeout), closes its connections. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** Something a long-running command started and must stop on SIGTERM: a RunningService, or a helper it needs (a local Redis). */
+export type Stoppable = Pick<RunningService, 'stop'>;
 
 /**
  * Starts each part in turn, runs until SIGTERM/SIGINT, then stops every part (workers drain within

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runUntilSignal, type Stoppable } from './run-until-signal.js';
+import { runUntilSignal, type Stoppable } from './running-service.js';
 
 /** A part whose start resolves when the test says so, and which records being stopped. */
 function slowPart(): { start: () => Promise<Stoppable>; finishStart: () => void; stopped: () => boolean } {

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { startInbox } from '@leadrelay/inbox';
+import { startIntake } from '@leadrelay/intake';
+import { createRuntime, type RunningService } from '@leadrelay/observability';
+import { startOps } from '@leadrelay/ops';
+import { startWorker } from '@leadrelay/worker';
+import { pipelineConfig } from '../pipeline/pipeline-harness.js';
+
+/**
+ * One app shape: every start function returns a RunningService (name, address, stop) whose address serves the
+ * same probes, and whose stop is idempotent and leaves nothing listening.
+ */
+describe('every app is a RunningService', () => {
+  const config = pipelineConfig(`
+  - { id: hook, type: https, url: "http://127.0.0.1:9/hook" }`, `
+ops: { host: 127.0.0.1, port: 0, password: "ops-password-for-tests" }`);
+  config.worker.host = '127.0.0.1';
+  config.worker.metricsPort = 0;
+  const silent = (name: string) => createRuntime({ name, secretsFrom: config, level: 'silent' });
+
+  const starters: Array<[string, () => Promise<RunningService>]> = [
+    ['intake', () => startIntake(config, { host: '127.0.0.1', port: 0, handleSignals: false, logger: silent('intake').logger })],
+    ['worker', () => startWorker({ config, runtime: silent('worker') })],
+    ['ops', () => startOps({ config, runtime: silent('ops') })],
+    ['inbox', () => startInbox({ INBOX_PORT: '0', INBOX_HOST: '127.0.0.1' }, { logger: false })],
+  ];
+
+  it.each(starters)('%s: named, listening at its address with the shared probes, stopped twice without error, then gone', async (name, start) => {
+    const running = await start();
+    expect(running.name).toBe(name);
+    expect(running.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${running.address}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    if (name !== 'inbox') {
+      // The inbox is a demo receiver without Redis; the three LeadRelay apps answer readiness the same way.
+      const ready = await fetch(`${running.address}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { config: 'ok', redis: 'ok' } });
+    }
+    await Promise.all([running.stop(), running.stop()]);
+    await running.stop();
+    await expect(fetch(`${running.address}/healthz`)).rejects.toThrow();
+  });
+});
