@@ -422,3 +422,31 @@ describe('ops with the bundled dev password', () => {
     await expect(startOps({ config })).rejects.toMatchObject({ code: 'LR_DEV_CREDENTIALS_EXPOSED' });
   });
 });
+
+describe('ops while Redis does not answer', () => {
+  it('answers 503 with Retry-After (a problem under /api, a page elsewhere) instead of a 500, and again once Redis is back', async () => {
+    const config = pipelineConfig('  - { id: other, type: https, url: "https://example.com/x" }', `ops: { host: 127.0.0.1, port: 0, password: "${SECRETS.opsPassword}" }`);
+    const reachable = config.redis.url;
+    config.redis.url = 'redis://127.0.0.1:9'; // nothing listens on the discard port
+    const { app: down } = await buildOpsServer({ config });
+    try {
+      const page = await down.inject({ method: 'GET', url: '/', headers: auth() });
+      expect(page.statusCode).toBe(503);
+      expect(page.headers['retry-after']).toBe('5');
+      expect(page.body).toContain('Lead storage is unavailable');
+      const api = await down.inject({ method: 'GET', url: '/api/destinations', headers: auth() });
+      expect(api.statusCode).toBe(503);
+      expect(api.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(api.json()).toMatchObject({ status: 503, type: expect.stringMatching(/\/unavailable$/), detail: expect.stringMatching(/Redis does not answer/) });
+    } finally {
+      await down.close();
+    }
+    config.redis.url = reachable;
+    const { app: up } = await buildOpsServer({ config });
+    try {
+      expect((await up.inject({ method: 'GET', url: '/api/destinations', headers: auth() })).statusCode).toBe(200);
+    } finally {
+      await up.close();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes, PROBLEMS, problem, problemKindForStatus, sendProblem, type ProblemKind } from '@leadrelay/core';
 import { createRuntime, registerProbeRoutes, type RunningService, type Runtime } from '@leadrelay/observability';
-import { Relay, exposeAuditMetric, exposeQueueMetrics } from '@leadrelay/queue';
+import { Relay, exposeAuditMetric, exposeQueueMetrics, withTimeout } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
 import { OpsCredentials } from './ops-credentials.js';
 import { OpsPasswordMissingError } from './ops-password-missing-error.js';
@@ -71,11 +71,15 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
     secured.setErrorHandler(async (error: FastifyError, req, reply) => {
       const unknownDestination = (error as { code?: string }).code === ErrorCodes.UNKNOWN_DESTINATION;
       const status = unknownDestination ? 404 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-      if (status === 500) log.error({ err: error.message, method: req.method, url: req.url }, 'ops request failed');
-      const kind = problemKindOf(status, unknownDestination);
-      const detail = status === 500 ? 'The ops server could not answer (is Redis reachable?). Details are in its log.' : error.message;
+      // A failure while Redis does not answer is an outage to wait out (503, Retry-After), not a bug.
+      const redisDown = status === 500 && !(await withTimeout(relay.ping(), REDIS_CHECK_MS).catch(() => false));
+      if (status === 500) log[redisDown ? 'warn' : 'error']({ err: error.message, method: req.method, url: req.url }, redisDown ? 'ops request failed: Redis does not answer' : 'ops request failed');
+      const kind = redisDown ? PROBLEMS.unavailable : problemKindOf(status, unknownDestination);
+      const detail = redisDown ? 'Redis does not answer; the page works again once it does.'
+        : status === 500 ? 'The ops server could not answer. Details are in its log.' : error.message;
+      if (redisDown) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       if (req.url.startsWith('/api/')) return sendProblem(reply, problem(kind, detail));
-      return sendPage(reply, messagePage(kind.title, detail, status), status);
+      return sendPage(reply, messagePage(kind.title, detail, kind.status), kind.status);
     });
 
     await secured.register(dashboardRoutes, { relay, csrf, username: config.ops.username });
@@ -84,6 +88,11 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
   });
   return { app, relay };
 }
+
+/** How long the error handler waits for Redis to say whether it is the cause. */
+const REDIS_CHECK_MS = 1000;
+/** What a 503 tells the browser or script to wait, as intake's. */
+const RETRY_AFTER_SECONDS = 5;
 
 /** The catalogue's problem for an error the ops server raised or Fastify did (401 is basic auth's, not an API key's). */
 function problemKindOf(status: number, unknownDestination: boolean): ProblemKind {
