@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Logger } from '@leadrelay/observability';
 import type { AlertPayload } from './alert.js';
+import { alertBody, type AlertTargetType } from './alert-format.js';
 
 export interface AlertWebhookOptions {
-  /** `alerts.webhookUrl`. */
+  /** `alerts.webhookUrl`, or a target's `url`. */
   url: string;
-  /** `alerts.signingSecret` (`whsec_…`); without it requests carry `webhook-id`/`webhook-timestamp` but no signature. */
+  /** What the receiver expects: the signed generic JSON (default `webhook`), a Slack or a Teams message. */
+  type?: AlertTargetType;
+  /** (`webhook` only) `alerts.signingSecret` (`whsec_…`); without it requests carry `webhook-id`/`webhook-timestamp` but no signature. */
   signingSecret?: string;
   logger: Logger;
   /** Attempts per alert, the first included (default 4). */
@@ -31,7 +34,8 @@ interface Outgoing {
 /**
  * Sends alert webhooks in the background: `send()` only queues, so a slow or dead alert receiver
  * never holds up a delivery. Each alert is retried a few times with the same `webhook-id` (a
- * receiver can drop repeats) and a fresh timestamp and signature per attempt.
+ * receiver can drop repeats) and a fresh timestamp and signature per attempt. Slack and Teams
+ * receivers get their own message shapes (alert-format.ts) and no Standard Webhooks headers.
  */
 export class AlertWebhook {
   private readonly pending: Outgoing[] = [];
@@ -47,14 +51,14 @@ export class AlertWebhook {
   readonly counts = { sent: 0, failed: 0, dropped: 0 };
 
   constructor(private readonly options: AlertWebhookOptions) {
-    this.signer = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
+    this.signer = options.signingSecret && (options.type ?? 'webhook') === 'webhook' ? new Webhook(options.signingSecret) : undefined;
     this.where = safeOrigin(options.url);
   }
 
   /** Queues one alert; returns at once. */
   send(payload: AlertPayload): void {
     if (this.closed) return;
-    this.pending.push({ id: `alert_${randomUUID()}`, type: payload.type, body: JSON.stringify(payload), attempt: 0 });
+    this.pending.push({ id: `alert_${randomUUID()}`, type: payload.type, body: alertBody(this.options.type ?? 'webhook', payload), attempt: 0 });
     const max = this.options.maxPending ?? 1000;
     while (this.pending.length > max) {
       const dropped = this.pending.shift()!;
@@ -121,9 +125,11 @@ export class AlertWebhook {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': 'LeadRelay-Alerts',
-      'webhook-id': item.id,
-      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-      ...(this.signer ? { 'webhook-signature': this.signer.sign(item.id, now, item.body) } : {}),
+      ...((this.options.type ?? 'webhook') === 'webhook' ? {
+        'webhook-id': item.id,
+        'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+        ...(this.signer ? { 'webhook-signature': this.signer.sign(item.id, now, item.body) } : {}),
+      } : {}),
     };
     let outcome: { retry: boolean; detail: Record<string, unknown> };
     try {
@@ -142,7 +148,7 @@ export class AlertWebhook {
       outcome = { retry: true, detail: { error: describeFetchError(e) } };
     }
     const attempts = this.options.attempts ?? 4;
-    const log = { webhookId: item.id, type: item.type, receiver: this.where, attempt: item.attempt, ...outcome.detail };
+    const log = { webhookId: item.id, type: item.type, target: this.options.type ?? 'webhook', receiver: this.where, attempt: item.attempt, ...outcome.detail };
     if (!outcome.retry || item.attempt >= attempts || this.closed) {
       this.counts.failed++;
       this.options.logger.error(log, 'alert webhook failed; giving up (the alert is in the log)');

@@ -23,8 +23,8 @@ export interface AlertsOptions {
   relay?: Relay;
   /** Hides the config's secret values (default: none beyond what the worker already redacted). */
   redactor?: SecretRedactor;
-  /** Overrides for the alert webhook (retry delays, timeout…); url and secret come from `alerts.*`. */
-  webhook?: Omit<AlertWebhookOptions, 'url' | 'signingSecret' | 'logger'>;
+  /** Overrides for every alert target (retry delays, timeout…); urls and secrets come from `alerts.*`. */
+  webhook?: Omit<AlertWebhookOptions, 'url' | 'type' | 'signingSecret' | 'logger'>;
   /** Further `destination-paused` alerts for a destination inside this window are dropped (default 60 s): every in-flight lead fails alike. */
   pausedRepeatWindowMs?: number;
   /** Longest wait for Redis when enriching an alert; an alert is never held longer (default 2 s). */
@@ -42,16 +42,18 @@ const WITHHELD = 'error text withheld: the lead could not be read to remove cust
  * background. Alerts carry ids, codes, messages and remediations, never secrets or customer data.
  */
 export class Alerts {
-  readonly webhook?: AlertWebhook;
+  /** One sender per alert target: `alerts.webhookUrl` first, then each of `alerts.targets`. */
+  readonly targets: AlertWebhook[] = [];
   private readonly log: Logger;
   private readonly recent = new Map<string, number>();
 
   constructor(private readonly options: AlertsOptions) {
     this.log = options.logger.child({ component: 'alerts' });
-    const { webhookUrl, signingSecret } = options.config.alerts;
-    if (webhookUrl) {
-      this.webhook = new AlertWebhook({ ...options.webhook, url: webhookUrl, logger: this.log, ...(signingSecret ? { signingSecret } : {}) });
-      if (!signingSecret) this.log.warn('alerts.webhookUrl is set without alerts.signingSecret: alert webhooks are sent unsigned');
+    const { webhookUrl, signingSecret, targets = [] } = options.config.alerts;
+    const all = [...(webhookUrl ? [{ type: 'webhook' as const, url: webhookUrl, ...(signingSecret ? { signingSecret } : {}) }] : []), ...targets];
+    for (const target of all) {
+      this.targets.push(new AlertWebhook({ ...options.webhook, ...target, logger: this.log }));
+      if (target.type === 'webhook' && !target.signingSecret) this.log.warn({ receiver: new URL(target.url).origin }, 'an alert webhook has no signingSecret: its alerts are sent unsigned');
     }
   }
 
@@ -192,19 +194,19 @@ export class Alerts {
 
   /** Resolves once every queued alert webhook has been sent or given up on. */
   async idle(): Promise<void> {
-    await this.webhook?.idle();
+    await Promise.all(this.targets.map((t) => t.idle()));
   }
 
   /** Gives alert webhooks in flight `timeoutMs` to finish (shutdown). */
   async close(timeoutMs = 5000): Promise<void> {
-    await this.webhook?.close(timeoutMs);
+    await Promise.all(this.targets.map((t) => t.close(timeoutMs)));
   }
 
   private raise<T extends AlertType>(type: T, data: AlertDataByType[T]): void {
     const payload: AlertPayload<T> = { type, timestamp: new Date().toISOString(), data };
     const fields: Record<string, unknown> = { alert: type, ...data };
     this.log[ALERT_LEVEL[type]](fields, `alert: ${type as string}`);
-    this.webhook?.send(payload as AlertPayload);
+    for (const t of this.targets) t.send(payload as AlertPayload);
   }
 
   private async lookup(leadId: string, destination: string): Promise<{ lead?: Lead; record?: DeliveryRecord }> {

@@ -37,6 +37,30 @@ describe('webhook signing secrets', () => {
   });
 });
 
+describe('alert targets and secrets', () => {
+  it('alerts.signingSecret with bad base64, a signingSecret on a Slack target and an unknown target type are each reported at their line and column', () => {
+    const head = `alerts:
+  signingSecret: whsec_abc
+  targets:
+    - { type: slack, url: "https://hooks.slack.com/services/T/B/X", signingSecret: "whsec_YWJjZA==" }
+    - { type: pagerduty, url: "https://events.example.com/x" }
+    - { type: teams, url: "http://teams.example.com/x" }
+`;
+    expect(problems(config(HOOK, head))).toEqual([
+      expect.stringMatching(/^lr\.yaml:2:18 alerts\.signingSecret: is not valid base64/),
+      expect.stringMatching(/^lr\.yaml:4:\d+ alerts\.targets\[0\]\.signingSecret: signingSecret is only for type webhook/),
+      expect.stringMatching(/^lr\.yaml:5:\d+ alerts\.targets\[1\]\.type: .*webhook.*slack.*teams/),
+      expect.stringMatching(/^lr\.yaml:6:\d+ alerts\.targets\[2\]\.url: must be https/),
+    ]);
+  });
+
+  it('targets default to none; a valid list is kept as written', () => {
+    expect(ok(config(HOOK)).alerts.targets).toEqual([]);
+    const c = ok(config(HOOK, 'alerts:\n  targets: [{ type: teams, url: "https://prod.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke" }]\n'));
+    expect(c.alerts.targets).toEqual([{ type: 'teams', url: 'https://prod.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke' }]);
+  });
+});
+
 describe('environment variables', () => {
   it('substitutes ${VAR} and ${VAR:-default}, typing unquoted values as YAML would', () => {
     const c = ok(`redis:\n  url: \${REDIS_URL:-redis://127.0.0.1:6379}\nintake:\n  port: \${PORT:-8080}\n  apiKeys: [\${KEY}]\n  host: "\${HOST:-::}"\ndestinations:\n${HOOK}    enabled: \${ON:-false}\n`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { attemptsForHorizon, checkOutboundUrl, checkTemplate, DURATION_HELP, parseDuration, zDuration, zHttpUrl } from '@leadrelay/core';
+import { attemptsForHorizon, checkOutboundUrl, checkTemplate, DURATION_HELP, parseDuration, zDuration, zHttpUrl, zWebhookSecret } from '@leadrelay/core';
 import { dedupeSchema, ID_PATTERN, matchSchema, secretsSchema, sourceSchema } from './source-schema.js';
 import { destinationTypes, type CommonDestinationSettings, type DestinationDefinition } from '@leadrelay/destinations';
 
@@ -150,8 +150,16 @@ export const configSchema = z.object({
   alerts: z.object({
     webhookUrl: zHttpUrl().refine((u) => checkOutboundUrl(u, false) === undefined, 'must be https; plain http is allowed only for loopback hosts')
       .optional().describe('Every alert is also POSTed here in the Standard Webhooks format, signed when `signingSecret` is set (https; plain http only to loopback). Default: none, alerts are only logged.'),
-    signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must be 'whsec_' followed by base64").optional()
+    signingSecret: zWebhookSecret().optional()
       .describe('Standard Webhooks secret (`whsec_…`) that signs the posts to `webhookUrl`. Default: none, the posts are not signed.'),
+    targets: z.array(z.object({
+      type: z.enum(['webhook', 'slack', 'teams']).describe('webhook: the signed generic JSON, as `webhookUrl`. slack: a Slack incoming webhook URL. teams: a Microsoft Teams Workflows webhook URL ("When a Teams webhook request is received").'),
+      url: zHttpUrl().refine((u) => checkOutboundUrl(u, false) === undefined, 'must be https; plain http is allowed only for loopback hosts')
+        .describe('Where this target\'s alerts are POSTed (https; plain http only to loopback).'),
+      signingSecret: zWebhookSecret().optional()
+        .describe('(webhook only) Standard Webhooks secret that signs the posts. Default: none, the posts are not signed.'),
+    }).strict().refine((t) => t.type === 'webhook' || t.signingSecret === undefined, { message: 'signingSecret is only for type webhook (Slack and Teams check the URL, not a signature)', path: ['signingSecret'] }))
+      .default([]).describe('Further places every alert goes, each `{type: webhook|slack|teams, url, signingSecret?}` and sent in the format its receiver reads (README: Alerts).'),
     queueWaitThreshold: durationOr('15m', "Alert when a destination's oldest waiting lead has waited longer than this."),
   }).strict().prefault({}).meta({ title: 'Alerts', description: 'Where alerts go and when they fire.' }),
   secrets: secretsSchema.prefault({}).meta({ title: 'Secrets', description: 'Keys LeadRelay uses for what it stores itself.' }),

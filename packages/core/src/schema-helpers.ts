@@ -38,3 +38,17 @@ export function checkOutboundUrl(url: string, allowInsecure: boolean): string | 
   if (allowInsecure || isLoopbackHost(u.hostname)) return undefined;
   return 'must be https; plain http is allowed only for loopback hosts or with allowInsecure: true';
 }
+
+/**
+ * A Standard Webhooks secret: `whsec_` and canonical, padded base64 (what Go's strict decoder accepts; the
+ * JavaScript signer throws on anything else, which would stop every delivery). Checked in the config schema so
+ * `validate` points at the line (https destinations, alert targets).
+ */
+export const zWebhookSecret = () => z.string().superRefine((v, ctx) => {
+  const b64 = v.startsWith('whsec_') ? v.slice('whsec_'.length) : undefined;
+  if (b64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
+    ctx.addIssue({ code: 'custom', message: "must be a Standard Webhooks secret: 'whsec_' followed by base64" });
+  } else if (b64.length % 4 !== 0 || Buffer.from(b64, 'base64').toString('base64') !== b64) {
+    ctx.addIssue({ code: 'custom', message: "is not valid base64 after 'whsec_' (wrong length or padding, e.g. a character lost in copying): copy the secret again" });
+  }
+});
