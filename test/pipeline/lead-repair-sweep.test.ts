@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '@leadrelay/config';
 import { webhookIdOf } from '../../packages/destinations/src/https/https-mapping.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver/index.js';
 import { Pipeline, marketplaceLead, pipelineConfig } from './pipeline-harness.js';
@@ -9,6 +10,12 @@ import { Pipeline, marketplaceLead, pipelineConfig } from './pipeline-harness.js
  * Workers sweep for such leads on their own; several worker processes share one sweep per interval.
  */
 describe('scheduled lead repair', () => {
+  it('worker.repairEvery defaults to 10 minutes and reads a duration', () => {
+    const base = 'intake: { apiKeys: [k-0123456789abcdef] }\ndestinations: [{ id: h, type: https, url: "https://example.com/h" }]\n';
+    expect(parseConfig(base, 'a.yaml', { env: {} }).worker.repairEvery).toBe(600_000);
+    expect(parseConfig(`${base}worker: { repairEvery: 300ms }\n`, 'b.yaml', { env: {} }).worker.repairEvery).toBe(300);
+  });
+
   let receiver: WebhookReceiver;
   let p: Pipeline;
   beforeEach(async () => {
@@ -30,7 +37,8 @@ describe('scheduled lead repair', () => {
     await p.relay.leads.begin(fresh, new Date(), ['hook', 'other'], []);
     expect(await p.relay.status(stranded.id)).toBeUndefined();
 
-    await p.startWorkers(undefined, { repairIntervalMs: 300, repairGraceMs: 60_000 });
+    p.config.worker.repairEvery = 300; // as `worker: { repairEvery: 300ms }` reads
+    await p.startWorkers(undefined, { repairGraceMs: 60_000 });
     await p.waitForState(stranded.id, 'hook', ['delivered']);
     await p.waitForState(stranded.id, 'other', ['delivered']);
     await new Promise((r) => setTimeout(r, 700));
@@ -40,10 +48,11 @@ describe('scheduled lead repair', () => {
     expect(receiver.acceptedCount(webhookIdOf('hook', fresh.id))).toBe(0);
   });
 
-  it('interval 0 never sweeps', async () => {
+  it('worker.repairEvery: 0s never sweeps', async () => {
     const stranded = marketplaceLead();
     await p.relay.leads.begin(stranded, new Date(Date.now() - 120_000), ['hook'], []);
-    await p.startWorkers(undefined, { repairIntervalMs: 0 });
+    p.config.worker.repairEvery = 0;
+    await p.startWorkers();
     await new Promise((r) => setTimeout(r, 800));
     expect(await p.relay.status(stranded.id)).toBeUndefined();
   });

@@ -57,7 +57,7 @@ alerts:
     expect(slack.requests).toHaveLength(1);
   });
 
-  it('a recovered destination reads as such; Slack escapes what mrkdwn would read as markup', async () => {
+  it('Slack escapes what mrkdwn would read as markup (&, <, >) in alert texts', async () => {
     await start();
     await alerts!.destinationPaused({ destination: 'crm', reason: 'a <b>bold</b> & odd reply', remediation: 'none' });
     await alerts!.idle();

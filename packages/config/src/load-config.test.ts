@@ -287,7 +287,7 @@ describe('defaults', () => {
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'leadrelay' });
     expect(c.intake).toEqual({ host: '0.0.0.0', port: 8080, apiKeys: [KEY], maxBodyBytes: 65_536, dedupeWindow: 86_400_000, durability: 'none', durabilityTimeout: 2000 });
     expect(c.ops).toEqual({ host: '0.0.0.0', port: 3000, username: 'ops' });
-    expect(c.worker).toEqual({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000, lockDuration: 20_000 });
+    expect(c.worker).toEqual({ host: '0.0.0.0', metricsPort: 9464, shutdownTimeout: 30_000, lockDuration: 20_000, repairEvery: 600_000 });
     // attempts: derived per destination from the 72 h horizon (see retry-horizon.test.ts).
     expect(c.retry).toEqual({ attempts: 82, horizon: 259_200_000, initialDelay: 10_000, maxDelay: 7_200_000, maxThrottleWait: 86_400_000 });
     expect(c.defaults.placeholder).toBe('[not provided]');

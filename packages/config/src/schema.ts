@@ -129,6 +129,7 @@ export const configSchema = z.object({
     metricsPort: port.default(9464).describe("Port of the worker's /healthz, /readyz and /metrics."),
     shutdownTimeout: durationOr('30s', 'On SIGTERM, how long active deliveries may take to finish before they are released.'),
     lockDuration: durationOr('20s', 'How long a worker that stopped answering (crash, SIGKILL) holds its active deliveries before another worker takes them over (plus at most 5 s for the stalled-job check).'),
+    repairEvery: durationOr('10m', 'How often one worker process looks for leads an intake stored but did not finish queueing (it died midway) and queues them; 0s never (then run `leadrelay audit --repair` yourself).'),
   }).strict().prefault({}).meta({ title: 'Worker', description: 'The process that delivers leads to destinations.' }),
   network: z.object({
     proxy: z.object({

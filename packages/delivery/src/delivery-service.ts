@@ -20,7 +20,7 @@ export interface DeliveryServiceOptions {
   maxStalledCount?: number;
   /** See DestinationWorkerOptions.stalledIntervalMs. */
   stalledIntervalMs?: number;
-  /** See LeadRepairSweeperOptions.intervalMs (default 10 min; 0 = never). */
+  /** See LeadRepairSweeperOptions.intervalMs (default `worker.repairEvery`; 0 = never). */
   repairIntervalMs?: number;
   /** See LeadRepairSweeperOptions.graceMs (default 60 s). */
   repairGraceMs?: number;
@@ -61,7 +61,7 @@ export class DeliveryService extends EventEmitter<DestinationWorkerEvents> {
     });
     this.sweeper.start();
     this.repairer = new LeadRepairSweeper({
-      relay: this.relay, logger: this.options.logger, intervalMs: this.options.repairIntervalMs,
+      relay: this.relay, logger: this.options.logger, intervalMs: this.options.repairIntervalMs ?? config.worker.repairEvery,
       ...(this.options.repairGraceMs === undefined ? {} : { graceMs: this.options.repairGraceMs }),
     });
     this.repairer.start();
