@@ -81,3 +81,32 @@ ${fakes.destinationsYaml()}
     expect(body.deliveries.sfapi!.remoteId).toMatch(/^00Q/);
   }, 90_000);
 });
+
+describe('leadrelay test-lead at a throttled destination', () => {
+  it('says until when the destination holds its leads, not "is a worker running?", and exits 1', async () => {
+    const { WebhookReceiver } = await import('../../../test/fakes/webhook-receiver/index.js');
+    const receiver = await WebhookReceiver.start({ defaultReply: { status: 429, headers: { 'retry-after': '3600' }, body: { error: 'slow down' } } });
+    const configPath = join(mkdtempSync(join(tmpdir(), 'leadrelay-throttled-')), 'leadrelay.yaml');
+    writeFileSync(configPath, `
+redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('cli-thr')} }
+intake: { apiKeys: ["cli-test-key-0123456789"] }
+destinations:
+  - { id: slow, type: https, url: "${receiver.url('/slow')}" }
+`);
+    const service = new DeliveryService({ config: loadConfig(configPath), logger: silentLogger, metrics: new LeadRelayMetrics({ defaultMetrics: false }) });
+    await service.start();
+    try {
+      const r = await cli('test-lead', 'slow', '--timeout', '4s', '--config', configPath);
+      expect(r.code).toBe(1);
+      expect(receiver.requests.length).toBeGreaterThanOrEqual(1);
+      const m = /slow: still waiting: the destination is throttled until (\S+); the test lead is delivered after that\./.exec(r.out);
+      expect(m, r.out).not.toBeNull();
+      // Retry-After: 3600 from the first answer: held for about an hour from now.
+      expect(Date.parse(m![1]!) - Date.now()).toBeGreaterThan(3_000_000);
+      expect(r.out).not.toContain('is a worker running');
+    } finally {
+      await service.stop(2000);
+      await receiver.stop();
+    }
+  }, 30_000);
+});
