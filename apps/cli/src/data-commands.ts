@@ -5,7 +5,8 @@ import type { CommandContext } from './command-context.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import { sourcesText } from './source-commands.js';
-import { maskDeadLetter, maskStatus, OrphanQueues } from '@leadrelay/queue';
+import { parseDuration } from '@leadrelay/core';
+import { maskDeadLetter, maskStatus, OrphanQueues, type DeadLetterFilter } from '@leadrelay/queue';
 import { orphanLines } from './orphan-commands.js';
 
 function print(ctx: CommandContext, data: unknown, text: () => string): void {
@@ -74,10 +75,10 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     }));
 
   const dlq = program.command('dlq').description('dead-lettered deliveries');
-  dlq.command('list').option('--destination <id>', 'only this destination').description('lead id, destination, attempts, last error, remediation, time')
+  withDeadLetterFilters(dlq.command('list').option('--destination <id>', 'only this destination').description('lead id, destination, attempts, last error, remediation, time'))
     .option('--show-pii', "show the customer's values in error texts (masked by default)")
-    .action(async (o: { destination?: string; showPii?: boolean }) => withRelay(ctx, async (relay) => {
-      const found = await relay.deadLetters({ destination: o.destination });
+    .action(async (o: DeadLetterOptions & { showPii?: boolean }) => withRelay(ctx, async (relay) => {
+      const found = await relay.deadLetters(deadLetterFilter(o));
       const items = o.showPii ? found : found.map(maskDeadLetter);
       const shaped = items.map((d) => ({ leadId: d.leadId, destination: d.destination, attempts: d.attempts, lastError: d.lastError, remediation: d.remediation, failedAt: d.failedAt }));
       const orphans = o.destination || ctx.json() ? [] : (await new OrphanQueues(relay).list()).filter((q) => q.counts.failed > 0);
@@ -86,20 +87,24 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     }));
 
   for (const verb of ['replay', 'purge'] as const) {
-    const cmd = dlq.command(verb)
+    const cmd = withDeadLetterFilters(dlq.command(verb)
       .description(verb === 'replay' ? 're-queue dead deliveries with fresh attempts' : 'delete dead deliveries')
-      .option('--destination <id>', 'only this destination').option('--id <leadId>', 'one lead').option('--all', 'every dead delivery (of --destination, if given)');
+      .option('--destination <id>', 'only this destination').option('--id <leadId>', 'one lead').option('--all', 'every dead delivery (of --destination and the filters below, if given)'))
+      .option('--dry-run', verb === 'replay' ? 'only count what would be replayed (with --to: what would move)' : 'only count what would be deleted');
     if (verb === 'purge') cmd.option('--yes', 'do not ask');
     if (verb === 'replay') {
-      cmd.option('--to <destination>', 'with --destination <orphan queue> (a destination removed from the config): move its whole backlog (dead, waiting, delayed) to this destination, fresh attempts')
-        .option('--dry-run', 'with --to: only count what would move');
+      cmd.option('--to <destination>', 'with --destination <orphan queue> (a destination removed from the config): move its whole backlog (dead, waiting, delayed) to this destination, fresh attempts');
     }
-    cmd.action(async (o: { destination?: string; id?: string; all?: boolean; yes?: boolean; to?: string; dryRun?: boolean }) => {
+    cmd.action(async (o: DeadLetterOptions & { id?: string; all?: boolean; yes?: boolean; to?: string; dryRun?: boolean }) => {
       if (o.to) return moveOrphan(ctx, o);
       if (Boolean(o.id) === Boolean(o.all)) throw new CliFailure(`dlq ${verb} needs exactly one of --id <leadId> or --all`, 2);
       await withRelay(ctx, async (relay) => {
-        const filter = { destination: o.destination, leadId: o.id };
+        const filter = { ...deadLetterFilter(o), ...(o.id ? { leadId: o.id } : {}) };
         const total = (await relay.deadLetters(filter)).length;
+        if (o.dryRun) {
+          const key = verb === 'replay' ? 'wouldReplay' : 'wouldPurge';
+          return print(ctx, { [key]: total }, () => `would ${verb} ${total} dead deliver${total === 1 ? 'y' : 'ies'} (nothing changed)`);
+        }
         if (verb === 'purge' && total > 0 && !o.yes) await confirm(`Delete ${total} dead deliver${total === 1 ? 'y' : 'ies'} for good?`);
         const bar = progress(ctx.output(), verb === 'replay' ? 'replayed' : 'purged', total);
         const n = await relay[verb](filter, (done) => bar.update(done));
@@ -109,6 +114,42 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       });
     });
   }
+}
+
+interface DeadLetterOptions {
+  destination?: string;
+  since?: string;
+  until?: string;
+  code?: string;
+  offer?: string;
+}
+
+/** The filters every `dlq` command takes. */
+function withDeadLetterFilters(cmd: Command): Command {
+  return cmd
+    .option('--since <when>', 'dead-lettered at or after: a duration ago (1d, 6h) or an ISO time')
+    .option('--until <when>', 'dead-lettered before: a duration ago or an ISO time')
+    .option('--code <code>', "the last error's code: LeadRelay's (LR_PAYLOAD_REJECTED) or the destination's own (FIELD_INTEGRITY_EXCEPTION, 1006)")
+    .option('--offer <glob>', "the lead's offer, * and ? allowed (contoso.*)");
+}
+
+function deadLetterFilter(o: DeadLetterOptions, now = Date.now()): DeadLetterFilter {
+  return {
+    ...(o.destination ? { destination: o.destination } : {}),
+    ...(o.since ? { since: pointInTime('--since', o.since, now) } : {}),
+    ...(o.until ? { until: pointInTime('--until', o.until, now) } : {}),
+    ...(o.code ? { code: o.code } : {}),
+    ...(o.offer ? { offer: o.offer } : {}),
+  };
+}
+
+/** `1d` (that long ago) or an ISO-8601 time, in ms since the epoch. */
+function pointInTime(flag: string, value: string, now: number): number {
+  const ago = parseDuration(value);
+  if (ago !== undefined) return now - ago;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(at)) throw new CliFailure(`${flag}: '${value}' is neither a duration like 1d nor an ISO time like 2026-12-01T00:00:00Z`, 2);
+  return at;
 }
 
 /** `dlq replay --destination <orphan> --to <destination>`: the backlog of a removed or renamed destination to another one. */

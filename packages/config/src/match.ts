@@ -4,7 +4,8 @@ import type { ResolvedDestination } from './load-config.js';
 /** Compiled once per glob: matching runs on every accepted lead. */
 const compiled = new Map<string, RegExp>();
 
-function globToRegExp(glob: string): RegExp {
+/** A `match.offers`-style glob (`*` any run, `?` one character, case-insensitive) as a RegExp. */
+export function globToRegExp(glob: string): RegExp {
   let re = compiled.get(glob);
   if (!re) {
     const body = glob.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');

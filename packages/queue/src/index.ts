@@ -17,3 +17,4 @@ export * from './lead-repair.js';
 export * from './key-migration.js';
 export * from './intake-durability.js';
 export * from './orphan-queues.js';
+export * from './dead-letter-filter.js';

@@ -3,6 +3,7 @@ import { IntakeDurability, parseDurability } from './intake-durability.js';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import { ErrorCodes, leadIdentityKey, type Lead, type LeadWarning } from '@leadrelay/core';
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
+import { matchesDeadLetter, type DeadLetterFilter } from './dead-letter-filter.js';
 import { DestinationControl, holdInForce, type DestinationHealth, type PauseInfo } from './destination-control.js';
 import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
 import { KeySpace, type KeyLayout } from './key-space.js';
@@ -399,16 +400,24 @@ export class Relay {
    * Dead-lettered deliveries, newest first (`dlq list`, README: CLI): every job of the queue's failed set
    * (its membership is the state, so no job is asked for its state), read a few hundred per round trip.
    */
-  async deadLetters(options: { destination?: string; leadId?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+  async deadLetters(options: DeadLetterFilter & { limit?: number } = {}): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
+    // The failed set is scored by when each job failed: a time window is a range of it, not a filter over all.
+    const max = options.until === undefined ? '+inf' : `(${options.until}`;
+    const min = options.since === undefined ? '-inf' : String(options.since);
+    // A limit counts matches: with a code or offer filter, read the window whole and cut after matching.
+    const readLimit = narrowsByContent(options) ? undefined : options.limit;
     for (const d of await this.destinationsFor(options.destination)) {
       const failedKey = this.keys.queueKey(this.keys.queueName(d.id), 'failed');
       let ids: string[];
       if (options.leadId) {
         const id = this.keys.jobId(d.id, options.leadId);
-        ids = (await this.redis.zscore(failedKey, id)) === null ? [] : [id];
+        const score = await this.redis.zscore(failedKey, id);
+        ids = score === null || (options.since !== undefined && Number(score) < options.since) || (options.until !== undefined && Number(score) >= options.until) ? [] : [id];
+      } else if (readLimit === undefined) {
+        ids = await this.redis.zrevrangebyscore(failedKey, max, min);
       } else {
-        ids = await this.redis.zrevrange(failedKey, 0, options.limit === undefined ? -1 : options.limit - 1);
+        ids = await this.redis.zrevrangebyscore(failedKey, max, min, 'LIMIT', 0, readLimit);
       }
       for (let i = 0; i < ids.length; i += DEAD_LETTER_BATCH) {
         const chunk = ids.slice(i, i + DEAD_LETTER_BATCH);
@@ -423,19 +432,21 @@ export class Relay {
           const job = JSON.parse(data) as DeliveryJobData;
           const errors = job.errors ?? [];
           const last = errors.at(-1);
-          out.push({
+          const dl: DeadLetter = {
             leadId: job.lead.id, destination: d.id, attempts: Number(atm ?? attemptsMade ?? 0),
             lastError: last?.message ?? failedReason ?? '', remediation: last?.remediation ?? 'Check the destination, then `leadrelay dlq replay`.',
             failedAt: new Date(Number(finishedOn ?? timestamp ?? 0)).toISOString(), errors, lead: job.lead,
-          });
+          };
+          if (matchesDeadLetter(dl, options)) out.push(dl);
         }
       }
     }
-    return out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
+    out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
+    return options.limit === undefined ? out : out.slice(0, options.limit);
   }
 
   /** Re-queues dead deliveries with fresh attempts; returns how many. */
-  async replay(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
+  async replay(options: DeadLetterFilter, onProgress?: (done: number) => void): Promise<number> {
     let n = 0;
     for (const dl of await this.deadLetters(options)) {
       const job = await this.bullQueue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
@@ -453,7 +464,7 @@ export class Relay {
   }
 
   /** Deletes dead deliveries; returns how many. */
-  async purge(options: { destination?: string; leadId?: string }, onProgress?: (done: number) => void): Promise<number> {
+  async purge(options: DeadLetterFilter, onProgress?: (done: number) => void): Promise<number> {
     let n = 0;
     for (const dl of await this.deadLetters(options)) {
       const job = await this.bullQueue(dl.destination).getJob(this.keys.jobId(dl.destination, dl.leadId));
@@ -484,6 +495,11 @@ export class Relay {
 /** A Redis Cluster spreads LeadRelay's keys over its masters; a single Redis keeps them in one slot (one-script accept). */
 export function defaultKeyLayout(config: LeadRelayConfig): KeyLayout {
   return config.redis.cluster && config.redis.cluster.length > 0 ? 'spread' : 'single-slot';
+}
+
+/** A code or offer filter is checked on each dead letter read, so a limit cannot be applied while reading. */
+function narrowsByContent(f: DeadLetterFilter): boolean {
+  return Boolean(f.code) || Boolean(f.offer);
 }
 
 /** Latest attempts looked at for `failing`, and how many of them must exist before it can show. */
