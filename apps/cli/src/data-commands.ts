@@ -5,8 +5,7 @@ import type { CommandContext } from './command-context.js';
 import { progress, table } from './output.js';
 import { withRelay } from './with-relay.js';
 import { sourcesText } from './source-commands.js';
-import { parseDuration } from '@leadrelay/core';
-import { maskDeadLetter, maskStatus, OrphanQueues, type DeadLetterFilter } from '@leadrelay/queue';
+import { deadLetterFilterFrom, InvalidDeadLetterFilterError, maskDeadLetter, maskStatus, OrphanQueues, type DeadLetterFilter } from '@leadrelay/queue';
 import { orphanLines } from './orphan-commands.js';
 
 function print(ctx: CommandContext, data: unknown, text: () => string): void {
@@ -133,23 +132,13 @@ function withDeadLetterFilters(cmd: Command): Command {
     .option('--offer <glob>', "the lead's offer, * and ? allowed (contoso.*)");
 }
 
-function deadLetterFilter(o: DeadLetterOptions, now = Date.now()): DeadLetterFilter {
-  return {
-    ...(o.destination ? { destination: o.destination } : {}),
-    ...(o.since ? { since: pointInTime('--since', o.since, now) } : {}),
-    ...(o.until ? { until: pointInTime('--until', o.until, now) } : {}),
-    ...(o.code ? { code: o.code } : {}),
-    ...(o.offer ? { offer: o.offer } : {}),
-  };
-}
-
-/** `1d` (that long ago) or an ISO-8601 time, in ms since the epoch. */
-function pointInTime(flag: string, value: string, now: number): number {
-  const ago = parseDuration(value);
-  if (ago !== undefined) return now - ago;
-  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(at)) throw new CliFailure(`${flag}: '${value}' is neither a duration like 1d nor an ISO time like 2026-12-01T00:00:00Z`, 2);
-  return at;
+function deadLetterFilter(o: DeadLetterOptions): DeadLetterFilter {
+  try {
+    return { ...(o.destination ? { destination: o.destination } : {}), ...deadLetterFilterFrom(o, Date.now(), (f) => `--${f}`) };
+  } catch (e) {
+    if (e instanceof InvalidDeadLetterFilterError) throw new CliFailure(e.message, 2);
+    throw e;
+  }
 }
 
 /** `dlq replay --destination <orphan> --to <destination>`: the backlog of a removed or renamed destination to another one. */

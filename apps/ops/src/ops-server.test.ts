@@ -403,6 +403,25 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect(await p.relay.deadLetters({})).toHaveLength(0);
     });
 
+    it('API dlq filters: time, code and offer narrow the list and the actions; dryRun counts; a bad time is a 400 naming the field', async () => {
+      failing.failNext(2, 422, { body: { error: 'rejected' } });
+      const a = await p.accept(marketplaceLead());
+      const b = await p.accept(marketplaceLead({ LeadSource: 'AzureMarketplace-INS|fabrikam.app' }));
+      await p.waitForState(a, 'hook', ['dead']);
+      await p.waitForState(b, 'hook', ['dead']);
+      const ids = async (query: string) => ((await get(`/api/dlq${query}`)).json() as { leadId: string }[]).map((d) => d.leadId).sort();
+      expect(await ids('?destination=hook&offer=fabrikam.*')).toEqual([b]);
+      expect(await ids('?destination=hook&since=1h&code=LR_PAYLOAD_REJECTED')).toEqual([a, b].sort());
+      expect(await ids('?destination=hook&until=2000-01-01T00:00:00Z')).toEqual([]);
+      const bad = await get('/api/dlq?since=last-week');
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ status: 400, errors: [{ path: 'since' }] });
+      expect((await postJson('/api/dlq/purge', { destination: 'hook', all: true, offer: 'contoso.*', dryRun: true })).json()).toEqual({ wouldPurge: 1 });
+      expect((await postJson('/api/dlq/purge', { destination: 'hook', all: true, offer: 'contoso.*' })).json()).toEqual({ purged: 1 });
+      expect(await ids('?destination=hook')).toEqual([b]);
+      expect((await postJson('/api/dlq/purge', { destination: 'hook', all: true })).json()).toEqual({ purged: 1 });
+    });
+
     it('HTML purge with confirmation deletes the dead letter', async () => {
       failing.failNext(1, 422, { body: { error: 'rejected again' } });
       const c = await p.accept(marketplaceLead());

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN, PROBLEMS, problem, sendProblem } from '@leadrelay/core';
-import { maskDeadLetter, maskStatus, OrphanQueues, type DeadLetter, type Relay } from '@leadrelay/queue';
+import { deadLetterFilterFrom, InvalidDeadLetterFilterError, maskDeadLetter, maskStatus, OrphanQueues, type DeadLetter, type DeadLetterFilterInput, type Relay } from '@leadrelay/queue';
 import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
 
@@ -15,10 +15,11 @@ export function deadLetterJson(dl: DeadLetter): Omit<DeadLetter, 'lead'> {
 }
 
 
-interface DlqBody {
+interface DlqBody extends DeadLetterFilterInput {
   destination?: unknown;
   leadId?: unknown;
   all?: unknown;
+  dryRun?: unknown;
 }
 
 /**
@@ -71,11 +72,24 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   /** `?pii=1` shows the customer's values; masked otherwise. */
   const showPii = (req: FastifyRequest) => (req.query as { pii?: string }).pii === '1';
 
-  app.get<{ Querystring: { destination?: string; leadId?: string; pii?: string } }>('/dlq', async (req, reply) => {
+  /** The time, code and offer filters of a query or body, or a 400 problem naming the field that cannot be read. */
+  const filtersOf = (input: DeadLetterFilterInput, reply: FastifyReply): ReturnType<typeof deadLetterFilterFrom> | undefined => {
+    try {
+      return deadLetterFilterFrom(input);
+    } catch (e) {
+      if (!(e instanceof InvalidDeadLetterFilterError)) throw e;
+      void sendProblem(reply, problem(PROBLEMS.badRequest, `${e.message}.`, [{ path: e.field, message: e.message.slice(e.field.length + 2) }]));
+      return undefined;
+    }
+  };
+
+  app.get<{ Querystring: DeadLetterFilterInput & { destination?: string; leadId?: string; pii?: string } }>('/dlq', async (req, reply) => {
     const { destination, leadId } = req.query;
     if (destination && !known(destination)) return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${destination}'.`));
     if (leadId && !LEAD_ID_PATTERN.test(leadId)) return sendProblem(reply, problem(PROBLEMS.invalidLeadId, 'leadId must match ^[A-Za-z0-9._-]{1,128}$.'));
-    const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) });
+    const filters = filtersOf(req.query, reply);
+    if (!filters) return reply;
+    const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}), ...filters });
     return letters.map((dl) => deadLetterJson(showPii(req) ? dl : maskDeadLetter(dl)));
   });
 
@@ -87,7 +101,10 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
     if (destination !== undefined && !known(destination)) return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${String(destination)}'.`));
     if (leadId !== undefined && (typeof leadId !== 'string' || !LEAD_ID_PATTERN.test(leadId))) return sendProblem(reply, problem(PROBLEMS.invalidLeadId, 'leadId must match ^[A-Za-z0-9._-]{1,128}$.'));
     if ((leadId === undefined) === (all !== true)) return sendProblem(reply, problem(PROBLEMS.badRequest, `Choose what to ${action}: send either leadId or all: true.`));
-    const filter = { ...(destination ? { destination: destination as string } : {}), ...(leadId ? { leadId: leadId as string } : {}) };
+    const filters = filtersOf(body, reply);
+    if (!filters) return reply;
+    const filter = { ...(destination ? { destination: destination as string } : {}), ...(leadId ? { leadId: leadId as string } : {}), ...filters };
+    if (body.dryRun === true) return action === 'replay' ? { wouldReplay: (await relay.deadLetters(filter)).length } : { wouldPurge: (await relay.deadLetters(filter)).length };
     return action === 'replay' ? { replayed: await relay.replay(filter) } : { purged: await relay.purge(filter) };
   };
   app.post('/dlq/replay', dlqAction('replay'));
