@@ -165,6 +165,23 @@ ${fakes.destinationsYaml()}`;
     expect(await relay!.deadLetters({})).toEqual([]);
   }, 60_000);
 
+  it('a dead lead re-posted after its record expired is delivered once more, not left queued (the re-post backstop in the spread layout)', async () => {
+    fakes!.receiver.failNext(1, 422, { body: { error: 'unprocessable' } });
+    const l = lead();
+    const { id } = await relay!.accept(l, { clientId: true, only: ['hook'] });
+    await waitFor(id, 'hook', ['dead']);
+    // What leads.retention does to the record, while the dead job stays (deadLetters.retention, no sweep yet).
+    await relay!.redis.del(relay!.keys.lead(id), relay!.keys.timeline(id));
+    expect(await relay!.status(id)).toBeUndefined();
+    expect(await relay!.deadLetters({ destination: 'hook', leadId: id })).toHaveLength(1);
+
+    const again = await relay!.accept(l, { clientId: true, only: ['hook'] });
+    expect(again).toMatchObject({ id, duplicate: false });
+    const s = await waitFor(id, 'hook', ['delivered']);
+    expect(s.deliveries.hook!.state).toBe('delivered');
+    expect(await relay!.deadLetters({ destination: 'hook', leadId: id })).toEqual([]);
+  }, 60_000);
+
   it('waits out a 429 with Retry-After without using an attempt', async () => {
     fakes!.receiver.failNext(2, 429, { headers: { 'Retry-After': '1' } });
     const { id } = await relay!.accept(lead(), { clientId: false });
