@@ -6,7 +6,7 @@ import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
 import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { maskLead } from '@leadrelay/core';
-import { STYLESHEET, type PageContext } from '../views/components.js';
+import { REFRESH_SCRIPT, STYLESHEET, type PageContext } from '../views/components.js';
 import { homePage } from '../views/home-page.js';
 import { destinationPage } from '../views/destination-page.js';
 import { deadLetterPage } from '../views/dead-letter-page.js';
@@ -23,7 +23,7 @@ export interface DashboardOptions {
 }
 
 /** No script runs on these pages, styles come from our one stylesheet, forms only post here, and no site may frame them. */
-export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 type Form = Record<string, string | undefined>;
 
@@ -58,6 +58,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   };
 
   app.get('/assets/ops.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'private, max-age=300').send(STYLESHEET));
+  app.get('/assets/refresh.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=300').send(REFRESH_SCRIPT));
 
   app.get('/', async (_req, reply) => sendPage(reply, homePage(await Promise.all(ids().map((id) => destinationView(relay, id))))));
 

@@ -44,7 +44,32 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 ul.plain { list-style: none; margin: 0; padding: 0; }
 `;
 
-export function layout(title: string, body: SafeHtml): SafeHtml {
+/**
+ * Reloads a live page every `data-refresh` seconds, unless the person is typing, has text selected or the tab is
+ * hidden: a meta refresh would throw away a half-typed lead id or pause reason. Served from /assets (CSP: script-src 'self').
+ */
+export const REFRESH_SCRIPT = `(() => {
+  const seconds = Number(document.body.dataset.refresh);
+  if (!seconds) return;
+  setInterval(() => {
+    const active = document.activeElement;
+    if (active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName)) return;
+    if (String(document.getSelection() || '') !== '' || document.hidden) return;
+    location.reload();
+  }, seconds * 1000);
+})();
+`;
+
+/** How often live pages (destinations, one destination, one lead) reload themselves. */
+export const PAGE_REFRESH_SECONDS = 15;
+
+export interface LayoutOptions {
+  /** Reload every this many seconds while nobody types (REFRESH_SCRIPT). Default: never. */
+  refreshSeconds?: number;
+}
+
+export function layout(title: string, body: SafeHtml, options: LayoutOptions = {}): SafeHtml {
+  const refresh = options.refreshSeconds;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -52,8 +77,9 @@ export function layout(title: string, body: SafeHtml): SafeHtml {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · LeadRelay ops</title>
 <link rel="stylesheet" href="/assets/ops.css">
+${refresh ? html`<script src="/assets/refresh.js" defer></script>` : ''}
 </head>
-<body>
+<body${refresh ? html` data-refresh="${String(refresh)}"` : ''}>
 <header>
   <strong>LeadRelay ops</strong>
   <nav aria-label="Main">

@@ -1,7 +1,7 @@
 import type { DeadLetter } from '@leadrelay/queue';
 import type { DestinationDetail } from '../destination-view.js';
 import { html, seg, type SafeHtml } from '../safe-html.js';
-import { activeCount, layout, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
+import { activeCount, layout, PAGE_REFRESH_SECONDS, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
 import { bulkActions, deadLetterTable } from './dead-letter-table.js';
 
 /** One destination: its state and why, what to fix, its queue and recent outcomes, pause/resume, its dead letters. */
@@ -50,5 +50,5 @@ ${notice(message)}
 
 <h2>Dead letters</h2>
 ${bulkActions(ctx, letters.length, id, 'destination')}
-${deadLetterTable(ctx, letters, 'destination')}`);
+${deadLetterTable(ctx, letters, 'destination')}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
 }

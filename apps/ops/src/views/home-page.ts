@@ -1,6 +1,6 @@
 import { html, seg, type SafeHtml } from '../safe-html.js';
 import type { DestinationView } from '../destination-view.js';
-import { activeCount, layout, percent, stateLabel, time } from './components.js';
+import { activeCount, layout, PAGE_REFRESH_SECONDS, percent, stateLabel, time } from './components.js';
 
 /** Every destination at a glance: state, queue counts, recent outcomes and the last error. */
 export function homePage(destinations: DestinationView[]): SafeHtml {
@@ -36,5 +36,5 @@ export function homePage(destinations: DestinationView[]): SafeHtml {
     <th scope="col">Pause reason or current error</th>
   </tr></thead>
   <tbody>${rows}</tbody>
-</table>`);
+</table>`, { refreshSeconds: PAGE_REFRESH_SECONDS });
 }

@@ -1,7 +1,7 @@
 import type { Lead } from '@leadrelay/core';
 import type { DeliveryRecord, LeadStatus } from '@leadrelay/queue';
 import { html, seg, type SafeHtml } from '../safe-html.js';
-import { layout, notice, piiToggle, postButton, time, type PageContext } from './components.js';
+import { layout, PAGE_REFRESH_SECONDS, notice, piiToggle, postButton, time, type PageContext } from './components.js';
 
 /** Where a lead is at every destination, every attempt, and what to do about it. */
 export function leadPage(ctx: PageContext, status: LeadStatus, lead: Lead | undefined, message?: string): SafeHtml {
@@ -40,7 +40,7 @@ ${piiToggle(ctx, `/leads/${seg(status.id)}`)}
   <dt>Customer</dt><dd>${name || html`<span class="muted">no name</span>`}${c.company ? html`, ${c.company}` : ''}${c.email ? html`, ${c.email}` : ''}</dd>` : ''}
   ${status.seenBy?.length ? html`<dt>Arrived from</dt><dd><ul class="plain">${status.seenBy.map((x) => html`<li>${time(x.at)} ${x.origin} as <span class="mono">${x.leadId}</span></li>`)}</ul></dd>` : ''}
 </dl>
-${destinations.length > 0 ? destinations : html`<p>No destination took this lead.</p>`}`);
+${destinations.length > 0 ? destinations : html`<p>No destination took this lead.</p>`}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
 }
 
 function advice(ctx: PageContext, leadId: string, destination: string, r: DeliveryRecord): SafeHtml {
