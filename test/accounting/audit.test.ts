@@ -87,7 +87,13 @@ destinations:
 
   it('exposes the same figures as leadrelay_audit_leads{destination,bucket} on /metrics', async () => {
     const service = await p.startWorkers(['held']);
-    const metrics = await p.metrics.registry.getSingleMetricAsString('leadrelay_audit_leads');
+    // A scrape waits at most 2 s for a running audit and otherwise reports the previous (here: no) figures, so on a
+    // loaded machine the first scrape may come back empty; the audit keeps running and a later scrape reports it.
+    let metrics = '';
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      metrics = await p.metrics.registry.getSingleMetricAsString('leadrelay_audit_leads');
+      if (metrics.includes('bucket="lost"')) break;
+    }
     await service.stop(2000);
     p.service = undefined;
     expect(metrics).toContain('leadrelay_audit_leads{destination="hook",bucket="lost"} 1');
