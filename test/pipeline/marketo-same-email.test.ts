@@ -130,8 +130,9 @@ destinations:
     const second = processes.start(['worker', '--config', configPath], { name: 'worker-2', env: { LEADRELAY_METRICS_PORT: String(port2) } });
     await second.waitReady(port2);
     const b = (await relay.accept(lead(email, 'Second'), { clientId: false })).id;
-    // The dead worker's hold ends with its lease (10 s), inside one lock wait (30 s): no LOOKUP_BUSY retry.
-    await delivered(b, 20_000, second);
+    // The dead worker's hold ends with its lease (10 s), inside one lock wait (30 s): no LOOKUP_BUSY retry. 28 s
+    // leaves a loaded machine room and still fails a hold that lasts the call's timeout plus the lease (40 s).
+    await delivered(b, 28_000, second);
     await delivered(a, 40_000, second); // back from the stalled check (lockDuration 20 s)
     expect(fake.duplicates()).toEqual([]);
     expect(fake.findLeads('email', email)).toHaveLength(1);
