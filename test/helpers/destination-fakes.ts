@@ -86,32 +86,38 @@ export class DestinationFakes {
   }
 
   /**
-   * The `destinations:` entries (YAML, indented for a top-level list): `hook`, `table`, `crm`, `mkto`.
-   * `marketoMatch` is a YAML flow mapping for Marketo's `match` (e.g. `{ offers: ["contoso.*"] }`).
+   * The `destinations:` entries (YAML, indented for a top-level list): `hook`, `table`, `crm`, `mkto`, or
+   * only those named in `only`. `marketoMatch` is a YAML flow mapping for Marketo's `match` (e.g. `{ offers: ["contoso.*"] }`).
    */
-  destinationsYaml(options: { marketoMatch?: string; hookConcurrency?: number } = {}): string {
-    return `
+  destinationsYaml(options: { marketoMatch?: string; hookConcurrency?: number; only?: string[] } = {}): string {
+    const entries: Record<string, string> = {
+      hook: `
   - id: hook
     type: https
     url: "${this.receiver.url('/leads')}"
     signingSecret: "${WEBHOOK_SECRET}"
     timeout: 5s
-    concurrency: ${options.hookConcurrency ?? 8}
+    concurrency: ${options.hookConcurrency ?? 8}`,
+      table: `
   - id: table
     type: azure-table
     connectionString: "${this.azurite}"
-    table: ${this.table}
+    table: ${this.table}`,
+      crm: `
   - id: crm
     type: dynamics
     instanceUrl: "${this.dv.url}"
-    auth: { mode: client-secret, tenantId: "${TENANT}", clientId: "${CLIENT_ID}", clientSecret: "${CLIENT_SECRET}", authorityHost: "${this.ad.authorityHost}" }
+    auth: { mode: client-secret, tenantId: "${TENANT}", clientId: "${CLIENT_ID}", clientSecret: "${CLIENT_SECRET}", authorityHost: "${this.ad.authorityHost}" }`,
+      mkto: `
   - id: mkto
     type: marketo
     restUrl: "${this.marketo.url}"
     clientId: "${this.marketo.clientId}"
     clientSecret: "${this.marketo.clientSecret}"
     batchWait: 200ms
-${options.marketoMatch ? `    match: ${options.marketoMatch}\n` : ''}`;
+${options.marketoMatch ? `    match: ${options.marketoMatch}\n` : ''}`,
+    };
+    return Object.entries(entries).filter(([id]) => !options.only || options.only.includes(id)).map(([, yaml]) => yaml).join('') + '\n';
   }
 
   /** Secrets in the YAML, for checks that no log line carries them. */

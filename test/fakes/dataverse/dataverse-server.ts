@@ -53,6 +53,8 @@ export type DataverseFault =
   | { kind: 'reset' }
   /** Write the record, then destroy the connection: the answer is lost after the commit. */
   | { kind: 'reset-after-write' }
+  /** Write the record, then answer only after `delayMs`: a worker can die after the commit, before it hears of it. */
+  | { kind: 'hang-after-write'; delayMs: number }
   /** Any raw answer. */
   | { kind: 'reply'; status: number; headers?: Record<string, string>; body?: string };
 
@@ -266,6 +268,10 @@ export class DataverseServer {
     if (fault?.kind === 'reset-after-write') {
       record.outcome = 'reset';
       return void req.socket.destroy();
+    }
+    if (fault?.kind === 'hang-after-write') {
+      await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (res.destroyed) return;
     }
     if (/return=representation/i.test(String(req.headers.prefer ?? ''))) {
       return send(exists ? 200 : 201, { '@odata.context': `${this.url}/api/data/v${api[1]}/$metadata#leads/$entity`, '@odata.etag': 'W/"1"', leadid: key, ...row });
