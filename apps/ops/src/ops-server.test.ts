@@ -227,6 +227,12 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       const page = await get('/queues/');
       expect(page.statusCode).toBe(200);
       expect(page.body).toContain('<title>LeadRelay queues</title>');
+      // Nothing from the internet (bull-board links Google Fonts), a CSP that keeps it so, 24-hour times.
+      expect(page.body).not.toMatch(/googleapis|gstatic|https?:\/\/(?!localhost)/);
+      expect(page.headers['content-security-policy']).toContain("font-src 'self'");
+      const uiConfig = JSON.parse(/<script id="__UI_CONFIG__" type="application\/json">(.*?)<\/script>/s.exec(page.body)![1]!) as { dateFormats: Record<string, { hourCycle?: string }>; theme: { light: Record<string, string> } };
+      expect(Object.values(uiConfig.dateFormats).map((f) => f.hourCycle)).toEqual(['h23', 'h23', 'h23']);
+      expect(uiConfig.theme.light['font-sans']).toContain('system-ui');
       const script = /src="(static\/js\/[^"]+\.js)"/.exec(page.body);
       expect(script).not.toBeNull();
       const asset = await get(`/queues/${script![1]}`);

@@ -7,6 +7,15 @@ import { maskLead } from '@leadrelay/core';
 
 export const BULL_BOARD_PATH = '/queues';
 
+/** bull-board's page links IBM Plex from Google Fonts: an ops page must not call the internet (air-gapped hosts, privacy). */
+const REMOTE_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>\s*/g;
+const SYSTEM_SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+const SYSTEM_MONO = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace';
+/** 24-hour times with seconds, as in every other LeadRelay view (bull-board defaults to the browser's 12-hour clock in en-US). */
+const H23 = { hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
+/** Only this origin: its scripts, its styles (inline ones are bull-board's), its images and its API. */
+export const BULL_BOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'";
+
 /**
  * bull-board over every destination queue, read-only: replay, purge and pause go through LeadRelay
  * (dashboard, API, CLI) so the lead's status and the pause reason stay true; a job retried or
@@ -23,7 +32,25 @@ export async function registerBullBoard(app: FastifyInstance, relay: Relay): Pro
       return adapter;
     }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'LeadRelay queues' } },
+    options: {
+      uiConfig: {
+        boardTitle: 'LeadRelay queues',
+        hideDocsLink: true,
+        theme: { light: { 'font-sans': SYSTEM_SANS, 'font-mono': SYSTEM_MONO }, dark: { 'font-sans': SYSTEM_SANS, 'font-mono': SYSTEM_MONO } },
+        dateFormats: {
+          short: H23,
+          common: { month: 'short', day: 'numeric', ...H23 },
+          full: { year: 'numeric', month: 'short', day: 'numeric', ...H23 },
+        },
+      },
+    },
   });
-  await app.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  await app.register(async (scope) => {
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      if (!String(reply.getHeader('content-type') ?? '').includes('text/html')) return payload;
+      reply.header('content-security-policy', BULL_BOARD_CSP);
+      return typeof payload === 'string' ? payload.replace(REMOTE_FONTS, '') : payload;
+    });
+    await scope.register(serverAdapter.registerPlugin());
+  }, { prefix: BULL_BOARD_PATH });
 }
