@@ -69,8 +69,9 @@ export interface FakeSalesforceOptions {
   now?: () => number;
   /**
    * State and Country/Territory Picklists (on by default in new orgs): Lead gains CountryCode/StateCode picklists and
-   * text Country only takes a country's integration value (its name); an ISO code there fails with
-   * FIELD_INTEGRITY_EXCEPTION, on REST, and silently drops the lead on Web-to-Lead. Default true.
+   * text Country only takes a country's integration value (its name); an ISO code there, or text that is no
+   * country's name (`Europe`), fails with FIELD_INTEGRITY_EXCEPTION on REST and silently drops the lead on
+   * Web-to-Lead (vendor-behaviours S10/S11). Default true.
    */
   stateCountryPicklists?: boolean;
   /** Field lengths the org's admin changed (e.g. `{ FirstName: 20 }`); describe reports them and saves enforce them. */

@@ -37,8 +37,9 @@ export interface SalesforceMappingInput {
   /**
    * True when the org has State and Country/Territory Picklists (on by default in new orgs): a country is sent
    * as its ISO code in CountryCode (`country_code`), because text Country then only takes the picklist's
-   * integration value and rejects a code with FIELD_INTEGRITY_EXCEPTION. Text that is no known country is
-   * still sent as Country. False: the country goes to Country as received.
+   * integration value and rejects a code with FIELD_INTEGRITY_EXCEPTION. Text that is no known country
+   * (`Europe`) would be refused the same way, so it is left out, with a warning. False: the country goes to
+   * Country as received.
    */
   countryPicklists?: boolean;
   /** LeadSource values by lead source (`AzureMarketplace`, `SPZA`, …) or by the whole `Source-Action|Offer`. */
@@ -55,12 +56,28 @@ export function salesforceLeadSource(lead: Lead, map: Record<string, string> = {
   return (map[formatted] ?? map[lead.source] ?? formatted).slice(0, LEAD_SOURCE_MAX_LENGTH);
 }
 
-/** Where a country goes: `{CountryCode: 'GB'}` with picklists, else `{Country: …}`. */
-function countryField(country: string | undefined, picklists: boolean, names: { code: string; text: string }): Record<string, string> {
-  if (!present(country)) return {};
-  if (!picklists) return { [names.text]: country };
+/** A mapped Salesforce record and what the mapping changed to make the org take it (for the lead's timeline). */
+export interface SalesforceMapped<T> {
+  record: T;
+  warnings: string[];
+}
+
+/**
+ * Where a country goes: `{CountryCode: 'GB'}` with picklists, else `{Country: …}`. With picklists on, text that
+ * is no known country has no place an org takes (text Country only holds a country's integration value, else
+ * FIELD_INTEGRITY_EXCEPTION on REST and a silently dropped lead on Web-to-Lead): it is left out, with a warning
+ * that names the field, not the value.
+ */
+export function countryField(country: string | undefined, picklists: boolean, names: { code: string; text: string }, what: string): { fields: Record<string, string>; warning?: string } {
+  if (!present(country)) return { fields: {} };
+  if (!picklists) return { fields: { [names.text]: country } };
   const read = readCountry(country);
-  return 'code' in read ? { [names.code]: read.code } : { [names.text]: read.name };
+  if ('code' in read) return { fields: { [names.code]: read.code } };
+  return {
+    fields: {},
+    warning: `${what} field ${names.text} left out: the lead's country is no known country, and with State and Country/Territory Picklists on `
+      + `Salesforce refuses such a value (FIELD_INTEGRITY_EXCEPTION)`,
+  };
 }
 
 /**
@@ -69,21 +86,24 @@ function countryField(country: string | undefined, picklists: boolean, names: { 
  * `00N5g00000AbCdE`). Absent customer values are left out rather than sent empty; an override
  * replaces a default in place, so the body order is stable.
  */
-export function webToLeadForm(lead: Lead, oid: string, input: SalesforceMappingInput): [string, string][] {
+export function webToLeadForm(lead: Lead, oid: string, input: SalesforceMappingInput): SalesforceMapped<[string, string][]> {
   const c = lead.customer;
+  const warnings: string[] = [];
   const form = new Map<string, string>([['oid', oid], ['encoding', 'UTF-8']]);
   const put = (name: string, value: string | undefined) => { if (present(value)) form.set(name, value); };
   put('first_name', c.firstName);
   form.set('last_name', present(c.lastName) ? c.lastName : input.placeholder);
   put('email', c.email);
   put('phone', c.phone);
-  for (const [name, value] of Object.entries(countryField(c.country, input.countryPicklists ?? false, { code: 'country_code', text: 'country' }))) form.set(name, value);
+  const country = countryField(c.country, input.countryPicklists ?? false, { code: 'country_code', text: 'country' }, 'Salesforce Web-to-Lead');
+  for (const [name, value] of Object.entries(country.fields)) form.set(name, value);
+  if (country.warning) warnings.push(country.warning);
   form.set('company', present(c.company) ? c.company : input.placeholder);
   put('title', c.title);
   put('description', lead.description);
   form.set('lead_source', salesforceLeadSource(lead, input.leadSourceMap));
   for (const [name, value] of Object.entries(renderFields(input.fields, lead))) form.set(name, formValue(value));
-  return [...form];
+  return { record: [...form], warnings };
 }
 
 /** Checkboxes in Salesforce's generated Web-to-Lead forms post `1`; an unchecked one posts `0` here rather than nothing. */
@@ -96,18 +116,21 @@ function formValue(v: FieldValue): string {
  * The REST Lead record (API field names): the Web-to-Lead mapping above under REST names,
  * then the rendered `fields:` (API names such as `Offer__c`; numbers and booleans stay typed).
  */
-export function restLeadRecord(lead: Lead, input: SalesforceMappingInput): Record<string, FieldValue> {
+export function restLeadRecord(lead: Lead, input: SalesforceMappingInput): SalesforceMapped<Record<string, FieldValue>> {
   const c = lead.customer;
+  const warnings: string[] = [];
   const record: Record<string, FieldValue> = {};
   const put = (name: string, value: string | undefined) => { if (present(value)) record[name] = value; };
   put('FirstName', c.firstName);
   record.LastName = present(c.lastName) ? c.lastName : input.placeholder;
   put('Email', c.email);
   put('Phone', c.phone);
-  Object.assign(record, countryField(c.country, input.countryPicklists ?? false, { code: 'CountryCode', text: 'Country' }));
+  const country = countryField(c.country, input.countryPicklists ?? false, { code: 'CountryCode', text: 'Country' }, 'Salesforce Lead');
+  Object.assign(record, country.fields);
+  if (country.warning) warnings.push(country.warning);
   record.Company = present(c.company) ? c.company : input.placeholder;
   put('Title', c.title);
   put('Description', lead.description);
   record.LeadSource = salesforceLeadSource(lead, input.leadSourceMap);
-  return { ...record, ...renderFields(input.fields, lead) };
+  return { record: { ...record, ...renderFields(input.fields, lead) }, warnings };
 }

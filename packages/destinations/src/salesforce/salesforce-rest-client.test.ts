@@ -437,7 +437,7 @@ describe('Salesforce REST (jsforce)', () => {
       expect(String(fake.leads[0]!.record.LeadRelay_Id__c)).toMatch(/^lr_[0-9a-f]{40}$/);
     });
 
-    it('State and Country picklists: an ISO code goes to CountryCode, alpha-3 and names become the code, other text stays Country', async () => {
+    it('State and Country picklists: an ISO code goes to CountryCode, alpha-3 and names become the code', async () => {
       const fake = await start();
       const c = client(fake);
       for (const country of ['GB', 'usa', 'United Kingdom']) await c.deliver({ ...lead, customer: { ...lead.customer, country } });
@@ -445,6 +445,19 @@ describe('Salesforce REST (jsforce)', () => {
       // Today's mapping sends the code as Country, which such an org refuses.
       const err = await failure(client(fake, { extra: { countryPicklists: 'off' } }).deliver(lead));
       expect(err.destinationCode).toBe('FIELD_INTEGRITY_EXCEPTION');
+    });
+
+    it('State and Country picklists: text that is no known country is left out with a warning, not refused (FIELD_INTEGRITY_EXCEPTION)', async () => {
+      const fake = await start();
+      const result = await client(fake).deliver({ ...lead, customer: { ...lead.customer, country: 'Europe' } });
+      expect(fake.leads).toHaveLength(1);
+      expect(fake.leads[0]!.record).not.toHaveProperty('Country');
+      expect(fake.leads[0]!.record).not.toHaveProperty('CountryCode');
+      expect(result.warnings).toEqual([
+        "Salesforce Lead field Country left out: the lead's country is no known country, and with State and Country/Territory Picklists on Salesforce refuses such a value (FIELD_INTEGRITY_EXCEPTION)",
+      ]);
+      // The warning names the field, never the value.
+      expect(result.warnings!.join()).not.toContain('Europe');
     });
 
     it('an org without picklists gets Country as received (auto-detected from the describe)', async () => {

@@ -68,8 +68,7 @@ export class SalesforceRestClient implements DestinationClient {
 
   private async deliverOne(lead: Lead): Promise<Delivered> {
     const described = await this.describe();
-    const warnings: string[] = [];
-    const mapped = restLeadRecord(lead, {
+    const { record: mapped, warnings } = restLeadRecord(lead, {
       placeholder: this.ctx.placeholder, fields: this.settings.fields,
       countryPicklists: this.countryPicklists(described), leadSourceMap: this.settings.leadSource.map,
     });

@@ -252,6 +252,21 @@ describe('Salesforce Web-to-Lead in a real org', () => {
     expect(fake.webToLead.at(-1)!.outcome).toBe('dropped');
   });
 
+  it('text that is no known country is left out with a warning (an org with picklists would drop the lead silently)', async () => {
+    const result = await client().deliver({ ...lead, customer: { ...lead.customer, country: 'Europe' } });
+    const form = Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!);
+    expect(form).not.toHaveProperty('country');
+    expect(form).not.toHaveProperty('country_code');
+    expect(fake.webToLead.map((l) => l.outcome)).toEqual(['created']);
+    expect(result.warnings).toEqual([
+      "Salesforce Web-to-Lead field country left out: the lead's country is no known country, and with State and Country/Territory Picklists on Salesforce refuses such a value (FIELD_INTEGRITY_EXCEPTION)",
+    ]);
+    // With picklists off it goes as received.
+    const off = new SalesforceWebToLeadClient({ ...settings(), countryPicklists: 'off' }, ctx(), { timeoutMs: 5_000 });
+    expect((await off.deliver({ ...lead, customer: { ...lead.customer, country: 'Europe' } })).warnings).toBeUndefined();
+    expect(Object.fromEntries(fake.requestsTo('web-to-lead')[1]!.form!)).toMatchObject({ country: 'Europe' });
+  });
+
   it('values longer than the Lead fields are cut before posting (Web-to-Lead would drop the lead silently), with a warning', async () => {
     const result = await client().deliver({ ...lead, customer: { ...lead.customer, firstName: 'Χ'.repeat(300), title: 't'.repeat(300) } });
     const form = Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!);

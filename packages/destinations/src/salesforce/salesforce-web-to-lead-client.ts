@@ -50,13 +50,15 @@ export class SalesforceWebToLeadClient implements DestinationClient {
 
   private async deliverOne(lead: Lead): Promise<Delivered> {
     const oid = this.oid();
-    const form = Object.fromEntries(webToLeadForm(lead, oid, {
+    const mapped = webToLeadForm(lead, oid, {
       placeholder: this.ctx.placeholder, fields: this.settings.fields,
       // No describe over Web-to-Lead: `auto` means on, as in new orgs.
       countryPicklists: this.settings.countryPicklists !== 'off', leadSourceMap: this.settings.leadSource.map,
-    }));
+    });
     // Web-to-Lead drops an invalid lead without a word, so values are cut to the new-org lengths before sending.
-    const { record, warnings } = fitToLengths(form, WEB_TO_LEAD_LENGTHS, 'Salesforce Web-to-Lead');
+    const fitted = fitToLengths(Object.fromEntries(mapped.record), WEB_TO_LEAD_LENGTHS, 'Salesforce Web-to-Lead');
+    const record = fitted.record;
+    const warnings = [...mapped.warnings, ...fitted.warnings];
     const body = new URLSearchParams(record).toString();
     // One use per POST, taken before sending: a POST that fails on the wire may still have reached Salesforce.
     const slot = await this.quota.take();
