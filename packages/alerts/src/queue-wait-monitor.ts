@@ -31,8 +31,9 @@ export interface QueueWaitFinding {
 
 /**
  * Alerts when a destination's oldest waiting lead has waited longer than `alerts.queueWaitThreshold`, and
- * when things are right again (`queue-recovered`, `destination-recovered`: see Alerts), on the same timer:
- * no worker is running for it, or it delivers slower than leads arrive. Paused destinations are
+ * on the same timer reads each destination's state for the alerts a state change raises (`destination-failing`,
+ * `destination-resumed`, `destination-recovered`, `queue-recovered`: see Alerts) and sends the dead-letter
+ * summaries due. Waiting too long: no worker is running for it, or it delivers slower than leads arrive. Paused destinations are
  * skipped (their leads wait on purpose, and the pause had its own alert). At most one alert per
  * destination per threshold period, across every process that runs a monitor.
  *
@@ -94,9 +95,15 @@ export class QueueWaitMonitor {
   private async checkDestination(id: string): Promise<QueueWaitFinding | undefined> {
     const { relay, alerts } = this.options;
     const queue = relay.queue(id);
+    // Dead-letter summaries whose window ended, also of a paused destination (their process may have died).
+    await alerts.flushDeadLetters(id);
+    const health = await relay.health(id);
     // A paused queue's leads are "waiting" too, but on purpose.
-    if (await queue.isPaused()) return undefined;
-    await alerts.destinationRecovered(id);
+    if (health.paused) return undefined;
+    // Resumed before recovered: a resume is said even when the first delivery comes in the same interval.
+    await alerts.destinationResumed(id, health);
+    await alerts.destinationRecovered(id, health);
+    await alerts.destinationFailing(id, health);
     // Ascending: the wait list's tail, the job the next worker takes, is the one waiting longest.
     const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
     if (!oldest) {
@@ -111,7 +118,6 @@ export class QueueWaitMonitor {
     const waiting = await queue.getWaitingCount();
     let alerted = false;
     if (overThreshold && (await alerts.firstWithin(id, 'queue-waiting-too-long', this.thresholdMs))) {
-      const health = await relay.health(id);
       const data: QueueWaitingTooLongData = {
         destination: id, destinationType: relay.destination(id).type, state: health.throttledUntil ? 'throttled' : 'running',
         oldestLeadId: leadId, waitingSince: new Date(since).toISOString(), waitedMs, thresholdMs: this.thresholdMs, waiting,
