@@ -47,6 +47,16 @@ describe('mapLeadToDynamics (the documented Dynamics mapping)', () => {
     expect(warnings).toEqual(['Dynamics lead field firstname holds 50 characters: the value (300 characters) was truncated']);
   });
 
+  it('leaves an over-long email out with a warning instead of cutting it into another address', () => {
+    const email = `${'a'.repeat(95)}@contoso.com`;
+    const { record, warnings } = mapWithWarnings({ ...lead, customer: { ...lead.customer, email } }, { leadSourceCode: 8 }, 'p');
+    expect(record).not.toHaveProperty('emailaddress1');
+    expect(record).toMatchObject({ firstname: 'Ada', lastname: 'Lovelace' });
+    expect(warnings).toEqual(['Dynamics lead field emailaddress1 holds 100 characters: the value (107 characters) was left out, not truncated (a cut address is a wrong address)']);
+    // An email that fits is sent as it is.
+    expect(mapLeadToDynamics({ ...lead, customer: { email: `${'a'.repeat(88)}@contoso.com` } }, { leadSourceCode: 8 }, 'p').emailaddress1).toHaveLength(100);
+  });
+
   it('never splits a surrogate pair when truncating', () => {
     expect(truncate('ab😀', 3)).toBe('ab');
     expect(truncate('ab😀', 4)).toBe('ab😀');

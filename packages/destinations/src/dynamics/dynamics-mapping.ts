@@ -3,7 +3,8 @@ import { fitToLengths } from '../shared/index.js';
 
 /**
  * Max lengths of the lead columns (Dataverse lead table reference). Longer values are truncated, with a
- * warning on the lead's timeline, rather than failing the whole lead with "exceeded the maximum allowed length".
+ * warning on the lead's timeline, rather than failing the whole lead with "exceeded the maximum allowed length";
+ * an over-long emailaddress1 is left out instead (cut, it would be another address).
  */
 export const DYNAMICS_LEAD_MAX_LENGTHS: Readonly<Record<string, number>> = {
   firstname: 50,
@@ -58,5 +59,5 @@ export function mapLeadToDynamics(lead: Lead, settings: DynamicsMappingSettings,
   };
   const out: Record<string, FieldValue> = {};
   for (const [column, value] of Object.entries(body)) if (value !== undefined) out[column] = value;
-  return fitToLengths(out, DYNAMICS_LEAD_MAX_LENGTHS, 'Dynamics lead');
+  return fitToLengths(out, DYNAMICS_LEAD_MAX_LENGTHS, 'Dynamics lead', { leaveOut: ['emailaddress1'] });
 }

@@ -460,6 +460,16 @@ describe('Salesforce REST (jsforce)', () => {
       expect(result.warnings!.join()).not.toContain('Europe');
     });
 
+    it('an email longer than Lead.Email (80) is left out with a warning, not cut into another address', async () => {
+      const fake = await start();
+      const email = `${'a'.repeat(80)}@example.com`;
+      const result = await client(fake).deliver({ ...lead, customer: { ...lead.customer, email } });
+      expect(fake.leads).toHaveLength(1);
+      expect(fake.leads[0]!.record).not.toHaveProperty('Email');
+      expect(fake.leads[0]!.record).toMatchObject({ LastName: 'Lovelace', Company: 'Analytical Engines' });
+      expect(result.warnings).toEqual(['Salesforce Lead field Email holds 80 characters: the value (92 characters) was left out, not truncated (a cut address is a wrong address)']);
+    });
+
     it('an org without picklists gets Country as received (auto-detected from the describe)', async () => {
       const fake = await start({ stateCountryPicklists: false });
       await client(fake).deliver(lead);

@@ -73,7 +73,7 @@ export class SalesforceRestClient implements DestinationClient {
       countryPicklists: this.countryPicklists(described), leadSourceMap: this.settings.leadSource.map,
     });
     this.fitLeadSource(mapped, described, warnings);
-    const { record, warnings: cut } = fitToLengths(mapped, described.lengths, 'Salesforce Lead');
+    const { record, warnings: cut } = fitToLengths(mapped, described.lengths, 'Salesforce Lead', { leaveOut: ['Email'] });
     warnings.push(...cut);
     const ext = this.settings.externalIdField;
     const result = ext

@@ -267,6 +267,13 @@ describe('Salesforce Web-to-Lead in a real org', () => {
     expect(Object.fromEntries(fake.requestsTo('web-to-lead')[1]!.form!)).toMatchObject({ country: 'Europe' });
   });
 
+  it('an email longer than 80 characters is left out with a warning, not cut into another address', async () => {
+    const result = await client().deliver({ ...lead, customer: { ...lead.customer, email: `${'z'.repeat(81)}@example.com` } });
+    expect(Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!)).not.toHaveProperty('email');
+    expect(fake.webToLead.map((l) => l.outcome)).toEqual(['created']);
+    expect(result.warnings).toEqual(['Salesforce Web-to-Lead field email holds 80 characters: the value (93 characters) was left out, not truncated (a cut address is a wrong address)']);
+  });
+
   it('values longer than the Lead fields are cut before posting (Web-to-Lead would drop the lead silently), with a warning', async () => {
     const result = await client().deliver({ ...lead, customer: { ...lead.customer, firstName: 'Χ'.repeat(300), title: 't'.repeat(300) } });
     const form = Object.fromEntries(fake.requestsTo('web-to-lead')[0]!.form!);

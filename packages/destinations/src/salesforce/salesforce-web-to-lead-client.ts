@@ -55,8 +55,9 @@ export class SalesforceWebToLeadClient implements DestinationClient {
       // No describe over Web-to-Lead: `auto` means on, as in new orgs.
       countryPicklists: this.settings.countryPicklists !== 'off', leadSourceMap: this.settings.leadSource.map,
     });
-    // Web-to-Lead drops an invalid lead without a word, so values are cut to the new-org lengths before sending.
-    const fitted = fitToLengths(Object.fromEntries(mapped.record), WEB_TO_LEAD_LENGTHS, 'Salesforce Web-to-Lead');
+    // Web-to-Lead drops an invalid lead without a word, so values are cut to the new-org lengths before sending
+    // (an over-long email is left out: cut, it would be another address).
+    const fitted = fitToLengths(Object.fromEntries(mapped.record), WEB_TO_LEAD_LENGTHS, 'Salesforce Web-to-Lead', { leaveOut: ['email'] });
     const record = fitted.record;
     const warnings = [...mapped.warnings, ...fitted.warnings];
     const body = new URLSearchParams(record).toString();
