@@ -10,7 +10,7 @@ import type { PullSource, PullSourceFactory } from './pull-source.js';
 import { SourceAuthError } from './source-auth-error.js';
 import { SourceMetrics } from './source-metrics.js';
 import { sourceState } from './source-health.js';
-import type { SourceHealth, SourceState } from './source-state.js';
+import type { PollStreak, SourceHealth, SourceState } from './source-state.js';
 import { SourceThrottledError } from './source-throttled-error.js';
 import { timestampMs } from './source-timestamps.js';
 import { reconcile, type ReconcileReport } from './reconciler.js';
@@ -41,10 +41,19 @@ export interface SourceServiceOptions {
   acceptConcurrency?: number;
   /** Schedule polls (default true); false only processes polls others schedule or `pollNow` adds. */
   schedule?: boolean;
+  /**
+   * Failed polls in a row (each retry counts) after which `source-failing` is emitted, once per streak;
+   * the next successful poll emits `source-recovered`. Default 3. A poll that pauses the source emits `source-paused` instead.
+   */
+  failingAfter?: number;
 }
 
 export interface SourceServiceEvents {
   'source-paused': [{ source: string; reason: string; remediation: string }];
+  /** Polls failed `failingAfter` times in a row without pausing the source. */
+  'source-failing': [{ source: string; failures: number; failingSince: string; lastError: string; remediation: string }];
+  /** The first successful poll after a `source-failing`. */
+  'source-recovered': [{ source: string; failures: number; failingSince: string; recoveredAt: string }];
   'reconciliation-gap': [ReconcileReport];
 }
 
@@ -180,14 +189,19 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
     const now = new Date();
     try {
       const found = await this.poll(s, state, now);
-      await state.polled('ok', now);
+      const streak = await state.polled('ok', now);
       this.metrics.polls.inc({ source: s.id, outcome: 'ok' });
+      if (streak.ended?.alerted) {
+        this.log.info({ source: s.id, failures: streak.ended.failures }, 'source polls again');
+        this.emit('source-recovered', { source: s.id, failures: streak.ended.failures, failingSince: streak.ended.failingSince, recoveredAt: now.toISOString() });
+      }
       if (found > 0) this.log.info({ source: s.id, leads: found }, 'source polled');
       return { leads: found };
     } catch (e) {
       const err = e as Error;
-      await state.polled('failed', now, err.message).catch(() => undefined);
+      const streak = await state.polled('failed', now, err.message).catch(() => undefined);
       this.metrics.polls.inc({ source: s.id, outcome: 'failed' });
+      if (!(err instanceof SourceAuthError)) await this.noteFailing(s, state, streak, err, now);
       if (err instanceof SourceAuthError) {
         await state.pause({ reason: err.message, remediation: err.remediation, at: now.toISOString() });
         this.log.error({ source: s.id, err: err.message, remediation: err.remediation }, 'source paused');
@@ -200,6 +214,23 @@ export class SourceService extends EventEmitter<SourceServiceEvents> {
       throw thrown;
     } finally {
       await lock.release();
+    }
+  }
+
+  /** `source-failing` once per streak of failed polls, when it reaches `failingAfter` (≥: a crash between counting and telling is caught up next time). */
+  private async noteFailing(s: ResolvedSource, state: SourceState, streak: PollStreak | undefined, err: Error, now: Date): Promise<void> {
+    if (!streak || streak.failedInRow < (this.options.failingAfter ?? 3)) return;
+    try {
+      if (!(await state.markFailingAlerted(now))) return;
+      this.log.warn({ source: s.id, failures: streak.failedInRow, err: err.message }, 'source is failing');
+      this.emit('source-failing', {
+        source: s.id, failures: streak.failedInRow, failingSince: streak.failedSince ?? now.toISOString(), lastError: err.message,
+        remediation: err instanceof SourceThrottledError
+          ? 'None needed if it passes: the source asked LeadRelay to slow down and polls are retried as it says. If it lasts, lower the poll frequency (`pollEvery`).'
+          : 'None needed if it passes: polls are retried and the next scheduled poll starts over from the watermark (no lead is lost). If it lasts, check that the source is up and reachable from the worker; `leadrelay stats` shows its last error.',
+      });
+    } catch (e) {
+      this.log.warn({ source: s.id, err: (e as Error).message }, 'could not note the failing source');
     }
   }
 

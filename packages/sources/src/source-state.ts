@@ -35,6 +35,15 @@ export interface SourceHealth {
   leadsFound: number;
 }
 
+/** The failed polls in a row after a poll (see SourceState.polled). */
+export interface PollStreak {
+  failedInRow: number;
+  /** ISO-8601: the streak's first failure (after a failed poll). */
+  failedSince?: string;
+  /** After a successful poll that ended a streak: how long it was, and whether it had raised `source-failing`. */
+  ended?: { failures: number; failingSince: string; alerted: boolean };
+}
+
 /** One source's state in Redis: a hash (watermark, pause, last poll, counters) and its poll lock. */
 export class SourceState {
   private readonly hash: string;
@@ -74,11 +83,33 @@ export class SourceState {
     await this.redis.hset(this.hash, 'caughtUpTo', at);
   }
 
-  async polled(outcome: 'ok' | 'failed', at: Date, error?: string): Promise<void> {
-    const m = this.redis.multi().hset(this.hash, 'lastPollAt', at.toISOString()).hincrby(this.hash, outcome === 'ok' ? 'polls' : 'failedPolls', 1);
-    if (outcome === 'ok') m.hset(this.hash, 'lastSuccessAt', at.toISOString()).hdel(this.hash, 'lastError');
-    else m.hset(this.hash, 'lastError', error ?? 'poll failed');
-    await m.exec();
+  /**
+   * Records a poll's outcome and the streak of failed polls in a row (`failedInRow`, `failedSince`; a
+   * successful poll ends it). Returns the streak: after a failure, its length so far; after a success, the
+   * streak it ended and whether that streak had been alerted (`failingAlertedAt`, cleared here: once per streak).
+   */
+  async polled(outcome: 'ok' | 'failed', at: Date, error?: string): Promise<PollStreak> {
+    const when = at.toISOString();
+    if (outcome === 'failed') {
+      const r = await this.redis.multi()
+        .hset(this.hash, 'lastPollAt', when, 'lastError', error ?? 'poll failed').hincrby(this.hash, 'failedPolls', 1)
+        .hincrby(this.hash, 'failedInRow', 1).hsetnx(this.hash, 'failedSince', when).hget(this.hash, 'failedSince')
+        .exec();
+      return { failedInRow: Number(r?.[2]?.[1] ?? 1), failedSince: String(r?.[4]?.[1] ?? when) };
+    }
+    const r = await this.redis.multi()
+      .hget(this.hash, 'failedInRow').hget(this.hash, 'failedSince').hdel(this.hash, 'failingAlertedAt')
+      .hset(this.hash, 'lastPollAt', when, 'lastSuccessAt', when).hincrby(this.hash, 'polls', 1)
+      .hdel(this.hash, 'lastError', 'failedInRow', 'failedSince')
+      .exec();
+    const failed = Number(r?.[0]?.[1] ?? 0);
+    const since = r?.[1]?.[1];
+    return { failedInRow: 0, ...(failed > 0 ? { ended: { failures: failed, failingSince: String(since ?? when), alerted: Number(r?.[2]?.[1]) === 1 } } : {}) };
+  }
+
+  /** Marks the current failure streak as alerted; true only for the first caller (one `source-failing` per streak). */
+  async markFailingAlerted(at: Date): Promise<boolean> {
+    return (await this.redis.hsetnx(this.hash, 'failingAlertedAt', at.toISOString())) === 1;
   }
 
   async pause(p: SourcePause): Promise<void> {
