@@ -1,5 +1,6 @@
 import { maskLead, scrubCustomerData, type Lead } from '@leadrelay/core';
 import type { DeadLetter, LeadStatus } from './delivery-state.js';
+import type { LeadSummary } from './lead-index.js';
 
 /**
  * What operators see by default (stats, dlq list, status, the ops API and dashboard): a destination's
@@ -23,4 +24,9 @@ export function maskStatus(status: LeadStatus, lead: Lead | undefined): LeadStat
     ...r, ...(r.lastError ? { lastError: scrub(r.lastError) } : {}), ...(r.remediation ? { remediation: scrub(r.remediation) } : {}),
   }]));
   return { ...status, deliveries, timeline: status.timeline.map((t) => (t.error ? { ...t, error: scrub(t.error)! } : t)) };
+}
+
+/** A lead search hit with its customer's values masked (see maskDeadLetter). */
+export function maskLeadSummary(summary: LeadSummary): LeadSummary {
+  return summary.customer ? { ...summary, customer: maskLead({ customer: summary.customer }).customer } : summary;
 }

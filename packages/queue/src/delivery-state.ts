@@ -41,6 +41,8 @@ export interface LeadStatus {
   seenBy?: LeadSighting[];
   /** What intake changed to accept the lead (a default, a truncated value); absent when nothing. */
   warnings?: LeadWarning[];
+  /** Set once the lead's personal data was erased (`leadrelay erase`): what is left is a non-personal tombstone. */
+  erasedAt?: string;
   timeline: AttemptEntry[];
 }
 

@@ -18,3 +18,5 @@ export * from './key-migration.js';
 export * from './intake-durability.js';
 export * from './orphan-queues.js';
 export * from './dead-letter-filter.js';
+export * from './lead-index.js';
+export * from './lead-eraser.js';

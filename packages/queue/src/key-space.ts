@@ -105,6 +105,30 @@ export class KeySpace {
     return `${this.leadTag(identityKey)}:identity:${identityKey}`;
   }
 
+  /**
+   * Hash tags of the lead search index (see LeadIndex): the index of a lead lives in its lead's slot, so
+   * the accept writes it in the same script; a search reads every shard (one tag single-slot, `leadShards` spread).
+   */
+  leadIndexTags(): string[] {
+    return this.spread ? Array.from({ length: this.leadShards }, (_, n) => `{${this.prefix}:lead-${n}}`) : [this.root];
+  }
+
+  /** Hash tag of a lead's index entries (its own lead tag). */
+  leadIndexTag(leadId: string): string {
+    return this.leadTag(leadId);
+  }
+
+  /**
+   * Sorted sets of the lead index in one shard `tag`, each scored by the time a lead was received:
+   * `time` every lead id, `email` the ids of one keyed email hash (never the address), `offer` the ids of
+   * one offer, `offers` the shard's offer names (scored by their latest lead, for `--offer <glob>`).
+   */
+  leadIndex(tag: string, kind: 'time' | 'offers'): string;
+  leadIndex(tag: string, kind: 'email' | 'offer', value: string): string;
+  leadIndex(tag: string, kind: 'time' | 'offers' | 'email' | 'offer', value?: string): string {
+    return value === undefined ? `${tag}:idx:${kind}` : `${tag}:idx:${kind}:${value}`;
+  }
+
   /** Hash: a destination's pause reason, throttle deadline and last error. */
   destination(destinationId: string): string {
     return `${this.destinationTag(destinationId)}:dest:${destinationId}`;

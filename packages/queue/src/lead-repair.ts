@@ -77,7 +77,7 @@ export class LeadRepair {
     }
     if (!dryRun) {
       await this.relay.enqueue(lead, matched.flatMap((d) => (missing.includes(d) ? [this.relay.destination(d)] : [])));
-      await this.relay.leads.commit(leadId, new Date(now));
+      await this.relay.leads.commit(leadId, new Date(now), undefined, { lead, receivedAt: new Date(hash.receivedAt ?? now) });
     }
     return { leadId, jobsAdded: missing };
   }

@@ -2,6 +2,7 @@ import type { Lead, LeadWarning } from '@leadrelay/core';
 import type { KeySpace } from './key-space.js';
 import type { RedisClient } from './redis-connection.js';
 import type { AttemptEntry, DeliveryRecord, LeadSighting, LeadStatus } from './delivery-state.js';
+import { LeadIndex, type IndexedLead } from './lead-index.js';
 
 /** Attempts kept per lead timeline; older ones are trimmed so Redis memory stays bounded. */
 const TIMELINE_LIMIT = 100;
@@ -121,10 +122,33 @@ extendTtl(KEYS[1], ARGV[7])
 return {'new', false}
 `;
 
-/** KEYS: lead hash, dedupe key. ARGV: acceptedAt, dedupe window ms ('' = none), lead id. */
+/**
+ * KEYS: lead hash, dedupe key, then the lead index's time, email (the lead hash when the lead has no
+ * email), offer and offers keys (see LeadIndex; the lead hash four times when not indexed).
+ * ARGV: acceptedAt, dedupe window ms ('' = none), lead id, then the index's received ms ('' = not
+ * indexed), trim-before ms, key ttl ms, offer, has-email ('1'/'0').
+ * The index is written with the acceptance, in its slot: a handful of O(log n) sorted-set commands, and
+ * the time and offer sets drop members older than the index horizon as they go, so they never grow past it.
+ */
 export const COMMIT_SCRIPT = `
 local first = redis.call('HSETNX', KEYS[1], 'accepted', ARGV[1])
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2], 'NX') end
+if first == 1 and ARGV[4] ~= '' then
+  local at, before, ttl, offer = tonumber(ARGV[4]), '(' .. ARGV[5], ARGV[6], ARGV[7]
+  redis.call('ZADD', KEYS[3], at, ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', before)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  if ARGV[8] == '1' then
+    redis.call('ZADD', KEYS[4], at, ARGV[3])
+    redis.call('PEXPIRE', KEYS[4], ttl)
+  end
+  redis.call('ZADD', KEYS[5], at, ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', before)
+  redis.call('PEXPIRE', KEYS[5], ttl)
+  local latest = redis.call('ZSCORE', KEYS[6], offer)
+  if not latest or tonumber(latest) < at then redis.call('ZADD', KEYS[6], at, offer) end
+  redis.call('PEXPIRE', KEYS[6], ttl)
+end
 return first
 `;
 
@@ -165,7 +189,7 @@ type ScriptedRedis = RedisClient & {
 export function defineLeadScripts(redis: RedisClient): void {
   if ('leadrelayBegin' in redis) return;
   redis.defineCommand('leadrelayBegin', { numberOfKeys: 2, lua: BEGIN_SCRIPT });
-  redis.defineCommand('leadrelayCommit', { numberOfKeys: 2, lua: COMMIT_SCRIPT });
+  redis.defineCommand('leadrelayCommit', { numberOfKeys: 6, lua: COMMIT_SCRIPT });
   redis.defineCommand('leadrelayRecordAttempt', { numberOfKeys: 6, lua: RECORD_ATTEMPT });
   redis.defineCommand('leadrelayRecordAttemptLead', { numberOfKeys: 2, lua: RECORD_ATTEMPT_LEAD });
   redis.defineCommand('leadrelayRecordAttemptDestination', { numberOfKeys: 4, lua: RECORD_ATTEMPT_DESTINATION });
@@ -178,8 +202,13 @@ export function defineLeadScripts(redis: RedisClient): void {
  * if that is later: while a dead letter is kept, so is the status that explains it.
  */
 export class LeadStore {
+  /** The search index written with each acceptance (by email hash, offer, time received). */
+  readonly index: LeadIndex;
+
   constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly retentionMs: number, private readonly deadRetentionMs = retentionMs) {
     defineLeadScripts(redis);
+    // A lead with a dead delivery is kept for deadLetters.retention: it must stay findable (and erasable) as long.
+    this.index = new LeadIndex(redis, keys, { horizonMs: Math.max(retentionMs, deadRetentionMs) });
   }
 
   private get retentionSeconds(): number {
@@ -217,20 +246,22 @@ export class LeadStore {
    * Step 2, after every job is in Redis: marks the lead accepted (and remembers its content for the
    * dedupe window). False when it already was (a concurrent post of the same lead won).
    */
-  async commit(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): Promise<boolean> {
+  async commit(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }, indexed?: IndexedLead): Promise<boolean> {
     // Spread, a renamed lead (same content past the dedupe window) may live in another slot than its content's dedupe entry.
     const apart = dedupe !== undefined && !this.keys.sameSlot(this.keys.lead(leadId), dedupe.key);
-    const { keys, args } = this.commitCall(leadId, at, apart ? undefined : dedupe);
+    const { keys, args } = this.commitCall(leadId, at, apart ? undefined : dedupe, indexed);
     const first = Number(await (this.redis as ScriptedRedis).leadrelayCommit(...keys, ...args)) === 1;
     if (apart) await this.redis.set(dedupe.key, leadId, 'PX', dedupe.windowMs, 'NX');
     return first;
   }
 
   /** KEYS and ARGV of COMMIT_SCRIPT for `commit` (also run inside the single-trip accept script). */
-  commitCall(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }): ScriptCall {
+  commitCall(leadId: string, at: Date, dedupe?: { key: string; windowMs: number }, indexed?: IndexedLead): ScriptCall {
+    const lead = this.keys.lead(leadId);
+    const index = indexed ? this.index.entryCall(indexed.lead, indexed.receivedAt) : { keys: [lead, lead, lead, lead], args: ['', '', '', '', ''] };
     return {
-      keys: [this.keys.lead(leadId), dedupe?.key ?? this.keys.lead(leadId)],
-      args: [at.toISOString(), dedupe ? String(dedupe.windowMs) : '', leadId],
+      keys: [lead, dedupe?.key ?? lead, ...index.keys],
+      args: [at.toISOString(), dedupe ? String(dedupe.windowMs) : '', leadId, ...index.args],
     };
   }
 
@@ -338,6 +369,7 @@ export class LeadStore {
       id: leadId, receivedAt: hash.receivedAt, testLead: hash.testLead === 'true', deliveries,
       ...(seenBy.length > 0 ? { seenBy } : {}),
       ...(hash.warnings ? { warnings: JSON.parse(hash.warnings) as LeadWarning[] } : {}),
+      ...(hash.erasedAt ? { erasedAt: hash.erasedAt } : {}),
       timeline: timeline.map((t) => JSON.parse(t) as AttemptEntry),
     };
   }

@@ -13,6 +13,8 @@ import { RedisKeyLocks } from './redis-key-locks.js';
 import { clearFinishedJob, finishedJobCall } from './finished-job.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
 import { SingleTripAccept, type IdentityClaim } from './single-trip-accept.js';
+import type { LeadSearchFilter, LeadSearchPage } from './lead-index.js';
+import { LeadEraser, type EraseOptions, type EraseReport } from './lead-eraser.js';
 
 export interface AcceptResult {
   id: string;
@@ -113,6 +115,11 @@ export class Relay {
   /** The BullMQ queue of a destination (one per destination, created on first use). */
   queue(destinationId: string): Queue<DeliveryJobData> {
     this.destination(destinationId);
+    return this.bullQueue(destinationId);
+  }
+
+  /** The queue of a configured destination or of an orphan one (a destination removed from the config), for erase. */
+  bullQueueOf(destinationId: string): Queue<DeliveryJobData> {
     return this.bullQueue(destinationId);
   }
 
@@ -233,7 +240,7 @@ export class Relay {
 
     if (options.warnings && options.warnings.length > 0) await this.leads.setWarnings(lead.id, options.warnings);
     await this.enqueue(lead, await this.withoutDelivered(lead.id, matched));
-    const first = await this.leads.commit(lead.id, now, dedupe);
+    const first = await this.leads.commit(lead.id, now, dedupe, { lead, receivedAt: now });
     // Claimed only once the lead is accepted (the one-trip script does the same), so a later arrival never merges into a lead that is not.
     if (claim?.pending) await this.setIdentity(claim.pending, lead.id);
     return { id: lead.id, duplicate: !first, destinations: matchedIds };
@@ -474,6 +481,20 @@ export class Relay {
       onProgress?.(n);
     }
     return n;
+  }
+
+  /**
+   * One page of leads found through the lead index (`leadrelay leads`, `GET /api/leads`), newest first: by
+   * email, offer glob or receive time, narrowed by state and destination. Unmasked: callers mask (maskLeadSummary).
+   */
+  async findLeads(filter: LeadSearchFilter): Promise<LeadSearchPage> {
+    if (filter.destination) this.destination(filter.destination);
+    return this.leads.index.search(filter);
+  }
+
+  /** `leadrelay erase --email`: the person's data out of Redis, a tombstone left per lead (see LeadEraser). */
+  async erase(email: string, options: EraseOptions = {}): Promise<EraseReport> {
+    return new LeadEraser(this, options).eraseEmail(email);
   }
 
   /** True when Redis answers. */

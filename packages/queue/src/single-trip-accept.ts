@@ -151,7 +151,7 @@ export class SingleTripAccept {
       inserts.push(args);
     }
     const begin: ScriptCall = this.leads.beginCall(lead, receivedAt, matched, skipped, dedupe?.key, origin);
-    const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe);
+    const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe, { lead, receivedAt });
     const keys: string[] = [...begin.keys, ...commit.keys, ...(identity ? [identity.key] : [])];
     const claim = identity ? (identity.force ? 'force' : 'free') : '';
     const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(inserts.length), String(begin.args.length), String(commit.args.length),
