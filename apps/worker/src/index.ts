@@ -18,7 +18,7 @@ export interface RunningWorker extends RunningService {
   service: DeliveryService;
   /** Polls of the configured pull sources (a table, the Referrals API), when any is enabled. */
   sources?: SourceService;
-  /** Alerts for pauses, dead letters and leads waiting too long (log events, and the alert webhook when configured). */
+  /** Alerts for pauses, resumes, failing destinations and sources, dead letters (grouped) and leads waiting too long (log events, and the alert targets when configured). */
   alerts: Alerts;
   /** The /healthz, /readyz, /metrics server, unless serveMetrics is false. */
   server?: ProbeServer;
@@ -38,7 +38,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const sources = config.sources.some((s) => s.enabled)
     ? new SourceService({ config, relay: service.relay, logger: runtime.logger, registry: runtime.metrics.registry, createSource: createPullSource, lockMs: config.worker.lockDuration })
     : undefined;
-  sources?.on('source-paused', (e) => { void alerts.sourcePaused({ ...e, sourceType: config.sources.find((s) => s.id === e.source)?.type ?? 'unknown' }); });
+  const sourceType = (id: string) => config.sources.find((s) => s.id === id)?.type ?? 'unknown';
+  sources?.on('source-paused', (e) => { void alerts.sourcePaused({ ...e, sourceType: sourceType(e.source) }); });
+  sources?.on('source-failing', (e) => alerts.sourceFailing({ ...e, sourceType: sourceType(e.source) }));
+  sources?.on('source-recovered', (e) => alerts.sourceRecovered({ ...e, sourceType: sourceType(e.source) }));
   sources?.on('reconciliation-gap', (r) => alerts.reconciliationGap({
     since: r.since, missing: r.missing.length,
     examples: r.missing.map((m) => ({ source: m.source, key: m.key, ...(m.leadId ? { leadId: m.leadId } : {}), ...(m.destination ? { destination: m.destination } : {}), reason: m.reason })),
@@ -52,6 +55,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const stop = async () => {
     await waitMonitor.stop();
     await sources?.close();
+    // While Redis is still open: this worker's dead-letter counts go out now rather than with another worker's check.
+    await alerts.flushPending().catch(() => undefined);
     await service.stop();
     await alerts.close();
     await server?.close();
