@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { startIntake, type RunningIntake } from '@leadrelay/intake';
-import { silentLogger } from '@leadrelay/observability';
 import { LeadAudit, Relay, type AuditReport, type DeadLetter, type DestinationStats } from '@leadrelay/queue';
 import { MARKETO_REAL_LIMITS } from '../fakes/marketo/index.js';
 import { DestinationFakes, type DestinationInspection, type ExpectedLead } from '../helpers/destination-fakes.js';
@@ -11,6 +10,7 @@ import { freePort } from '../helpers/free-port.js';
 import { LeadPoster } from '../helpers/lead-poster.js';
 import { LeadRelayProcesses, type LeadRelayProcess } from '../helpers/leadrelay-process.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { silentRuntime } from '../helpers/silent-runtime.js';
 import type { TlsCert } from '../helpers/tls-cert.js';
 import { uniquePrefix } from '../helpers/unique.js';
 
@@ -135,7 +135,7 @@ destinations:
 ${this.fakes.destinationsYaml({ marketoMatch: '{ offers: ["contoso.*"] }' })}`;
     writeFileSync(this.configPath, yaml);
     this.config = parseConfig(yaml, this.configPath, { env: {} });
-    this.intake = await startIntake(this.config, { logger: silentLogger, handleSignals: false, host: '127.0.0.1', port: 0 });
+    this.intake = await startIntake({ config: this.config, runtime: silentRuntime(this.config), host: '127.0.0.1', port: 0 });
     // Its connection errors while Redis is away are expected (Relay keeps them quiet); polling retries.
     this.checker = new Relay(this.config);
     this.poster = new LeadPoster({ baseUrl: this.intake.address, apiKey: CHAOS_API_KEY, retryDelayMs: 200, giveUpAfterMs: 60_000 });

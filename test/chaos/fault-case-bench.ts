@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseConfig, type LeadRelayConfig } from '@leadrelay/config';
 import { startIntake, type RunningIntake } from '@leadrelay/intake';
-import { silentLogger } from '@leadrelay/observability';
 import { LeadAudit, Relay, type AuditReport } from '@leadrelay/queue';
 import { freePort } from '../helpers/free-port.js';
 import { LeadPoster, type PostedLead } from '../helpers/lead-poster.js';
 import { LeadRelayProcesses, type LeadRelayProcess } from '../helpers/leadrelay-process.js';
 import { uniquePrefix } from '../helpers/unique.js';
+import { silentRuntime } from '../helpers/silent-runtime.js';
 
 const API_KEY = 'fault-case-intake-key-0123456789ab';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,7 +60,7 @@ export class FaultCaseBench {
 
   static async start(options: FaultCaseBenchOptions): Promise<FaultCaseBench> {
     const bench = new FaultCaseBench(options);
-    bench.intake = await startIntake(bench.config, { logger: silentLogger, handleSignals: false, host: '127.0.0.1', port: 0 });
+    bench.intake = await startIntake({ config: bench.config, runtime: silentRuntime(bench.config), host: '127.0.0.1', port: 0 });
     bench.poster = new LeadPoster({ baseUrl: bench.intake.address, apiKey: API_KEY, retryDelayMs: 200, giveUpAfterMs: 30_000 });
     return bench;
   }

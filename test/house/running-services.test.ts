@@ -19,7 +19,7 @@ ops: { host: 127.0.0.1, port: 0, password: "ops-password-for-tests" }`);
   const silent = (name: string) => createRuntime({ name, secretsFrom: config, level: 'silent' });
 
   const starters: Array<[string, () => Promise<RunningService>]> = [
-    ['intake', () => startIntake(config, { host: '127.0.0.1', port: 0, handleSignals: false, logger: silent('intake').logger })],
+    ['intake', () => startIntake({ config, host: '127.0.0.1', port: 0, runtime: silent('intake') })],
     ['worker', () => startWorker({ config, runtime: silent('worker') })],
     ['ops', () => startOps({ config, runtime: silent('ops') })],
     ['inbox', () => startInbox({ INBOX_PORT: '0', INBOX_HOST: '127.0.0.1' }, { logger: false })],

@@ -96,6 +96,11 @@ describe.skipIf(!redisServerOnPath())('the tour without Docker: leadrelay start'
       expect(status.status, status.stderr).toBe(0);
       expect(status.stdout).toMatch(/inbox\s+delivered/);
       expect(status.stdout).toMatch(/table\s+delivered/);
+
+      // One process, one registry: ops' /metrics shows intake's and the worker's counters with their samples.
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      expect(metrics).toMatch(/^leadrelay_leads_received_total\{format="marketplace"\} 1$/m);
+      expect(metrics).toMatch(/^leadrelay_deliveries_total\{(?=[^}]*destination="inbox")(?=[^}]*outcome="delivered")[^}]*\} 1$/m);
     } finally {
       start.kill('SIGINT');
     }

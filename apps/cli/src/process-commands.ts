@@ -4,22 +4,32 @@ import { orphanLines, orphansIfReachable } from './orphan-commands.js';
 import { CliFailure } from './cli-failure.js';
 import { startLocalDependencies } from './local-dependencies.js';
 import type { CommandContext } from './command-context.js';
-import { runUntilSignal, type RunningService } from '@leadrelay/observability';
+import { createRuntime, runUntilSignal, type RunningService, type Runtime } from '@leadrelay/observability';
 
 
-async function startIntakePart(ctx: CommandContext): Promise<RunningService> {
+async function startIntakePart(ctx: CommandContext, runtime?: Runtime): Promise<RunningService> {
   const { startIntake } = await import('@leadrelay/intake');
-  return startIntake(ctx.config(), { handleSignals: false });
+  return startIntake({ config: ctx.config(), ...(runtime ? { runtime } : {}) });
 }
 
-async function startWorkerPart(ctx: CommandContext, only?: string[]): Promise<RunningService> {
+async function startWorkerPart(ctx: CommandContext, only?: string[], runtime?: Runtime): Promise<RunningService> {
   const { startWorker } = await import('@leadrelay/worker');
-  return startWorker({ config: ctx.config(), ...(only ? { only } : {}) });
+  return startWorker({ config: ctx.config(), ...(only ? { only } : {}), ...(runtime ? { runtime } : {}) });
 }
 
-async function startOpsPart(ctx: CommandContext): Promise<RunningService> {
+async function startOpsPart(ctx: CommandContext, runtime?: Runtime): Promise<RunningService> {
   const { startOps } = await import('@leadrelay/ops');
-  return startOps({ config: ctx.config() });
+  return startOps({ config: ctx.config(), ...(runtime ? { runtime } : {}) });
+}
+
+/**
+ * `leadrelay start`: the three apps share one metrics registry and one redactor, so each of their /metrics shows
+ * the whole process (intake's and the worker's counters with their samples, also on ops); each logs as itself.
+ */
+function sharedRuntimes(ctx: CommandContext): Record<'intake' | 'worker' | 'ops', Runtime> {
+  const base = createRuntime({ name: 'start', secretsFrom: ctx.config() });
+  const as = (app: string): Runtime => ({ ...base, logger: base.logger.child({ app }) });
+  return { intake: as('intake'), worker: as('worker'), ops: as('ops') };
 }
 
 /** `intake`, `worker`, `ops`, `start`, `validate`. */
@@ -37,9 +47,12 @@ export function registerProcessCommands(program: Command, ctx: CommandContext): 
   program.command('start').description('intake, worker and ops in one process; starts a local Redis, Azurite and the demo inbox when the config needs them and none runs')
     .option('--data-dir <dir>', 'where a Redis or Azurite started here keeps its data', '.leadrelay')
     .option('--no-local', 'never start Redis, Azurite or the inbox; use what the config points at')
-    .action(async (o: { dataDir: string; local: boolean }) => runUntilSignal([() => startIntakePart(ctx), () => startWorkerPart(ctx), () => startOpsPart(ctx)], {
-      ...(o.local ? { dependencies: () => startLocalDependencies(ctx.config(), { dataDir: o.dataDir, log: (line) => ctx.output().err(`leadrelay start: ${line}`) }) } : {}),
-    }));
+    .action(async (o: { dataDir: string; local: boolean }) => {
+      const shared = sharedRuntimes(ctx);
+      await runUntilSignal([() => startIntakePart(ctx, shared.intake), () => startWorkerPart(ctx, undefined, shared.worker), () => startOpsPart(ctx, shared.ops)], {
+        ...(o.local ? { dependencies: () => startLocalDependencies(ctx.config(), { dataDir: o.dataDir, log: (line) => ctx.output().err(`leadrelay start: ${line}`) }) } : {}),
+      });
+    });
 
   program.command('validate').description('check the config; print each problem as file:line:col message')
     .action(async () => {

@@ -1,7 +1,7 @@
 import { parse as parseQuery } from 'node:querystring';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import type { RunningService } from '@leadrelay/observability';
+import { logStarted, type RunningService } from '@leadrelay/observability';
 import { ReceivedLeads, type ReceivedLead } from './received-leads.js';
 
 export interface InboxOptions {
@@ -115,7 +115,8 @@ export async function startInbox(env: Record<string, string | undefined> = proce
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`INBOX_PORT must be a port number (got '${env.INBOX_PORT}')`);
   const app = buildInbox({ ...options, ...(env.INBOX_SIGNING_SECRET ? { signingSecret: env.INBOX_SIGNING_SECRET } : {}) });
   const address = await app.listen({ port, host: env.INBOX_HOST || '0.0.0.0' });
-  app.log.info({ address, verifying: Boolean(env.INBOX_SIGNING_SECRET) }, 'inbox listening');
   let stopping: Promise<void> | undefined;
-  return { name: 'inbox', app, address, stop: () => (stopping ??= app.close()) };
+  const running: RunningInbox = { name: 'inbox', app, address, stop: () => (stopping ??= app.close()) };
+  logStarted(app.log, running, { verifying: Boolean(env.INBOX_SIGNING_SECRET) });
+  return running;
 }

@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes } from '@leadrelay/core';
-import { silentLogger } from '@leadrelay/observability';
 import { Relay } from '@leadrelay/queue';
-import { RedisServer, redisServerOnPath } from '../../../test/helpers/index.js';
+import { RedisServer, redisServerOnPath, silentRuntime } from '../../../test/helpers/index.js';
 import { canonical, intakeConfig, KEY_ONE } from '../test/intake-fixture.js';
 import { startIntake, type RunningIntake } from './index.js';
 
@@ -39,7 +38,7 @@ describe.skipIf(!redisServerOnPath())('intake.durability', () => {
     servers.push(s);
     return s;
   };
-  const start = (config: LeadRelayConfig) => startIntake(config, { host: '127.0.0.1', port: 0, logger: silentLogger, handleSignals: false });
+  const start = (config: LeadRelayConfig) => startIntake({ config, host: '127.0.0.1', port: 0, runtime: silentRuntime(config) });
 
   it('aof refuses to start on a Redis without appendonly, or (before 7.2, no WAITAOF) without appendfsync always', async () => {
     const plain = await server({ appendonly: false });

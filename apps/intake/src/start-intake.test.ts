@@ -4,7 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Lead } from '@leadrelay/core';
 import { createLogger, silentLogger } from '@leadrelay/observability';
 import { Relay, type AcceptResult } from '@leadrelay/queue';
-import { freePort } from '../../../test/helpers/index.js';
+import { freePort, silentRuntime } from '../../../test/helpers/index.js';
 import { canonical, intakeConfig, KEY_ONE, LogCapture, postLead } from '../test/intake-fixture.js';
 import { buildIntakeServer, startIntake, type RunningIntake } from './index.js';
 
@@ -54,7 +54,7 @@ function postChunked(url: string, chunks: string[]): Promise<{ status: number; t
 
 describe('startIntake', () => {
   it('listens on a real port: leads, probes, and a chunked body over the limit is 413', async () => {
-    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: silentLogger, handleSignals: false });
+    running = await startIntake({ config: intakeConfig(inject('redisUrl')), host: '127.0.0.1', port: 0, runtime: silentRuntime(null) });
     expect(running.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${running.address}/healthz`)).json()).toEqual({ status: 'ok' });
 
@@ -76,7 +76,7 @@ describe('startIntake', () => {
   });
 
   it('answers requests the HTTP parser rejects with problem+json too', async () => {
-    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: silentLogger, handleSignals: false });
+    running = await startIntake({ config: intakeConfig(inject('redisUrl')), host: '127.0.0.1', port: 0, runtime: silentRuntime(null) });
     const port = Number(new URL(running.address).port);
     const raw = (text: string) => new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.end(text));
@@ -94,26 +94,29 @@ describe('startIntake', () => {
     expect(JSON.parse(overflow.slice(overflow.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431 });
   });
 
-  it('closes on SIGTERM: stops listening, removes its signal handlers, resolves `closed`', async () => {
+  it('uses the runtime it is given (logger, metrics) and logs one start line, the shape every app logs', async () => {
     const before = process.listeners('SIGTERM').length;
     const log = new LogCapture();
-    running = await startIntake(intakeConfig(inject('redisUrl')), { host: '127.0.0.1', port: 0, logger: createLogger({ destination: log }) });
-    const added = process.listeners('SIGTERM').slice(before);
-    expect(added).toHaveLength(1);
-    expect(process.listeners('SIGINT')).toContain(added[0]);
-    // Invoke the handler directly: emitting a real SIGTERM would reach the test runner's own handlers.
-    (added[0] as (s: NodeJS.Signals) => void)('SIGTERM');
-    await running.closed;
+    const config = intakeConfig(inject('redisUrl'));
+    const runtime = { ...silentRuntime(config), logger: createLogger({ name: 'leadrelay-intake', destination: log }) };
+    running = await startIntake({ config, host: '127.0.0.1', port: 0, runtime });
+    // Signals are runUntilSignal's, as for every app: none installed here.
     expect(process.listeners('SIGTERM')).toHaveLength(before);
-    expect(process.listeners('SIGINT')).not.toContain(added[0]);
+    expect(log.records.filter((r) => r.msg === 'intake started')).toEqual([expect.objectContaining({ app: 'intake', address: running.address, durability: 'none' })]);
+    const res = await fetch(`${running.address}/v1/leads`, {
+      method: 'POST', headers: { 'x-api-key': KEY_ONE, 'content-type': 'application/json' }, body: JSON.stringify(canonical({ description: 'counted in the given registry' })),
+    });
+    expect(res.status).toBe(202);
+    expect(await runtime.metrics.registry.getSingleMetricAsString('leadrelay_leads_received_total')).toMatch(/format="canonical"} 1/);
+    await running.stop();
     await expect(fetch(`${running.address}/healthz`)).rejects.toThrow();
-    expect(log.records.map((r) => r.msg)).toEqual(expect.arrayContaining(['intake shutting down', 'intake stopped']));
+    expect(log.records.map((r) => r.msg)).toContain('intake stopped');
   });
 
   it('starts while Redis is down: not ready, leads get 503, and it says so once in the log', async () => {
     const log = new LogCapture();
     const config = intakeConfig(`redis://127.0.0.1:${await freePort()}`);
-    running = await startIntake(config, { host: '127.0.0.1', port: 0, logger: createLogger({ destination: log }), handleSignals: false });
+    running = await startIntake({ config, host: '127.0.0.1', port: 0, runtime: { ...silentRuntime(config), logger: createLogger({ destination: log }) } });
     expect((await fetch(`${running.address}/readyz`)).status).toBe(503);
     const res = await fetch(`${running.address}/v1/leads`, {
       method: 'POST', headers: { 'x-api-key': KEY_ONE, 'content-type': 'application/json' }, body: JSON.stringify(canonical()),

@@ -2,7 +2,7 @@ import basicAuth from '@fastify/basic-auth';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes, PROBLEMS, problem, problemKindForStatus, sendProblem, type ProblemKind } from '@leadrelay/core';
-import { createRuntime, registerProbeRoutes, type RunningService, type Runtime } from '@leadrelay/observability';
+import { createRuntime, logStarted, registerProbeRoutes, type RunningService, type Runtime } from '@leadrelay/observability';
 import { Relay, exposeAuditMetric, exposeQueueMetrics, withTimeout } from '@leadrelay/queue';
 import { CsrfGuard } from './csrf-guard.js';
 import { OpsCredentials } from './ops-credentials.js';
@@ -114,7 +114,8 @@ export async function startOps(options: OpsOptions): Promise<RunningOps> {
   const runtime = options.runtime ?? createRuntime({ name: 'ops', secretsFrom: options.config });
   const { app } = await buildOpsServer({ ...options, runtime });
   const address = await app.listen({ host: options.config.ops.host, port: options.config.ops.port });
-  runtime.logger.info({ address }, 'ops server listening (dashboard at /, bull-board at /queues)');
   let stopping: Promise<void> | undefined;
-  return { name: 'ops', app, address, stop: () => (stopping ??= app.close()) };
+  const running: RunningOps = { name: 'ops', app, address, stop: () => (stopping ??= app.close()) };
+  logStarted(runtime.logger, running, { dashboard: '/', bullBoard: '/queues' });
+  return running;
 }

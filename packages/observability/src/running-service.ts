@@ -11,6 +11,14 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/**
+ * The one start line every app logs once it listens (`intake started`, `worker started`…), the same shape for all:
+ * `{app, address, …details}` at info, so one grep finds every process's start.
+ */
+export function logStarted(logger: { info(fields: object, message: string): void }, service: RunningService, details: Record<string, unknown> = {}): void {
+  logger.info({ app: service.name, ...(service.address ? { address: service.address } : {}), ...details }, `${service.name} started`);
+}
+
 /** Something a long-running command started and must stop on SIGTERM: a RunningService, or a helper it needs (a local Redis). */
 export type Stoppable = Pick<RunningService, 'stop'>;
 
