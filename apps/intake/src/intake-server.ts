@@ -1,9 +1,9 @@
-import formbody from '@fastify/formbody';
+import { parse as parseQueryString } from 'node:querystring';
 import Fastify, {
   type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
-import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, parseForm, parseJsonLead, SecretRedactor, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
+import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, findInvalidUtf8InForm, parseForm, parseJsonLead, SecretRedactor, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
 import { createLogger, LeadRelayMetrics, registerProbeRoutes, type Logger } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
@@ -113,7 +113,13 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   };
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8Json);
   app.addContentTypeParser(STRUCTURED_JSON, { parseAs: 'buffer' }, utf8Json);
-  void app.register(formbody);
+  // Forms too: a percent-encoded Latin-1 `ë` (`%EB`) would otherwise be decoded into U+FFFD and stored.
+  // Parsed as @fastify/formbody did (node's querystring gives the same fields: repeats as arrays, `+` as space).
+  app.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    const bad = findInvalidUtf8InForm(body);
+    if (bad) { done(new BodyNotUtf8Error(bad, 'form')); return; }
+    done(null, parseQueryString(body.toString('utf8')));
+  });
 
   const isLeadPost = (request: FastifyRequest) => request.method === 'POST' && request.routeOptions.url === '/v1/leads';
   const outcome = (request: FastifyRequest, o: RequestOutcome) => { request.intakeOutcome = o; };
@@ -258,7 +264,7 @@ class BodyNotUtf8Error extends Error {
   readonly code = 'LEADRELAY_BODY_NOT_UTF8';
   readonly offset: number;
   readonly path: string;
-  constructor(bad: InvalidUtf8) {
+  constructor(bad: InvalidUtf8, readonly format: 'json' | 'form' = 'json') {
     super('The body is not valid UTF-8');
     this.offset = bad.offset;
     this.path = bad.path;
@@ -280,7 +286,7 @@ function problemForError(error: FastifyError, maxBodyBytes: number): { body: Pro
       return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, 'The body length does not match Content-Length.') };
   }
   if (error instanceof BodyNotUtf8Error) {
-    return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, `The body is not valid UTF-8 (first invalid byte at offset ${error.offset}); send UTF-8 JSON.`,
+    return { reason: 'malformed', body: problem(PROBLEMS.malformedBody, `The body is not valid UTF-8 (first invalid byte at offset ${error.offset}); ${error.format === 'form' ? 'send the form fields percent-encoded as UTF-8 (encoding=UTF-8)' : 'send UTF-8 JSON'}.`,
       [{ path: error.path, message: 'is not valid UTF-8' }]) };
   }
   if (error instanceof SyntaxError) {

@@ -50,3 +50,53 @@ describe("Microsoft's JSON is lenient: whatever can be a lead is one, with warni
     expect(parseCanonical({ leadSource: 'A-B|c', customer: { firstName: 'x'.repeat(257) } })).toMatchObject({ ok: false, errors: [{ path: 'customer.firstName' }] });
   });
 });
+
+describe("Microsoft's Web-to-Lead form is lenient like its JSON: whatever can be a lead is one, with warnings", () => {
+  it('a missing lead_source: source and action unknown, the offer from ?offer= (else unknown), a warning each', () => {
+    const r = parseForm({ first_name: 'Ada', email: 'ada@example.com' }, { query: { offer: 'contoso.q' } });
+    expect(r).toMatchObject({ ok: true, format: 'form', lead: { source: 'unknown', action: 'unknown', offer: 'contoso.q', customer: { firstName: 'Ada' } } });
+    expect(r.ok && r.warnings).toEqual([
+      { path: 'lead_source', message: "is missing; the source is 'unknown'" },
+      { path: 'lead_source', message: "names no action and the source 'unknown' implies none; the action is 'unknown'" },
+    ]);
+    expect(parseForm({ last_name: 'Doe' })).toMatchObject({ ok: true, lead: { offer: 'unknown' }, warnings: [{}, {}, { path: 'lead_source', message: expect.stringMatching(/^names no offer/) }] });
+  });
+
+  it('a lead_source that is only a source: the action it implies (AzureMarketplace → INS), with warnings', () => {
+    const r = parseForm({ last_name: 'Doe', lead_source: 'AzureMarketplace' }, { query: { offer: 'contoso.x' } });
+    expect(r).toMatchObject({ ok: true, lead: { source: 'AzureMarketplace', action: 'INS', offer: 'contoso.x' } });
+    expect(r.ok && r.warnings.map((w) => w.message)).toEqual([
+      "is not of the form 'Source-Action|Offer'; taken as the source",
+      "names no action; the action is 'INS', as the source 'AzureMarketplace' implies",
+    ]);
+  });
+
+  it('over-long values and parts are truncated to our limits (in characters, never splitting one), each with a warning', () => {
+    const r = parseForm({
+      first_name: '😀'.repeat(300), email: `${'e'.repeat(330)}@x.y`, description: 'd'.repeat(33_000),
+      lead_source: `${'S'.repeat(129)}-${'A'.repeat(65)}|${'ö'.repeat(257)}`,
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect([...r.lead.customer.firstName!]).toHaveLength(256);
+    expect(r.lead.customer.email).toHaveLength(320);
+    expect(r.lead.description).toHaveLength(32_768);
+    expect([r.lead.source.length, r.lead.action.length, r.lead.offer.length]).toEqual([128, 64, 256]);
+    expect(r.warnings).toEqual([
+      { path: 'first_name', message: 'was 300 characters; truncated to 256' },
+      { path: 'email', message: 'was 334 characters; truncated to 320' },
+      { path: 'description', message: 'was 33000 characters; truncated to 32768' },
+      { path: 'lead_source', message: 'was 129 characters; truncated to 128' },
+      { path: 'lead_source', message: 'was 65 characters; truncated to 64' },
+      { path: 'lead_source', message: 'was 257 characters; truncated to 256' },
+    ]);
+  });
+
+  it('still refuses what is no lead: not form fields, none of the lead fields, an id that is not a lead id; the canonical format stays strict', () => {
+    expect(parseForm('x')).toMatchObject({ ok: false, errors: [{ path: '' }] });
+    expect(parseForm({ oid: '00Do0000000ZHog', encoding: 'UTF-8' })).toMatchObject({ ok: false, format: 'form', errors: [{ path: '', message: expect.stringMatching(/^is no Web-to-Lead lead/) }] });
+    expect(parseForm({ last_name: 'Doe', lead_source: 'S-A|o', id: 'no spaces' })).toMatchObject({ ok: false, errors: [{ path: 'id' }] });
+    expect(parseCanonical({ customer: { firstName: 'x' } })).toMatchObject({ ok: false });
+    expect(parseCanonical({ leadSource: `S-${'A'.repeat(65)}|o` })).toMatchObject({ ok: false, errors: [{ path: 'leadSource', message: 'action must be at most 64 characters' }] });
+  });
+});

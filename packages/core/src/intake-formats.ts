@@ -91,8 +91,8 @@ const PART_LIMITS = { source: 128, action: 64, offer: 256 } as const;
 
 const codePoints = (s: string): number => [...s].length;
 
-/** Fills source/action/offer from `leadSource`, checks they exist, derives id and test flag. */
-function finish(format: 'canonical' | 'form', draft: Draft, ctx: ParseContext, leadSourcePath: string): ParseResult {
+/** The canonical format's strict reading: fills source/action/offer from `leadSource`, checks they exist and fit, derives id and test flag. */
+function finish(format: 'canonical', draft: Draft, ctx: ParseContext, leadSourcePath: string): ParseResult {
   let { source, action, offer } = draft;
   // Where each part came from, so a problem names what the client sent (own fields were checked by the schema).
   const origin: Partial<Record<keyof typeof PART_LIMITS, string>> = {};
@@ -111,9 +111,9 @@ function finish(format: 'canonical' | 'form', draft: Draft, ctx: ParseContext, l
     origin.offer = '?offer';
   }
   const errors: FieldProblem[] = [];
-  if (!source) errors.push({ path: format === 'canonical' ? 'source' : leadSourcePath, message: 'is required (or give leadSource "Source-Action|Offer")' });
-  if (!action) errors.push({ path: format === 'canonical' ? 'action' : leadSourcePath, message: 'is required' });
-  if (!offer) errors.push({ path: format === 'canonical' ? 'offer' : leadSourcePath, message: 'is required' });
+  if (!source) errors.push({ path: 'source', message: 'is required (or give leadSource "Source-Action|Offer")' });
+  if (!action) errors.push({ path: 'action', message: 'is required' });
+  if (!offer) errors.push({ path: 'offer', message: 'is required' });
   // The same limits as the fields themselves: a long part must not get in through `Source-Action|Offer` or the query.
   const parts = { source, action, offer };
   for (const k of ['source', 'action', 'offer'] as const) {
@@ -256,26 +256,82 @@ export function parseMarketplace(body: unknown, ctx: ParseContext = {}): ParseRe
   }, ctx, warnings);
 }
 
-const formSchema = z.object({
-  first_name: optionalText(256), last_name: optionalText(256), email: optionalText(320), phone: optionalText(256),
-  country: optionalText(256), company: optionalText(256), title: optionalText(256), description: optionalText(32_768),
-  lead_source: requiredText(512), id: z.string().regex(LEAD_ID_PATTERN, 'must match ^[A-Za-z0-9._-]{1,128}$').optional(),
-});
+/** Longest value of each Web-to-Lead form field we keep, in code points; longer values are truncated, not refused. */
+const FORM_LIMITS = {
+  first_name: 256, last_name: 256, email: 320, phone: 256, country: 256, company: 256, title: 256, description: 32_768,
+} as const;
+const FORM_LEAD_FIELDS = [...Object.keys(FORM_LIMITS), 'lead_source'];
 
 /**
- * Web-to-Lead form fields. Repeated fields (Microsoft's test lead repeats `encoding`) keep their first value;
- * Salesforce-only fields (`oid`, `encoding`, `retURL`, `debug`…) are ignored.
+ * Web-to-Lead form fields, as Microsoft's Salesforce connector posts them. Repeated fields (Microsoft's test lead
+ * repeats `encoding`) keep their first value; Salesforce-only fields (`oid`, `encoding`, `retURL`, `debug`…) are
+ * ignored. Lenient like Microsoft's JSON (`parseMarketplace`), because Microsoft never resends a refused lead: an
+ * over-long value is truncated and a missing or partial `lead_source` gets defaults, each with a warning kept with
+ * the lead. Only what is not a lead is refused: a body that is not form fields, a form with none of the lead
+ * fields, and an `id` (ours, not Microsoft's) that is not a lead id.
  */
 export function parseForm(body: unknown, ctx: ParseContext = {}): ParseResult {
   if (!isPlainObject(body)) return { ok: false, format: 'form', errors: [{ path: '', message: 'body must be form fields' }] };
   const flat = Object.fromEntries(Object.entries(body).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
-  const r = formSchema.safeParse(flat);
-  if (!r.success) return { ok: false, format: 'form', errors: zodProblems(r.error) };
-  const f = r.data;
-  return finish('form', {
-    id: f.id, leadSource: f.lead_source, description: f.description,
-    customer: { firstName: f.first_name, lastName: f.last_name, email: f.email, phone: f.phone, country: f.country, company: f.company, title: f.title },
-  }, ctx, 'lead_source');
+  const errors: FieldProblem[] = [];
+  const warnings: LeadWarning[] = [];
+  const read = (name: string): string | undefined => {
+    const v = flat[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') {
+      errors.push({ path: name, message: 'must be text' });
+      return undefined;
+    }
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  };
+  if (!FORM_LEAD_FIELDS.some((k) => flat[k] !== undefined)) {
+    errors.push({ path: '', message: `is no Web-to-Lead lead: none of the fields ${FORM_LEAD_FIELDS.join(', ')}` });
+  }
+  const rawId = flat.id;
+  if (rawId !== undefined && (typeof rawId !== 'string' || !LEAD_ID_PATTERN.test(rawId))) errors.push({ path: 'id', message: 'must match ^[A-Za-z0-9._-]{1,128}$' });
+  const values = Object.fromEntries((Object.keys(FORM_LIMITS) as (keyof typeof FORM_LIMITS)[]).map((k) => {
+    const v = read(k);
+    return [k, v === undefined ? undefined : fit(v, FORM_LIMITS[k], k, warnings)];
+  })) as Partial<Record<keyof typeof FORM_LIMITS, string>>;
+  const leadSource = read('lead_source');
+  if (errors.length > 0) return { ok: false, format: 'form', errors };
+
+  const parsed = leadSource === undefined ? undefined : parseLeadSource(leadSource);
+  let source: string;
+  let action: string | undefined;
+  let offer: string | undefined;
+  if (parsed) {
+    source = fit(parsed.source, PART_LIMITS.source, 'lead_source', warnings);
+    action = fit(parsed.action, PART_LIMITS.action, 'lead_source', warnings);
+    offer = fit(parsed.offer, PART_LIMITS.offer, 'lead_source', warnings);
+  } else if (leadSource !== undefined) {
+    source = fit(leadSource, PART_LIMITS.source, 'lead_source', warnings);
+    warnings.push({ path: 'lead_source', message: "is not of the form 'Source-Action|Offer'; taken as the source" });
+  } else {
+    source = UNKNOWN_PART;
+    warnings.push({ path: 'lead_source', message: `is missing; the source is '${UNKNOWN_PART}'` });
+  }
+  if (action === undefined) {
+    action = ACTION_BY_SOURCE[source.toLowerCase()] ?? UNKNOWN_PART;
+    warnings.push({ path: 'lead_source', message: action === UNKNOWN_PART
+      ? `names no action and the source '${source}' implies none; the action is '${UNKNOWN_PART}'`
+      : `names no action; the action is '${action}', as the source '${source}' implies` });
+  }
+  if (offer === undefined) {
+    const queryOffer = typeof ctx.query?.offer === 'string' && ctx.query.offer.trim() !== '' ? ctx.query.offer.trim() : undefined;
+    if (queryOffer) offer = fit(queryOffer, PART_LIMITS.offer, '?offer', warnings);
+    else {
+      offer = UNKNOWN_PART;
+      warnings.push({ path: 'lead_source', message: `names no offer; the offer is '${UNKNOWN_PART}' (add ?offer=<publisher.offer> to the endpoint URL to set one)` });
+    }
+  }
+
+  const v = values;
+  return build('form', { source, action, offer }, {
+    ...(typeof rawId === 'string' ? { id: rawId } : {}), description: v.description,
+    customer: { firstName: v.first_name, lastName: v.last_name, email: v.email, phone: v.phone, country: v.country, company: v.company, title: v.title },
+  }, ctx, warnings);
 }
 
 /** Parses a JSON body in whichever of the two JSON formats it is. */
