@@ -25,6 +25,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       const { timeline: _unsorted, ...body } = status;
       print(ctx, { ...body, timeline }, () => [
         `lead ${status.id}  received ${status.receivedAt}${status.testLead ? '  (test lead)' : ''}`,
+        ...(status.erasedAt ? [`erased ${status.erasedAt}: the customer's data was removed (leadrelay erase); what is left is this tombstone`] : []),
         '',
         table(Object.entries(status.deliveries).map(([destination, r]) => ({
           destination, ...r,

@@ -11,6 +11,7 @@ import { registerDestinationCommands } from './destination-commands.js';
 import { registerSourceCommands } from './source-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerOrphanCommands } from './orphan-commands.js';
+import { registerLeadCommands } from './lead-commands.js';
 
 export function buildProgram(output?: Output): { program: Command; ctx: CommandContext } {
   const program = new Command('leadrelay')
@@ -35,6 +36,7 @@ export function buildProgram(output?: Output): { program: Command; ctx: CommandC
   registerSourceCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerOrphanCommands(program, ctx);
+  registerLeadCommands(program, ctx);
   // Subcommands accept --json/--config after their own name too.
   for (const c of program.commands) applyGlobalOptions(c);
   return { program, ctx };
