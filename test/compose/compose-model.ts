@@ -10,7 +10,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 /** The long-running commands of README: CLI (intake, worker, ops, start), used when the CLI does not list its commands itself. */
-export const SPEC_COMMANDS = ['intake', 'worker', 'ops', 'start'] as const;
+export const LONG_RUNNING_COMMANDS = ['intake', 'worker', 'ops', 'start'] as const;
 
 /** Command names the `leadrelay` CLI has: `COMMAND_NAMES` from apps/cli/src/commands.ts when it exports them. */
 export async function cliCommandNames(): Promise<readonly string[]> {
@@ -19,7 +19,7 @@ export async function cliCommandNames(): Promise<readonly string[]> {
     const mod = (await import(pathToFileURL(file).href)) as { COMMAND_NAMES?: unknown };
     if (Array.isArray(mod.COMMAND_NAMES)) return mod.COMMAND_NAMES as string[];
   }
-  return SPEC_COMMANDS;
+  return LONG_RUNNING_COMMANDS;
 }
 
 /** A service as written, with compose's variable syntax resolved against a host environment. */

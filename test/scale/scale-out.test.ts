@@ -28,7 +28,7 @@ async function deliveredByDestination(port: number): Promise<Record<string, numb
 }
 
 /**
- * SPEC "scale": three worker processes on one set of queues share 2,000 leads to four destinations;
+ * Scaling out (README: Operations): three worker processes on one set of queues share 2,000 leads to four destinations;
  * between them every lead is delivered exactly once per destination.
  */
 describe('scale out: three CLI workers on one queue set', () => {

@@ -10,7 +10,7 @@ import { findLeaks, SecretValues } from './secret-values.js';
 import { Customers, SecretsWorld } from './secrets-world.js';
 
 /**
- * SPEC: secrets never appear in logs, errors, remediations or metrics. Every destination type runs
+ * Secrets never appear in logs, errors, remediations or metrics. Every destination type runs
  * with distinctive secret values (client secrets, passwords, signing secrets, API keys, a storage
  * AccountKey, the ops password, the Redis password) through intake + worker + ops as CLI processes at
  * LOG_LEVEL=debug; wrong credentials pause destinations, rejections dead-letter leads, throttling is

@@ -10,7 +10,7 @@ import { parseConfig } from './load-config.js';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path: string) => readFileSync(path, 'utf8');
 const specExample = read(fileURLToPath(new URL('../test/fixtures/spec-example.yaml', import.meta.url)));
-/** The SPEC example's `crm` destination names no instance or credentials; these make it complete. */
+/** The product specification's configuration example (fixtures/spec-example.yaml): its `crm` destination names no instance or credentials; these make it complete. */
 const completedSpecExample = specExample.replace(/^( {4}type: dynamics.*\n)/m,
   '$1    instanceUrl: https://contoso.crm.dynamics.com\n    auth: { mode: client-secret, tenantId: contoso.onmicrosoft.com, clientId: 00000000-0000-0000-0000-000000000001, clientSecret: s3cret }\n');
 
@@ -31,8 +31,8 @@ function asLoaded(source: string, env: Record<string, string>): unknown {
   return doc.toJS();
 }
 
-/** What the SPEC example's variables are set to in these tests. */
-const SPEC_ENV = {
+/** What the example's `${VAR}` references are set to in these tests. */
+const EXAMPLE_ENV = {
   INTAKE_API_KEY: 'k-0123456789abcdef', OPS_PASSWORD: 'correct horse',
   LEADRELAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'), PC_TENANT_ID: 'contoso.onmicrosoft.com',
   PC_CLIENT_ID: '00000000-0000-0000-0000-000000000002', MS_TABLE_CONNECTION: 'UseDevelopmentStorage=true',
@@ -71,7 +71,7 @@ describe('leadrelay.schema.json', () => {
 describe('JSON Schema validation', () => {
   it('accepts the example config (test/fixtures/spec-example.yaml) as written (with ${...} references) once its dynamics destination is complete', () => {
     expect(errorsOf(asWritten(completedSpecExample))).toEqual([]);
-    expect(errorsOf(asLoaded(completedSpecExample, SPEC_ENV))).toEqual([]);
+    expect(errorsOf(asLoaded(completedSpecExample, EXAMPLE_ENV))).toEqual([]);
   });
 
   it('accepts leadrelay.yaml as written and as loaded', () => {
@@ -93,8 +93,8 @@ describe('JSON Schema validation', () => {
     expect(errorsOf({ ...base, intake: { ...base.intake, port: '${INTAKE_PORT:-8080}' } })).toEqual([]);
   });
 
-  it('agrees with the validator on the SPEC example: only the dynamics keys it leaves out are missing', () => {
-    const env = SPEC_ENV;
+  it('agrees with the validator on the specification\'s example: only the dynamics keys it leaves out are missing', () => {
+    const env = EXAMPLE_ENV;
     expect(() => parseConfig(specExample, 'spec.yaml', { env })).toThrow(
       "spec.yaml:41:5 destinations[0].instanceUrl: 'instanceUrl' is required\nspec.yaml:41:5 destinations[0].auth: 'auth' is required");
     const c = parseConfig(completedSpecExample, 'spec.yaml', { env });
@@ -102,7 +102,7 @@ describe('JSON Schema validation', () => {
       { id: 'partner-center', type: 'referrals', pollEvery: 300_000, start: 'now', apiUrl: 'https://api.partner.microsoft.com', writeBack: { destination: 'crm' }, filter: { directions: ['Incoming'] } },
       { id: 'old-table', type: 'azure-table', pollEvery: 60_000, start: 'all', table: 'MarketplaceLeads', connectionString: 'UseDevelopmentStorage=true' },
     ]);
-    expect(c.secrets.key).toBe(SPEC_ENV.LEADRELAY_SECRET_KEY);
+    expect(c.secrets.key).toBe(EXAMPLE_ENV.LEADRELAY_SECRET_KEY);
     expect(c.retry.attempts).toBeGreaterThan(0);
     expect(c.destinations[0]).toMatchObject({ id: 'crm', concurrency: 4, rateLimit: { max: 100, per: 20_000 }, retry: { attempts: 20, initialDelay: 10_000 } });
     expect(c.destinations[0]!.match).toEqual({ actions: ['INS', 'PLT', 'Create', 'StartTestDrive'], sources: ['AzureMarketplace', 'SPZA'], offers: ['contoso.*'], testLeads: true });
