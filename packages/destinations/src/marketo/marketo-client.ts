@@ -4,7 +4,7 @@ import { InvalidConfigurationError, RetryableError, isDeliveryError, type Delive
 import type {
   BatchItemResult, CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext, KeyLocks,
 } from '../destination.js';
-import { classifyMarketoHttpFailure, classifyRecordFailure, classifyResponseError, type MarketoErrorContext } from './marketo-errors.js';
+import { classifyMarketoFailure, type MarketoErrorContext } from './marketo-errors.js';
 import { readMarketoDescribe, readMarketoFormFields, type MarketoFormFields, type MarketoLeadDescribe } from './marketo-lead-describe.js';
 import { defaultMarketoRecord, fitMarketoRecord, prepareMarketoRecord, type MarketoRecord } from './marketo-mapping.js';
 import { MarketoTokenProvider } from './marketo-token-provider.js';
@@ -294,7 +294,7 @@ export class MarketoClient implements DestinationClient {
       if (r.status === 'created' || r.status === 'updated') {
         return r.id === undefined || Number.isNaN(r.id) ? { ok: true } : { ok: true, remoteId: String(r.id) };
       }
-      return { ok: false, error: classifyRecordFailure(r.reasons, r.status, res.requestId, this.errorCtx) };
+      return { ok: false, error: classifyMarketoFailure({ kind: 'record', reasons: r.reasons, status: r.status, requestId: res.requestId }, this.errorCtx) };
     });
   }
 
@@ -322,7 +322,7 @@ export class MarketoClient implements DestinationClient {
           throw new RetryableError(`Marketo reported the access token expired while Identity still issued it: ${describeErrors(res.errors)}`, { destinationCode: '602' });
         }
       }
-      throw classifyResponseError(res.errors, res.requestId, this.errorCtx);
+      throw classifyMarketoFailure({ kind: 'response', errors: res.errors, requestId: res.requestId }, this.errorCtx);
     }
   }
 
@@ -344,14 +344,14 @@ export class MarketoClient implements DestinationClient {
       const code = typeof err?.code === 'string' ? err.code : undefined;
       // Own message: an axios error carries the request config (headers with the bearer token).
       const reason = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timed out' : typeof err?.message === 'string' ? err.message.replace(/\?\S*/g, '') : 'request failed';
-      throw new RetryableError(`Marketo could not be reached${code ? ` (${code})` : ''}: ${reason}`, { destinationCode: code });
+      throw classifyMarketoFailure({ kind: 'network', code, message: reason }, this.errorCtx);
     }
     const envelope = res.status === 200 ? readMarketoResponse(res.data) : undefined;
     if (envelope) return envelope;
     if (res.status === 200) {
       throw new RetryableError('Marketo answered HTTP 200 without a Marketo JSON body (success/errors); a proxy or maintenance page may be in the way', { status: 200 });
     }
-    throw classifyMarketoHttpFailure(res.status, bodySnippet(res.data), res.headers['retry-after'], this.errorCtx);
+    throw classifyMarketoFailure({ kind: 'http', status: res.status, body: bodySnippet(res.data), retryAfter: res.headers['retry-after'] }, this.errorCtx);
   }
 
   /**

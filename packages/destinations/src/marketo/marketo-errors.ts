@@ -2,7 +2,7 @@ import {
   InvalidAuthenticationError, InvalidConfigurationError, PayloadValidationError, RetryableError, ThrottledError,
   type DeliveryError,
 } from '@leadrelay/core';
-import { classifyHttpFailure } from '../shared/index.js';
+import { classifyHttpFailure, networkFailure } from '../shared/index.js';
 import { quotaResetDelayMs } from './marketo-quota-reset.js';
 import { describeErrors, type MarketoError } from './marketo-wire.js';
 
@@ -10,6 +10,35 @@ import { describeErrors, type MarketoError } from './marketo-wire.js';
 export const RATE_LIMIT_WAIT_MS = 20_000;
 /** 615: 10 calls already running; they finish within seconds (sync has a 90 s server timeout, most are far faster). */
 export const CONCURRENCY_WAIT_MS = 5_000;
+
+/**
+ * A failed Marketo call, as the client sees it:
+ * - `response`: HTTP 200 with `success:false` and `errors[]` (the whole call failed; 601/602 reach here only
+ *   after the one token renewal);
+ * - `record`: one record's `status: skipped` with `reasons[]` (only that lead fails);
+ * - `http`: a status other than 200 (Marketo itself only answers 413/414; the rest came from in front of it);
+ * - `network`: no answer (reset, refused, DNS, timeout), with the error's code and a message free of secrets.
+ */
+export type MarketoFailure =
+  | { kind: 'response'; errors: MarketoError[] | undefined; requestId?: string }
+  | { kind: 'record'; reasons: { code: string; message: string }[] | undefined; status: string | undefined; requestId?: string }
+  | { kind: 'http'; status: number; body: string; retryAfter?: unknown }
+  | { kind: 'network'; code: string | undefined; message: string };
+
+/**
+ * Marketo's failures, classified (README: Destinations → Marketo, Outcomes): 606/615 throttle, 607 waits for the
+ * daily quota reset, 601/602/603 and an unknown program or form are configuration, 6xx/7xx transient codes and
+ * network errors retry, 609/612/613 and record-level 1xxx reasons are permanent for that lead with a remediation,
+ * and an unknown code retries (a lead is never lost to a guess).
+ */
+export function classifyMarketoFailure(f: MarketoFailure, ctx: MarketoErrorContext): DeliveryError {
+  switch (f.kind) {
+    case 'response': return classifyResponseError(f.errors, f.requestId, ctx);
+    case 'record': return classifyRecordFailure(f.reasons, f.status, f.requestId, ctx);
+    case 'http': return classifyMarketoHttpFailure(f.status, f.body, f.retryAfter, ctx);
+    case 'network': return networkFailure('Marketo', f.code, f.message);
+  }
+}
 
 /** What classification needs to know about the destination, for messages and remediations. */
 export interface MarketoErrorContext {
@@ -41,7 +70,7 @@ function withRequestId(text: string, requestId: string | undefined): string {
  * A whole-call failure: HTTP 200 with `success:false`. 601/602 are handled by the caller
  * (renew and retry once); when they reach this function the retry already failed.
  */
-export function classifyResponseError(errors: MarketoError[] | undefined, requestId: string | undefined, ctx: MarketoErrorContext): DeliveryError {
+function classifyResponseError(errors: MarketoError[] | undefined, requestId: string | undefined, ctx: MarketoErrorContext): DeliveryError {
   const first = errors?.[0];
   const code = first?.code ?? '';
   const message = withRequestId(`Marketo refused the call: ${describeErrors(errors)}`, requestId);
@@ -133,7 +162,7 @@ const RECORD_REMEDIATION: Record<string, (ctx: MarketoErrorContext) => string> =
 };
 
 /** One record's failure (`status: skipped` with `reasons`): only that lead fails. */
-export function classifyRecordFailure(reasons: { code: string; message: string }[] | undefined, status: string | undefined,
+function classifyRecordFailure(reasons: { code: string; message: string }[] | undefined, status: string | undefined,
   requestId: string | undefined, ctx: MarketoErrorContext): DeliveryError {
   const first = reasons?.[0];
   if (!first) {
@@ -151,7 +180,7 @@ export function classifyRecordFailure(reasons: { code: string; message: string }
 }
 
 /** Marketo itself only answers 413/414 at HTTP level; anything else came from in front of it. */
-export function classifyMarketoHttpFailure(status: number, bodyText: string, retryAfter: unknown, ctx: MarketoErrorContext): DeliveryError {
+function classifyMarketoHttpFailure(status: number, bodyText: string, retryAfter: unknown, ctx: MarketoErrorContext): DeliveryError {
   if (status === 413) {
     return new PayloadValidationError('Marketo answered HTTP 413: the request body is over its 1 MB limit', {
       status, destinationCode: '413',

@@ -2,6 +2,7 @@ import type { AxiosInstance } from 'axios';
 import {
   InvalidAuthenticationError, InvalidConfigurationError, RetryableError, type DeliveryError,
 } from '@leadrelay/core';
+import { SharedToken, networkFailure } from '../shared/index.js';
 import { readTokenResponse } from './marketo-wire.js';
 
 export interface MarketoTokenProviderOptions {
@@ -18,20 +19,14 @@ export interface MarketoTokenProviderOptions {
   renewBeforeMs?: number;
 }
 
-interface CachedToken {
-  value: string;
-  /** When to ask Identity again. */
-  renewAt: number;
-}
-
 /**
  * Marketo access tokens (client credentials, `GET <identity>/oauth/token`), cached until shortly
  * before `expires_in` runs out. One client instance serves many concurrent calls: at most one
- * Identity request is in flight, every caller waiting for a token shares it.
+ * Identity request is in flight, every caller waiting for a token shares it (the shared `SharedToken`,
+ * as for Salesforce and Dynamics).
  */
 export class MarketoTokenProvider {
-  private cached?: CachedToken;
-  private pending?: Promise<string>;
+  private readonly shared: SharedToken;
   private readonly now: () => number;
   private readonly renewBeforeMs: number;
   /** Identity requests made (for diagnostics and tests). */
@@ -40,14 +35,14 @@ export class MarketoTokenProvider {
   constructor(private readonly options: MarketoTokenProviderOptions) {
     this.now = options.now ?? Date.now;
     this.renewBeforeMs = options.renewBeforeMs ?? 60_000;
+    // SharedToken renews `renewBeforeMs` before the expiry it is given: fetch() hands it Marketo's own renewal
+    // point (see there) as the expiry, with no margin of its own.
+    this.shared = new SharedToken(() => this.fetch(), { renewBeforeMs: 0, now: this.now });
   }
 
   /** A token that is valid by our clock; fetches one (shared) when none is cached. */
-  async token(): Promise<string> {
-    const c = this.cached;
-    if (c && this.now() < c.renewAt) return c.value;
-    this.pending ??= this.fetch().finally(() => { this.pending = undefined; });
-    return this.pending;
+  token(): Promise<string> {
+    return this.shared.get();
   }
 
   /**
@@ -55,10 +50,10 @@ export class MarketoTokenProvider {
    * first of several concurrent failures with the same token clears it; later ones see a newer token.
    */
   invalidate(token: string): void {
-    if (this.cached?.value === token) this.cached = undefined;
+    this.shared.forget(token);
   }
 
-  private async fetch(): Promise<string> {
+  private async fetch(): Promise<{ token: string; expiresAt: number }> {
     const { identityUrl, clientId, clientSecret } = this.options;
     const askedAt = this.now();
     this.requests++;
@@ -82,8 +77,7 @@ export class MarketoTokenProvider {
       // so renewing early only helps while plenty of life is left; near the end, use it to the last
       // second and let a 602 trigger the renewal.
       const renewAt = lifetimeMs > 2 * this.renewBeforeMs ? expiresAt - this.renewBeforeMs : expiresAt;
-      this.cached = { value: body.access_token, renewAt };
-      return body.access_token;
+      return { token: body.access_token, expiresAt: renewAt };
     }
     throw this.httpError(res.status, res.data, body !== undefined);
   }
@@ -137,6 +131,6 @@ export class MarketoTokenProvider {
     const err = e as { code?: unknown; message?: unknown };
     const code = typeof err?.code === 'string' ? err.code : undefined;
     const text = typeof err?.message === 'string' ? this.scrub(err.message) : 'request failed';
-    return new RetryableError(`Marketo Identity could not be reached${code ? ` (${code})` : ''}: ${text}`, { destinationCode: code });
+    return networkFailure('Marketo Identity', code, text);
   }
 }

@@ -45,6 +45,14 @@ export class SharedToken {
   }
 
   /**
+   * Forgets `rejected` if it is still the current token, so the next `get` asks again; a newer token (another
+   * caller already renewed) is kept. For clients that retry a refused call themselves rather than through `withToken`.
+   */
+  forget(rejected: string): void {
+    if (this.current === rejected) this.current = undefined;
+  }
+
+  /**
    * Runs `fn` with the token; when the API refuses it, once more with a renewed token. The second
    * answer is returned (or thrown) whatever it is: a token refused right after renewal is the
    * caller's configuration error, never a loop.
