@@ -1,6 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Registry } from 'prom-client';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
+import { silentLogger } from '@leadrelay/observability';
+import { Relay } from '@leadrelay/queue';
+import { SourceService, createPullSource, type SourceHealth } from '@leadrelay/sources';
+import { runPoll } from '../../../test/helpers/source-polls.js';
+import { uniquePrefix } from '../../../test/helpers/unique.js';
 import { WebhookReceiver } from '../../../test/fakes/webhook-receiver/index.js';
 import { Pipeline, marketplaceLead, pipelineConfig } from '../../../test/pipeline/pipeline-harness.js';
 import { buildOpsServer, startOps } from './ops-server.js';
@@ -457,6 +464,154 @@ alerts: { webhookUrl: "https://alerts.example.com/hook?token=${SECRETS.alertUrlT
       expect(res.headers.location).toBe('/dlq?done=purged&n=1');
       expect(await p.relay.deadLetters({})).toHaveLength(0);
     });
+  });
+});
+
+describe('ops: pull sources on the dashboard, in the API and in bull-board', () => {
+  const azurite = inject('azuriteConnectionString');
+  const table = `T${uniquePrefix('ops').replace(/[^A-Za-z0-9]/g, '')}`;
+  const wrongKey = Buffer.alloc(64, 3).toString('base64');
+  let ok: WebhookReceiver;
+  let p: Pipeline;
+  let service: SourceService;
+  let pollers: Relay;
+  let app: FastifyInstance;
+  const emails = [0, 1, 2].map((n) => `grace${n}-${Date.now()}@fabrikam.example`);
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: auth() });
+
+  beforeAll(async () => {
+    ok = await WebhookReceiver.start();
+    const sourcesYaml = `
+secrets: { key: "${Buffer.alloc(32, 5).toString('base64')}" }
+sources:
+  - { id: old-table, type: azure-table, connectionString: "${azurite}", table: ${table}, start: all }
+  - { id: bad-key, type: azure-table, connectionString: "${azurite.replace(/AccountKey=[^;]+/, `AccountKey=${wrongKey}`)}", table: ${table}, start: all }
+  - { id: unreachable, type: azure-table, connectionString: "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${wrongKey};TableEndpoint=http://127.0.0.1:9/devstoreaccount1;", table: ${table}, start: all }
+  - { id: partner-center, type: referrals, enabled: false, tenantId: contoso.onmicrosoft.com, clientId: 00000000-0000-0000-0000-000000000003 }`;
+    p = new Pipeline(pipelineConfig(`  - { id: other, type: https, url: "${ok.url('/other')}" }`, `
+ops: { username: ops, password: "${SECRETS.opsPassword}" }${sourcesYaml}`));
+    const client = TableClient.fromConnectionString(azurite, table, { allowInsecureConnection: true });
+    await client.createTable();
+    for (const [n, email] of emails.entries()) {
+      await client.createEntity({
+        partitionKey: 'contoso.widget', rowKey: `ops-row-${n}`, LeadSource: 'AzureMarketplace-INS|contoso.widget', ActionCode: 'INS', OfferDisplayName: 'Widget',
+        CustomerInfo: JSON.stringify({ FirstName: 'Grace', LastName: `Hopper${n}`, Email: email }), CreatedTime: new Date().toISOString(),
+      });
+    }
+    // Real polls (Azurite; a wrong key; nothing listening), so what the pages show is what a worker leaves in Redis.
+    pollers = new Relay(p.config, { role: 'blocking' });
+    service = new SourceService({ config: p.config, relay: pollers, logger: silentLogger, registry: new Registry(), schedule: false, attempts: 1, createSource: createPullSource });
+    await service.start();
+    await new Promise((r) => setTimeout(r, 5200)); // the table source leaves rows younger than 5 s for the next poll
+    expect(await runPoll(service, 'old-table')).toBe('completed');
+    expect(await runPoll(service, 'bad-key')).toMatch(/refused our credentials/);
+    expect(await runPoll(service, 'unreachable')).not.toBe('completed');
+    ({ app } = await buildOpsServer({ config: p.config, relay: p.relay }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await service?.close();
+    await pollers?.close();
+    await p?.close();
+    await ok?.stop();
+  });
+
+  it('the home page lists every source: state, last poll, last error with its time, watermark, lag and leads found', async () => {
+    const res = await get('/');
+    expect(res.statusCode).toBe(200);
+    const body = res.body;
+    expect(body).toContain('<h2 id="sources">Sources</h2>');
+    const row = (id: string) => {
+      const m = new RegExp(`<tr>\\s*<th scope="row">${id}</th>([\\s\\S]*?)</tr>`).exec(body);
+      expect(m, `row of ${id}`).not.toBeNull();
+      return m![1]!;
+    };
+    const good = row('old-table');
+    expect(good).toContain('<span class="state-running">running</span>');
+    expect(good).toMatch(/<td><time datetime="\d{4}-[^"]+">[^<]+ UTC<\/time><\/td>\s*<td><time datetime=/); // last poll, last success
+    expect(good).toMatch(/<span title="\d{4}-\d{2}-\d{2}T[\d:.]+Z"><time datetime="[^"]+">\d{4}-\d{2}-\d{2} [\d:]+ UTC<\/time><\/span> <span class="muted">\(\+1 id at that instant\)/); // the watermark
+    expect(good).toMatch(/<td class="num">[\d.]+\u00a0s<\/td>/); // lag
+    expect(good).toContain('<td class="num">1 / 0</td>');
+    expect(good).toContain('<td class="num">3</td>');
+    expect(good).toContain('<span class="muted">–</span></td>');
+    const paused = row('bad-key');
+    expect(paused).toContain('<span class="state-paused">paused</span>');
+    expect(paused).toMatch(/<span class="error">the storage account refused our credentials \([^)]*\)<\/span> <span class="muted">\(<time datetime="\d{4}-/);
+    expect(paused).toMatch(/What to do:<\/span> Check the source&#39;s connectionString/);
+    expect(paused).toContain('<span class="muted">– (not read yet)</span>');
+    const failing = row('unreachable');
+    expect(failing).toContain('<span class="state-running">running</span>');
+    expect(failing).toContain('<td class="num">0 / 1</td>');
+    expect(failing).toMatch(/<span class="error">[^<]+<\/span> <span class="muted">\(<time datetime="\d{4}-[^"]+">/);
+    expect(row('partner-center')).toContain('<span class="muted">disabled</span>');
+    expect(body).toContain('<strong class="state-paused">1 paused</strong>; <strong class="state-failing">1 with a failed last poll</strong>');
+    // Nothing of a source's settings nor of its leads' customers.
+    for (const email of emails) expect(body).not.toContain(email);
+    expect(body).not.toContain(wrongKey);
+    expect(body).not.toContain('AccountKey');
+  });
+
+  it('GET /api/sources gives what `leadrelay sources --json` prints', async () => {
+    const res = await get('/api/sources');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const list = res.json() as (SourceHealth & { lagSeconds?: number })[];
+    expect(list.map((s) => [s.source, s.type, s.state])).toEqual([
+      ['old-table', 'azure-table', 'running'], ['bad-key', 'azure-table', 'paused'], ['unreachable', 'azure-table', 'running'], ['partner-center', 'referrals', 'disabled']]);
+    expect(list[0]).toMatchObject({ polls: 1, failedPolls: 0, leadsFound: 3, watermark: { ts: expect.any(String), ids: expect.any(Array) }, lagSeconds: expect.any(Number) });
+    expect(list[1]).toMatchObject({ pause: { reason: expect.stringMatching(/refused our credentials/), remediation: expect.stringMatching(/connectionString/), at: expect.any(String) } });
+    expect(list[2]).toMatchObject({ failedPolls: 1, lastError: expect.any(String), lastPollAt: expect.any(String) });
+    expect(res.body).not.toContain(wrongKey);
+    for (const email of emails) expect(res.body).not.toContain(email);
+  });
+
+  it('bull-board shows the source and write-back queues, read-only', async () => {
+    const queues = (await get('/queues/api/queues')).json() as { queues: { name: string; readOnlyMode: boolean }[] };
+    expect(queues.queues.map((q) => q.name).sort()).toEqual(['_sources', '_writeback', 'other']);
+    expect(queues.queues.every((q) => q.readOnlyMode)).toBe(true);
+    const failed = await get('/queues/api/queues?activeQueue=_sources&status=failed&page=1&jobsPerPage=50');
+    expect(failed.statusCode).toBe(200);
+    expect(failed.body).toContain('refused our credentials');
+    expect(failed.body).toContain('"stacktrace":["UnrecoverableError: the storage account refused our credentials');
+    expect(failed.body).not.toContain(wrongKey);
+    // A failure shows as its message: no stack trace with server paths.
+    expect(failed.body).not.toMatch(/\.ts:\d+|\.js:\d+|\/work\/|node_modules/);
+    const one = JSON.parse(failed.body) as { queues: { name: string; jobs: { id: string }[] }[] };
+    const jobId = one.queues.find((q) => q.name === '_sources')!.jobs[0]!.id;
+    const job = await get(`/queues/api/queues/_sources/${encodeURIComponent(jobId)}`);
+    expect(job.statusCode).toBe(200);
+    expect(job.body).not.toMatch(/\.ts:\d+|\.js:\d+|\/work\/|node_modules/);
+    const completed = await get('/queues/api/queues?activeQueue=_sources&status=completed&page=1&jobsPerPage=50');
+    expect(completed.body).toContain('old-table');
+    // The delivery jobs of the table's leads stay masked there.
+    const deliveries = await get('/queues/api/queues?activeQueue=other&status=completed&page=1&jobsPerPage=50');
+    for (const email of emails) {
+      expect(completed.body).not.toContain(email);
+      expect(deliveries.body).not.toContain(email);
+    }
+    const retry = await app.inject({ method: 'PUT', url: '/queues/api/queues/_sources/retry/failed', headers: { ...auth(), origin: 'http://localhost' } });
+    expect(retry.statusCode).toBe(405);
+    expect(await service.queue.getJobCounts('failed')).toEqual({ failed: 2 });
+    // The board page itself still loads nothing from the internet.
+    const page = await get('/queues/');
+    expect(page.body).not.toMatch(/googleapis|gstatic/);
+    expect(page.headers['content-security-policy']).toContain("font-src 'self'");
+  });
+
+  it('GET /api/sources answers a problem (503, Retry-After) while Redis does not answer, and the home page a 503 page', async () => {
+    const config = { ...p.config, redis: { ...p.config.redis, url: 'redis://127.0.0.1:9' } };
+    const { app: down } = await buildOpsServer({ config });
+    try {
+      const api = await down.inject({ method: 'GET', url: '/api/sources', headers: auth() });
+      expect(api.statusCode).toBe(503);
+      expect(api.headers['retry-after']).toBe('5');
+      expect(api.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(api.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/Redis does not answer/) });
+      expect((await down.inject({ method: 'GET', url: '/', headers: auth() })).statusCode).toBe(503);
+    } finally {
+      await down.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LEAD_ID_PATTERN, PROBLEMS, problem, sendProblem } from '@leadrelay/core';
 import { deadLetterFilterFrom, InvalidDeadLetterFilterError, maskDeadLetter, maskStatus, OrphanQueues, type DeadLetter, type DeadLetterFilterInput, type Relay } from '@leadrelay/queue';
+import { readSourceHealth } from '@leadrelay/sources';
 import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
 
@@ -50,6 +51,9 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
       await orphans.close();
     }
   });
+
+  // Every pull source as `leadrelay sources --json` prints it (state, watermark, lag, polls, leads found, last error, pause).
+  app.get('/sources', async () => readSourceHealth(relay));
 
   app.get<{ Params: { id: string } }>('/destinations/:id', { preHandler: destinationKnown }, async (req) => {
     return destinationDetail(relay, req.params.id);

@@ -6,6 +6,7 @@ import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
 import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
 import { maskLead } from '@leadrelay/core';
+import { readSourceHealth } from '@leadrelay/sources';
 import { REFRESH_SCRIPT, STYLESHEET, type PageContext } from '../views/components.js';
 import { homePage } from '../views/home-page.js';
 import { destinationPage } from '../views/destination-page.js';
@@ -60,7 +61,10 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   app.get('/assets/ops.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'private, max-age=300').send(STYLESHEET));
   app.get('/assets/refresh.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=300').send(REFRESH_SCRIPT));
 
-  app.get('/', async (_req, reply) => sendPage(reply, homePage(await Promise.all(ids().map((id) => destinationView(relay, id))))));
+  app.get('/', async (_req, reply) => {
+    const [destinations, sources] = await Promise.all([Promise.all(ids().map((id) => destinationView(relay, id))), readSourceHealth(relay)]);
+    return sendPage(reply, homePage(destinations, sources));
+  });
 
   app.get<{ Params: { id: string }; Querystring: Notice }>('/destinations/:id', { preHandler: destinationKnown }, async (req, reply) => {
     const [detail, letters] = await Promise.all([destinationDetail(relay, req.params.id), relay.deadLetters({ destination: req.params.id, limit })]);

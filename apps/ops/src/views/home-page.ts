@@ -1,9 +1,10 @@
 import { html, seg, type SafeHtml } from '../safe-html.js';
 import type { DestinationView } from '../destination-view.js';
 import { activeCount, layout, PAGE_REFRESH_SECONDS, percent, stateLabel, time } from './components.js';
+import { sourcesTable, type SourceRow } from './sources-table.js';
 
-/** Every destination at a glance: state, queue counts, recent outcomes and the last error. */
-export function homePage(destinations: DestinationView[]): SafeHtml {
+/** Every destination (and pull source) at a glance: state, queue counts, recent outcomes and the last error. */
+export function homePage(destinations: DestinationView[], sources: SourceRow[] = []): SafeHtml {
   const dead = destinations.reduce((n, d) => n + d.dead, 0);
   const paused = destinations.filter((d) => d.state === 'paused').length;
   const failing = destinations.filter((d) => d.state === 'failing').length;
@@ -36,5 +37,5 @@ export function homePage(destinations: DestinationView[]): SafeHtml {
     <th scope="col">Pause reason or current error</th>
   </tr></thead>
   <tbody>${rows}</tbody>
-</table>`, { refreshSeconds: PAGE_REFRESH_SECONDS });
+</table>${sourcesTable(sources)}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
 }
