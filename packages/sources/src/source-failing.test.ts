@@ -13,7 +13,6 @@ import { SourceService, type SourceServiceEvents } from './source-service.js';
 class FlakySource implements PullSource {
   failWith?: Error;
   initialWatermark() { return null; }
-  // eslint-disable-next-line require-yield
   async *pages(): AsyncIterable<SourcePage> {
     if (this.failWith) throw this.failWith;
   }
