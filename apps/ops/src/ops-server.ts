@@ -9,6 +9,7 @@ import { OpsCredentials } from './ops-credentials.js';
 import { OpsPasswordMissingError } from './ops-password-missing-error.js';
 import { apiRoutes } from './routes/api-routes.js';
 import { registerBullBoard } from './routes/bull-board.js';
+import { leadSearchRoutes } from './routes/lead-search-routes.js';
 import { dashboardRoutes, sendPage } from './routes/dashboard-routes.js';
 import { messagePage } from './views/message-pages.js';
 
@@ -84,6 +85,7 @@ export async function buildOpsServer(options: OpsOptions): Promise<{ app: Fastif
 
     await secured.register(dashboardRoutes, { relay, csrf, username: config.ops.username });
     await secured.register(apiRoutes, { relay, prefix: '/api' });
+    await secured.register(leadSearchRoutes, { relay, prefix: '/api' });
     await registerBullBoard(secured, relay);
   });
   return { app, relay };
