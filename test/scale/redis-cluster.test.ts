@@ -190,6 +190,39 @@ ${fakes.destinationsYaml()}`;
     expect(s.deliveries.hook!.attempts).toBe(1);
   }, 60_000);
 
+  it('finds a person\'s leads across lead shards and masters (leads --email, paged) and erases them (erase --email)', async () => {
+    const email = `Erase.${tag}@Contoso.com`;
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = parseJsonLead({ UserDetails: { FirstName: 'Hedy', LastName: `Erase${i}${tag}`, Email: email }, LeadSource: 'AzureMarketplace', ActionCode: 'INS' }, { query: { offer: 'contoso.erase' } });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      ids.push((await relay!.accept(r.lead, { clientId: false, only: ['hook'] })).id);
+    }
+    for (const id of ids) await waitFor(id, 'hook', ['delivered']);
+    expect(new Set(ids.map((id) => relay!.keys.leadIndexTag(id))).size, 'lead shards').toBeGreaterThan(1);
+
+    const found: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await cli('leads', '--email', email.toLowerCase(), '--limit', '4', ...(cursor ? ['--cursor', cursor] : [])) as { leads: { id: string; customer: { email: string } }[]; cursor?: string };
+      expect(page.leads.every((l) => !l.customer.email.includes(tag))).toBe(true);
+      found.push(...page.leads.map((l) => l.id));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(found.sort()).toEqual([...ids].sort());
+    expect((await cli('leads', '--offer', 'contoso.erase', '--state', 'delivered') as { leads: unknown[] }).leads).toHaveLength(6);
+
+    const report = await cli('erase', '--email', email) as { leadIds: string[]; erased: { leads: number; jobs: { completed: number }; indexEntries: number } };
+    expect(report.erased).toMatchObject({ leads: 6, jobs: { completed: 6 }, indexEntries: 6 });
+    for (const id of ids) {
+      const hash = await relay!.redis.hgetall(relay!.keys.lead(id));
+      expect(JSON.stringify(hash)).not.toContain(tag);
+      expect(hash.erasedAt).toBeDefined();
+      expect(await relay!.queue('hook').getJob(relay!.keys.jobId('hook', id))).toBeUndefined();
+    }
+    expect(await cli('leads', '--email', email)).toEqual({ leads: [] });
+  }, 60_000);
+
   it('spreads the keys over every master: one hash tag per destination and per lead shard', () => {
     // One snapshot of every key on every master (the cluster is this file's alone).
     const byNode = cluster!.keysByNode();
