@@ -58,6 +58,8 @@ export async function reconcile(relay: Relay, createSource: PullSourceFactory, s
           missing.push({ source: s.id, key: item.key, reason: `not a lead: ${item.problem ?? 'unreadable'}` });
           continue;
         }
+        // A lead the source's own match filters out (MSFT_TEST with testLeads: false, say) is never accepted: expected, not a gap.
+        if (item.lead && !destinationMatches({ enabled: true, match: s.match }, item.lead)) { r.pending++; continue; }
         const lead = await relay.leads.getLead(item.leadId);
         const status = lead ? await relay.status(item.leadId) : undefined;
         if (!status) {

@@ -107,7 +107,7 @@ export class ReferralsSource implements PullSource {
         seen.add(r.id);
         const m = referralToLead(r);
         const at = normaliseTimestamp(r.createdDateTime ?? r.updatedDateTime ?? since);
-        yield m.ok ? { key: r.id, leadId: m.lead.id, at, offer: m.lead.offer } : { key: r.id, at, problem: m.problem };
+        yield m.ok ? { key: r.id, leadId: m.lead.id, at, offer: m.lead.offer, lead: m.lead } : { key: r.id, at, problem: m.problem };
       }
       url = page['@odata.nextLink'];
     }

@@ -1,3 +1,5 @@
+import type { Lead } from '@leadrelay/core';
+
 /** One lead as the source itself reports it, for reconciliation. */
 export interface ReportedLead {
   /** The source's own key (a RowKey, a referral id). */
@@ -7,6 +9,8 @@ export interface ReportedLead {
   /** The source's timestamp of it, normalised. */
   at: string;
   offer?: string;
+  /** The lead it maps to: what the source's `match` is checked against (a lead it filters out is expected not to arrive). */
+  lead?: Lead;
   /** Why it is not a lead. */
   problem?: string;
 }

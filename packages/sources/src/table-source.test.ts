@@ -16,7 +16,9 @@ let azurite: Azurite;
 beforeAll(async () => { azurite = await Azurite.start(); });
 afterAll(async () => { await azurite.stop(); });
 
-function configFor(table: string, extra = ''): LeadRelayConfig {
+const HOOK = '  - { id: hook, type: https, url: "https://hooks.example.com/leads" }';
+
+function configFor(table: string, extra = '', destinations = HOOK): LeadRelayConfig {
   return parseConfig(`
 redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('src')} }
 intake: { apiKeys: ["test-key-0123456789abcdef"] }
@@ -28,7 +30,7 @@ sources:
     start: all
 ${extra}
 destinations:
-  - { id: hook, type: https, url: "https://hooks.example.com/leads" }
+${destinations}
 `, 'test.yaml', { env: {} });
 }
 
@@ -57,9 +59,9 @@ async function writeRows(client: TableClient, from: number, to: number, partitio
 
 interface Harness { config: LeadRelayConfig; relay: Relay; service: SourceService; client: TableClient; registry: Registry }
 
-async function harness(extra = '', settleMs = 300, pageSize?: number): Promise<Harness> {
+async function harness(extra = '', settleMs = 300, pageSize?: number, destinations = HOOK): Promise<Harness> {
   const table = `T${uniquePrefix('x')}`;
-  const config = configFor(table, `${pageSize ? `    pageSize: ${pageSize}\n` : ''}${extra}`);
+  const config = configFor(table, `${pageSize ? `    pageSize: ${pageSize}\n` : ''}${extra}`, destinations);
   const client = TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
   await client.createTable();
   const relay = new Relay(config, { role: 'blocking' });
@@ -188,6 +190,112 @@ describe('MarketplaceLeads table source on Azurite', () => {
     expect(JSON.stringify(health)).not.toContain(Buffer.alloc(64, 1).toString('base64'));
     await service.close();
     await relay.close();
+  }, 60_000);
+});
+
+/** A row as Microsoft writes it when a publisher presses Validate in Partner Center: MSFT_TEST_<ticks> everywhere. */
+function testRow(n: number) {
+  const marker = `MSFT_TEST_${638_700_000_000_000_000n + BigInt(n)}`;
+  return {
+    ...row(n), Description: marker,
+    CustomerInfo: JSON.stringify({ FirstName: marker, LastName: marker, Email: `${marker}@test.com`, Company: marker, Country: 'US', Title: marker, Phone: '1234567890' }),
+  };
+}
+
+describe('MSFT_TEST rows', () => {
+  it('match.testLeads: false on the source filters a MSFT_TEST row (never accepted, counted filtered, not a reconciliation gap); real rows pass', async () => {
+    const h = await harness('    match: { testLeads: false }', 200, 100);
+    await writeRows(h.client, 0, 3);
+    await h.client.createEntity(testRow(3));
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    expect(await queued(h)).toBe(3);
+    expect(await h.relay.leads.getLead('lead-000003')).toBeUndefined();
+    expect(await h.relay.status('lead-000003')).toBeUndefined();
+    expect(await h.relay.leads.getLead('lead-000002')).toMatchObject({ testLead: false });
+    const metrics = await h.registry.metrics();
+    expect(metrics).toContain('leadrelay_source_leads_total{source="old-table",outcome="filtered"} 1');
+    expect(metrics).toContain('leadrelay_source_leads_total{source="old-table",outcome="accepted"} 3');
+    // The watermark moved past it: the next poll does not read it again.
+    await pollOnce(h);
+    expect(await h.registry.metrics()).toContain('leadrelay_source_leads_total{source="old-table",outcome="filtered"} 1');
+    // Reconciliation expects it not to arrive: pending (filtered by the source's match), not missing.
+    const report = await h.service.reconcileNow(new Date(Date.now() - 3_600_000));
+    expect(report.missing).toEqual([]);
+    expect(report.gap).toBe(false);
+    expect(report.sources[0]).toMatchObject({ reported: 4, accepted: 3, pending: 1 });
+    await close(h);
+  }, 60_000);
+
+  it('with match.testLeads: false on a destination, a MSFT_TEST row is accepted and skipped there, exactly as the same lead from the webhook', async () => {
+    const h = await harness('', 200, 100, `${HOOK}\n  - { id: crm, type: https, url: "https://crm.example.com/leads", match: { testLeads: false } }`);
+    await h.client.createEntity(testRow(7));
+    await h.client.createEntity(row(8));
+    await new Promise((r) => setTimeout(r, 250));
+    await pollOnce(h);
+    const fromTable = await h.relay.status('lead-000007');
+    expect(await h.relay.leads.getLead('lead-000007')).toMatchObject({ testLead: true });
+    expect(fromTable?.deliveries).toEqual({ hook: expect.objectContaining({ state: 'queued' }), crm: expect.objectContaining({ state: 'skipped' }) });
+    expect((await h.relay.status('lead-000008'))?.deliveries).toEqual({ hook: expect.objectContaining({ state: 'queued' }), crm: expect.objectContaining({ state: 'queued' }) });
+    expect(await queuedCount(h.relay, 'crm')).toBe(1);
+    // The webhook's MSFT_TEST lead (what Microsoft posts on Validate) ends the same way.
+    const webhook = parseJsonLead({
+      UserDetails: { FirstName: 'MSFT_TEST_636573304831318844', LastName: 'MSFT_TEST_636573304831318844', Email: 'MSFT_TEST_636573304831318844@test.com', Company: 'MSFT_TEST_636573304831318844' },
+      LeadSource: 'AzureMarketplace-INS|contoso.widget', ActionCode: 'INS', OfferTitle: 'Widget', Description: 'MSFT_TEST_636573304831318844',
+    });
+    if (!webhook.ok) throw new Error(JSON.stringify(webhook.errors));
+    expect(webhook.lead.testLead).toBe(true);
+    const accepted = await h.relay.accept(webhook.lead, { clientId: false, origin: 'webhook' });
+    const fromWebhook = await h.relay.status(accepted.id);
+    expect(Object.fromEntries(Object.entries(fromWebhook!.deliveries).map(([d, r]) => [d, r.state])))
+      .toEqual(Object.fromEntries(Object.entries(fromTable!.deliveries).map(([d, r]) => [d, r.state])));
+    await close(h);
+  }, 60_000);
+});
+
+describe('one poll of a source at a time', () => {
+  it('two SourceService instances (two workers) polling the same source at once: exactly one poll runs, the other is busy', async () => {
+    const h = await harness('', 200, 100);
+    await writeRows(h.client, 0, 600);
+    await new Promise((r) => setTimeout(r, 250));
+    // A second worker process: its own connection and service on the same Redis prefix and the same source.
+    const relay2 = new Relay(h.config, { role: 'blocking' });
+    const registry2 = new Registry();
+    const second = new SourceService({ config: h.config, relay: relay2, logger: silentLogger, registry: registry2, schedule: false, retryDelayMs: 50, lockMs: 2000,
+      createSource: async (s, r) => (s.type === 'azure-table' ? new TableSource(s, { settleMs: 200 }) : createPullSource(s, r)) });
+    await second.start();
+    // Both workers take poll jobs from the one queue; hold the first poll in its first page so the two overlap.
+    const accept = h.relay.accept.bind(h.relay);
+    const accept2 = relay2.accept.bind(relay2);
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let entered!: () => void;
+    const inPoll = new Promise<void>((r) => { entered = r; });
+    const gate = async () => { entered(); await held; };
+    h.relay.accept = async (lead, o) => { await gate(); return accept(lead, o); };
+    relay2.accept = async (lead, o) => { await gate(); return accept2(lead, o); };
+    const a = await h.service.pollNow('old-table');
+    await inPoll;
+    const b = await second.pollNow('old-table');
+    const finished = async (job: typeof a) => { for (;;) { const st = await job.getState(); if (st === 'completed' || st === 'failed') return st; await new Promise((r) => setTimeout(r, 20)); } };
+    // Without the poll lock the second poll would block behind the same gate: neither would finish.
+    const other = await Promise.race([finished(b).then(() => 'b' as const), finished(a).then(() => 'a' as const), new Promise((r) => setTimeout(() => r('neither within 15 s'), 15_000))]);
+    expect(other).toBe('b');
+    release();
+    expect(await finished(a)).toBe('completed');
+    const [ra, rb] = await Promise.all([h.service.queue.getJob(a.id!), h.service.queue.getJob(b.id!)]);
+    expect(ra!.returnvalue).toEqual({ leads: 600 });
+    expect(rb!.returnvalue).toEqual({ leads: 0, skipped: 'another poll of this source is running' });
+    expect(await queued(h)).toBe(600);
+    const [health] = await h.service.health();
+    expect(health).toMatchObject({ polls: 1, failedPolls: 0, leadsFound: 600 });
+    const metrics = (await h.registry.metrics()) + (await registry2.metrics());
+    expect(metrics).toMatch(/leadrelay_source_polls_total\{source="old-table",outcome="busy"\} 1\b/);
+    expect(metrics).toMatch(/leadrelay_source_polls_total\{source="old-table",outcome="ok"\} 1\b/);
+    expect(metrics).not.toContain('outcome="duplicate"');
+    await second.close();
+    await relay2.close();
+    await close(h);
   }, 60_000);
 });
 

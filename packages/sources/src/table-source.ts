@@ -85,7 +85,7 @@ export class TableSource implements PullSource {
         const entity = e as unknown as MarketplaceLeadEntity;
         const r = entityToLead(entity);
         const at = normaliseTimestamp(entity.timestamp ?? since);
-        yield r.ok ? { key: entity.rowKey, leadId: r.lead.id, at, offer: r.lead.offer } : { key: entity.rowKey, at, problem: r.problem };
+        yield r.ok ? { key: entity.rowKey, leadId: r.lead.id, at, offer: r.lead.offer, lead: r.lead } : { key: entity.rowKey, at, problem: r.problem };
       }
     } catch (e) {
       throw classifyTableError(e, this.settings.table);
