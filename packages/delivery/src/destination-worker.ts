@@ -366,6 +366,13 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     if (error.kind === 'permanent' && error.status !== undefined && ENDPOINT_STATUSES.has(error.status)) {
       const streak = await relay.control(this.d.id).noteRejection(error.status, leadId, REJECTION_STREAK);
       if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry, token);
+      // A wrong address refuses every lead, a bad lead is refused while others get through. Until another lead was
+      // delivered after this one's first such refusal, which it is stays open: the lead is retried (with backoff, using
+      // attempts) instead of dead-lettered, so the leads of a wrong address wait for the pause, not dead and alerted one by one.
+      const firstRefusal = (job.data.errors ?? []).find((e) => e.status !== undefined && ENDPOINT_STATUSES.has(e.status))?.at;
+      const lastSuccessAt = firstRefusal ? (await relay.health(this.d.id)).lastSuccessAt : undefined;
+      const othersGotThrough = !!firstRefusal && !!lastSuccessAt && Date.parse(lastSuccessAt) > Date.parse(firstRefusal);
+      if (!othersGotThrough && attempt < (job.opts.attempts ?? 1)) outcome = { kind: 'retried', retryAt: now.getTime() + jitteredBackoff(attempt, this.d.retry) };
     }
 
     const exhausted = outcome.kind === 'dead' && outcome.reason === 'exhausted';
@@ -402,6 +409,21 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   }
 
   /**
+   * An earlier lead of a rejection streak waits for the fix with the rest: waiting for its retry (its first endpoint
+   * status), it is put in the paused queue now and says `paused`; dead-lettered (a second one), it is replayed.
+   */
+  private async holdForPause(leadId: string, failure: SerializedDeliveryError): Promise<number> {
+    const { relay } = this.options;
+    const job = await relay.queue(this.d.id).getJob(relay.keys.jobId(this.d.id, leadId));
+    if (!job) return 0;
+    if (await job.isFailed()) return relay.replay({ destination: this.d.id, leadId });
+    if (!(await job.isDelayed())) return 0;
+    await relay.leads.recordAttempt(leadId, this.d.id, { state: 'paused', attempts: job.attemptsMade, lastError: failure.message, remediation: failure.remediation });
+    await job.promote();
+    return 1;
+  }
+
+  /**
    * Several different leads in a row got the same endpoint status (404, 410…): the address is wrong
    * for every lead. Pause as a configuration failure, keep this lead, and queue the earlier ones of
    * the streak again (they were dead-lettered one by one) so they wait for the fix too.
@@ -423,7 +445,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     await relay.leads.recordAttempt(leadId, this.d.id, { ...record('paused', { attempts: job.attemptsMade }), remediation: failure.remediation }, entry('paused'));
     let requeued = 0;
     for (const other of streak.filter((id) => id !== leadId)) {
-      requeued += await relay.replay({ destination: this.d.id, leadId: other }).catch((e: Error) => {
+      requeued += await this.holdForPause(other, failure).catch((e: Error) => {
         this.log.error({ err: this.redact(e.message), leadId: other }, 'could not queue a lead of the rejection streak again');
         return 0;
       });

@@ -18,8 +18,8 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
   afterEach(async () => { await Promise.all(pipelines.splice(0).map((p) => p.close())); receiver.clear(); });
   afterAll(async () => { await receiver.stop(); });
 
-  const pipeline = async (path: string) => {
-    const p = new Pipeline(pipelineConfig(`  - { id: hook, type: https, url: "${receiver.url(path)}?code=k3y-Secret-value" }`));
+  const pipeline = async (path: string, extra = '') => {
+    const p = new Pipeline(pipelineConfig(`  - { id: hook, type: https, url: "${receiver.url(path)}?code=k3y-Secret-value"${extra} }`));
     pipelines.push(p);
     await p.startWorkers();
     return p;
@@ -27,11 +27,13 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
 
   it('the same 404 for three different leads pauses the destination with the full path, keeps every lead, and a fix delivers them', async () => {
     receiver.setDefaultReply({ status: 404, body: 'Not Found' });
-    const p = await pipeline('/wrong-path/leads');
+    // A backoff longer than the three leads take to arrive: their retries are not what this is about.
+    const p = await pipeline('/wrong-path/leads', ', retry: { attempts: 3, initialDelay: 2s, maxDelay: 2s }');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push(await p.accept(marketplaceLead()));
-      if (i < 2) await p.waitForState(ids[i]!, 'hook', ['dead']);
+      // Not dead-lettered one by one: each waits for its retry until the streak shows the address is wrong.
+      if (i < 2) await p.waitForState(ids[i]!, 'hook', ['retrying']);
     }
     await until(async () => (await p.relay.stats('hook')).state === 'paused');
     for (const id of ids) await p.waitForState(id, 'hook', ['paused']);
@@ -44,6 +46,7 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
     expect(stats.lastErrorCode).toBe('LR_ENDPOINT_REJECTS (404)');
     expect(await p.relay.deadLetters({ destination: 'hook' })).toEqual([]);
     expect(stats.waiting).toBe(3);
+    expect(stats.deadLastHour, 'no lead was dead-lettered on the way to the pause').toBe(0);
 
     receiver.setDefaultReply({ status: 200 });
     await p.relay.resume('hook');
@@ -59,6 +62,20 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
     expect(after.successRateLastHour).toBe(0.6);
     expect(after.hourly).toHaveLength(24);
     expect(after.hourly.at(-1)).toMatchObject({ delivered: 3, failed: 2 });
+  });
+
+  it('a 404 for one lead among delivered ones is dead after one retry, not a pause', async () => {
+    // Backoff of at least 1 s: time for another lead to be delivered before the refused one is retried.
+    const p = await pipeline('/hook', ', retry: { attempts: 3, initialDelay: 2s, maxDelay: 2s }');
+    receiver.failNext(1, 404, { body: 'no such campaign' });
+    const id = await p.accept(marketplaceLead());
+    expect((await p.waitForState(id, 'hook', ['retrying'])).deliveries.hook).toMatchObject({ state: 'retrying', attempts: 1 });
+    // Another lead delivered meanwhile: the address is fine, this lead is what the receiver refuses.
+    await p.waitForState(await p.accept(marketplaceLead()), 'hook', ['delivered']);
+    receiver.failNext(1, 404, { body: 'no such campaign' });
+    const dead = await p.waitForState(id, 'hook', ['dead']);
+    expect(dead.deliveries.hook!.attempts).toBe(2);
+    expect((await p.relay.stats('hook')).state).not.toBe('paused');
   });
 
   it('a 400 for several leads stays a per-lead rejection (dead-lettered, not paused)', async () => {
