@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startInbox } from '@leadrelay/inbox';
 import { startIntake } from '@leadrelay/intake';
@@ -16,7 +17,14 @@ describe('every app is a RunningService', () => {
 ops: { host: 127.0.0.1, port: 0, password: "ops-password-for-tests" }`);
   config.worker.host = '127.0.0.1';
   config.worker.metricsPort = 0;
-  const silent = (name: string) => createRuntime({ name, secretsFrom: config, level: 'silent' });
+  /** Lines each app logged, parsed: its start line is checked below. */
+  const logged = new Map<string, Record<string, unknown>[]>();
+  const silent = (name: string) => {
+    const lines: Record<string, unknown>[] = [];
+    logged.set(name, lines);
+    const destination = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l)); done(); } });
+    return createRuntime({ name, secretsFrom: config, level: 'info', destination });
+  };
 
   const starters: Array<[string, () => Promise<RunningService>]> = [
     ['intake', () => startIntake({ config, host: '127.0.0.1', port: 0, runtime: silent('intake') })],
@@ -36,6 +44,10 @@ ops: { host: 127.0.0.1, port: 0, password: "ops-password-for-tests" }`);
       // The inbox is a demo receiver without Redis; the three LeadRelay apps answer readiness the same way.
       const ready = await fetch(`${running.address}/readyz`);
       expect(await ready.json()).toEqual({ status: 'ready', checks: { config: 'ok', redis: 'ok' } });
+    }
+    if (name !== 'inbox') {
+      // One start line, the same shape for every app.
+      expect(logged.get(name)!.filter((l) => l.msg === `${name} started`)).toEqual([expect.objectContaining({ app: name, address: running.address })]);
     }
     await Promise.all([running.stop(), running.stop()]);
     await running.stop();

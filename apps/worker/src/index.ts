@@ -2,7 +2,7 @@ import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
 import { SourceService, createPullSource } from '@leadrelay/sources';
-import { createRuntime, startProbeServer, type ProbeServer, type RunningService, type Runtime } from '@leadrelay/observability';
+import { createRuntime, logStarted, startProbeServer, type ProbeServer, type RunningService, type Runtime } from '@leadrelay/observability';
 
 export interface WorkerOptions {
   config: LeadRelayConfig;
@@ -61,7 +61,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await alerts.close();
     await server?.close();
   };
-  return {
+  const running: RunningWorker = {
     name: 'worker',
     ...(server ? { address: `http://${config.worker.host}:${server.port}` } : {}),
     service,
@@ -70,4 +70,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     server,
     stop: () => (stopping ??= stop()),
   };
+  logStarted(runtime.logger, running, { destinations: service.workers.map((w) => w.destinationId), sources: config.sources.filter((s) => s.enabled).map((s) => s.id) });
+  return running;
 }
