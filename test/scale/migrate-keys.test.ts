@@ -119,6 +119,9 @@ ${['a', 'b', 'c'].map((d) => `  - { id: ${d}, type: https, url: "${receiver!.url
     expect(await migrate()).toMatchObject({ leadKeys: 0, destinationKeys: 0, jobs: {} });
     const leftovers = cluster!.keysByNode().flat().filter((k) => k.startsWith(`{${prefix}}:`));
     expect(leftovers).toEqual([]);
+    // The lead index moved with them, into each lead's shard: found by email and by offer.
+    expect((await relay!.findLeads({ email: leads[0]!.customer.email! })).leads.map((l) => l.id)).toEqual([leads[0]!.id]);
+    expect((await relay!.findLeads({ offer: 'contoso.*', limit: 1000 })).leads).toHaveLength(LEADS);
     expect(await relay!.redis.get(relay!.keys.counter('c', 'dead'))).toBe(String(LEADS));
     const movedWriteBacks = new Queue('_writeback', { connection: relay!.redis, prefix: relay!.keys.bullPrefix('_writeback') });
     expect((await movedWriteBacks.getWaiting()).map((j) => j.id)).toEqual([`wb.${leads[0]!.id}`]);

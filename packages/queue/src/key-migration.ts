@@ -12,7 +12,7 @@ export interface MigrationReport {
   from: string;
   to: string;
   dryRun: boolean;
-  /** Lead hashes, timelines, dedupe and identity entries. */
+  /** Lead hashes, timelines, dedupe and identity entries, lead index sets. */
   leadKeys: number;
   /** Destination hashes, alerts, counters and quotas. */
   destinationKeys: number;
@@ -62,6 +62,13 @@ export class KeyMigration {
           list.push(q[2]!);
           continue;
         }
+        // The lead index: one set per kind in the old layout, one per lead shard in the new.
+        const idx = /^idx:(time|offers|email|offer)(?::(.+))?$/.exec(rest);
+        if (idx) {
+          report.leadKeys++;
+          if (!dryRun) await this.moveIndex(key, idx[1] as 'time' | 'offers' | 'email' | 'offer', idx[2]);
+          continue;
+        }
         const target = this.newName(rest);
         if (!target) {
           report.leftInPlace++;
@@ -91,6 +98,31 @@ export class KeyMigration {
     }
     if ((m = /^quota:([a-z][a-z0-9-]*):(.+)$/.exec(rest))) return { key: to.quota(m[1]!, m[2]!), kind: 'destination' };
     return undefined;
+  }
+
+  /**
+   * One lead index set, its members spread to their lead's shard (same score, the old key's TTL at least);
+   * an offer set also names its offer in each shard's catalog. The old catalog is rebuilt that way, so it just goes.
+   */
+  private async moveIndex(from: string, kind: 'time' | 'offers' | 'email' | 'offer', value: string | undefined): Promise<void> {
+    if (kind !== 'offers') {
+      const [entries, ttl] = await Promise.all([this.redis.zrange(from, 0, -1, 'WITHSCORES'), this.redis.pttl(from)]);
+      for (let i = 0; i < entries.length; i += 2) {
+        const id = entries[i]!;
+        const score = Number(entries[i + 1]);
+        const tag = this.to.leadIndexTag(id);
+        const keys = [kind === 'time' ? this.to.leadIndex(tag, 'time') : this.to.leadIndex(tag, kind, value!)];
+        await this.redis.zadd(keys[0]!, score, id);
+        if (kind === 'offer') {
+          const catalog = this.to.leadIndex(tag, 'offers');
+          const latest = await this.redis.zscore(catalog, value!);
+          if (latest === null || Number(latest) < score) await this.redis.zadd(catalog, score, value!);
+          keys.push(catalog);
+        }
+        for (const k of keys) if (ttl > 0 && (await this.redis.pttl(k)) < ttl) await this.redis.pexpire(k, ttl);
+      }
+    }
+    await this.redis.del(from);
   }
 
   /** Copies one key under its new name (kept when that exists; a counter is added to), then deletes the old one. */
