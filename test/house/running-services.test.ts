@@ -40,11 +40,12 @@ ops: { host: 127.0.0.1, port: 0, password: "ops-password-for-tests" }`);
     const health = await fetch(`${running.address}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
-    if (name !== 'inbox') {
-      // The inbox is a demo receiver without Redis; the three LeadRelay apps answer readiness the same way.
-      const ready = await fetch(`${running.address}/readyz`);
-      expect(await ready.json()).toEqual({ status: 'ready', checks: { config: 'ok', redis: 'ok' } });
-    }
+    // The same probes everywhere; the inbox is a demo receiver without Redis, so its readiness has no redis check.
+    const ready = await fetch(`${running.address}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: name === 'inbox' ? { config: 'ok' } : { config: 'ok', redis: 'ok' } });
+    const metrics = await fetch(`${running.address}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await metrics.text()).toMatch(name === 'inbox' ? /^leadrelay_inbox_process_cpu_seconds_total /m : /^leadrelay_process_cpu_seconds_total /m);
     if (name !== 'inbox') {
       // One start line, the same shape for every app.
       expect(logged.get(name)!.filter((l) => l.msg === `${name} started`)).toEqual([expect.objectContaining({ app: name, address: running.address })]);

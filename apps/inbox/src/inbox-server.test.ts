@@ -136,6 +136,13 @@ describe('inbox with a signing secret', () => {
     }
     expect((await list(app)).received).toBe(0);
     expect(logs.lines.filter((l) => l.msg === 'rejected: bad signature')).toHaveLength(cases.length);
+    // The same probes as every app; /metrics counts what it refused and received.
+    const good = await app.inject({ method: 'POST', url: '/leads', headers: signed(body, 'msg_ok'), payload: body });
+    expect(good.statusCode).toBe(200);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(new RegExp(`^leadrelay_inbox_rejected_total ${cases.length}$`, 'm'));
+    expect(metrics).toMatch(/^leadrelay_inbox_leads_received_total\{verified="true"\} 1$/m);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { config: 'ok' } });
     expect(logs.raw.join('\n')).not.toContain(SECRET.slice('whsec_'.length));
   });
 

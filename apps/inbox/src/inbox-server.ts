@@ -1,7 +1,7 @@
 import { parse as parseQuery } from 'node:querystring';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { logStarted, type RunningService } from '@leadrelay/observability';
+import { InboxMetrics, logStarted, registerProbeRoutes, type RunningService } from '@leadrelay/observability';
 import { ReceivedLeads, type ReceivedLead } from './received-leads.js';
 
 export interface InboxOptions {
@@ -13,6 +13,8 @@ export interface InboxOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest body accepted, in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Served on /metrics (default: a new InboxMetrics). */
+  metrics?: InboxMetrics;
 }
 
 /** Body keys safe to log: what identifies a lead without personal data (customer data is logged at debug level only, README: Operations → Logs). */
@@ -64,7 +66,9 @@ export function buildInbox(options: InboxOptions = {}): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // The probes every LeadRelay app serves; ready once listening (no Redis here), metrics of its own.
+  const metrics = options.metrics ?? new InboxMetrics();
+  registerProbeRoutes(app, { metrics });
   app.get('/', async () => ({ received: leads.total, kept: leads.list().length, leads: leads.list() }));
   app.delete('/', async (_req, reply) => {
     leads.clear();
@@ -84,6 +88,7 @@ export function buildInbox(options: InboxOptions = {}): FastifyInstance {
       } catch (e) {
         const reason = e instanceof WebhookVerificationError ? e.message : 'signature check failed';
         req.log.warn({ path, webhookId, reason }, 'rejected: bad signature');
+        metrics.rejected.inc();
         return reply.code(401).send({ error: 'invalid signature', reason });
       }
     }
@@ -95,6 +100,7 @@ export function buildInbox(options: InboxOptions = {}): FastifyInstance {
       verified: webhook !== undefined,
       body: parseBody(raw, contentType),
     });
+    metrics.leadsReceived.inc({ verified: String(lead.verified) });
     req.log.info({ seq: lead.seq, path: lead.path, webhookId, verified: lead.verified, duplicate: lead.duplicate, ...summary(lead.body) }, 'lead received');
     return reply.code(200).send({ received: true, seq: lead.seq, duplicate: lead.duplicate });
   });

@@ -12,9 +12,9 @@ export interface ProbeAnswer {
 }
 
 export interface ProbeDeps {
-  /** Whether Redis answers (in time). */
-  ready: () => Promise<boolean>;
-  metrics: LeadRelayMetrics;
+  /** Whether Redis answers (in time). Default: the process needs no Redis (the demo inbox), ready once it listens. */
+  ready?: () => Promise<boolean>;
+  metrics: Pick<LeadRelayMetrics, 'registry'>;
   /** True once the process is shutting down: /readyz then says so, so load balancers stop sending. Default never. */
   closing?: () => boolean;
   /** `Retry-After` of a 503 /readyz, in seconds. Default 5. */
@@ -30,10 +30,11 @@ export async function answerProbe(path: ProbePath, deps: ProbeDeps): Promise<Pro
   if (path === '/healthz') return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, body: '{"status":"ok"}' };
   if (path === '/readyz') {
     const closing = deps.closing?.() ?? false;
-    const redis = !closing && await deps.ready().catch(() => false);
-    const checks = { config: 'ok', redis: redis ? 'ok' : 'unreachable' };
+    const ready = deps.ready;
+    const redis = !closing && (!ready || await ready().catch(() => false));
+    const checks = ready ? { config: 'ok', redis: redis ? 'ok' : 'unreachable' } : { config: 'ok' };
     if (redis) return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify({ status: 'ready', checks }) };
-    const body = problem(PROBLEMS.unavailable, closing ? 'Shutting down.' : 'Redis does not answer.', [], { checks });
+    const body = problem(PROBLEMS.unavailable, closing || !ready ? 'Shutting down.' : 'Redis does not answer.', [], { checks });
     return { status: 503, headers: { 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': String(deps.retryAfterSeconds ?? 5) }, body: JSON.stringify(body) };
   }
   const text = await deps.metrics.registry.metrics().catch(async () =>
