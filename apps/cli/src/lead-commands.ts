@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, maskLeadSummary, type DeliveryState, type LeadSearchFilter, type LeadSummary } from '@leadrelay/queue';
+import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, LeadEraser, maskLeadSummary, type DeliveryState, type LeadSearchFilter, type LeadSummary } from '@leadrelay/queue';
 import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './command-context.js';
 import { table } from './output.js';
@@ -48,7 +48,7 @@ export function registerLeadCommands(program: Command, ctx: CommandContext): voi
     .option('--dry-run', 'only count what would be erased')
     .action(async (o: { email: string; dryRun?: boolean }) => withRelay(ctx, async (relay) => {
       if (!o.email.includes('@')) throw new CliFailure(`--email: '${o.email}' is not an email address`, 2);
-      const r = await relay.erase(o.email, { dryRun: o.dryRun ?? false });
+      const r = await new LeadEraser(relay, { dryRun: o.dryRun ?? false }).eraseEmail(o.email);
       const verb = r.dryRun ? 'would erase' : 'erased';
       const e = r.erased;
       ctx.output().out(ctx.json() ? JSON.stringify(r, null, 2) : [

@@ -4,7 +4,6 @@ import type { CustomerInfo, Lead } from '@leadrelay/core';
 import type { DeliveryRecord, DeliveryState } from './delivery-state.js';
 import type { KeySpace } from './key-space.js';
 import type { RedisClient } from './redis-connection.js';
-import type { ScriptCall } from './lead-store.js';
 
 /** A lead to index, and when it was received (its score in every index set). */
 export interface IndexedLead {
@@ -145,7 +144,7 @@ export class LeadIndex {
   }
 
   /** COMMIT_SCRIPT's index KEYS (time, email, offer, offers) and ARGV (received ms, trim-before ms, ttl ms, offer, has-email). */
-  entryCall(lead: Lead, receivedAt: Date, now = Date.now()): ScriptCall {
+  entryCall(lead: Lead, receivedAt: Date, now = Date.now()): { keys: string[]; args: string[] } {
     const tag = this.keys.leadIndexTag(lead.id);
     const email = lead.customer.email?.trim();
     return {

@@ -14,7 +14,6 @@ import { clearFinishedJob, finishedJobCall } from './finished-job.js';
 import { RedisRollingQuota } from './redis-rolling-quota.js';
 import { SingleTripAccept, type IdentityClaim } from './single-trip-accept.js';
 import type { LeadSearchFilter, LeadSearchPage } from './lead-index.js';
-import { LeadEraser, type EraseOptions, type EraseReport } from './lead-eraser.js';
 
 export interface AcceptResult {
   id: string;
@@ -118,7 +117,7 @@ export class Relay {
     return this.bullQueue(destinationId);
   }
 
-  /** The queue of a configured destination or of an orphan one (a destination removed from the config), for erase. */
+  /** The queue of a configured destination or of an orphan one (a destination removed from the config), for LeadEraser. */
   bullQueueOf(destinationId: string): Queue<DeliveryJobData> {
     return this.bullQueue(destinationId);
   }
@@ -490,11 +489,6 @@ export class Relay {
   async findLeads(filter: LeadSearchFilter): Promise<LeadSearchPage> {
     if (filter.destination) this.destination(filter.destination);
     return this.leads.index.search(filter);
-  }
-
-  /** `leadrelay erase --email`: the person's data out of Redis, a tombstone left per lead (see LeadEraser). */
-  async erase(email: string, options: EraseOptions = {}): Promise<EraseReport> {
-    return new LeadEraser(this, options).eraseEmail(email);
   }
 
   /** True when Redis answers. */
