@@ -178,6 +178,19 @@ describe('azure-table destination (Azurite)', () => {
     expect(await countEntities(table)).toBe(2);
   });
 
+  it('an over-long Description is truncated with a warning on the lead\'s timeline, alone and in a transaction', async () => {
+    const table = newTable();
+    const c = makeClient(table);
+    const warning = "Azure Table property Description holds 32768 characters (64 KiB): the value (40000 characters) was truncated, ending '…[truncated by LeadRelay]'";
+    const one = await c.deliver(leadN(1, { description: 'd'.repeat(40_000) }));
+    expect(one.warnings).toEqual([warning]);
+    const batch = await c.deliverBatch([leadN(2, { description: 'd'.repeat(40_000) }), leadN(3)]);
+    expect(batch[0]).toMatchObject({ ok: true, warnings: [warning] });
+    expect(batch[1]).toEqual({ ok: true, remoteId: expect.any(String) });
+    const stored = await reader(table).getEntity<{ Description: string }>(base.offer, 'lead-0001');
+    expect(stored.Description).toHaveLength(32_768);
+  });
+
   it('check() proves the key without writing an entity', async () => {
     const table = newTable();
     const r = await makeClient(table).check();

@@ -21,7 +21,7 @@ export interface AzureTableClientOptions {
 }
 
 type Entity = TableEntity<Record<string, unknown>>;
-type Prepared = { index: number; lead: Lead; entity: Entity };
+type Prepared = { index: number; lead: Lead; entity: Entity; warnings: string[] };
 
 /**
  * Writes each lead as one entity (README: Destinations → Azure Table) to an Azure Table, creating the table once if missing.
@@ -88,11 +88,11 @@ export class AzureTableClient implements DestinationClient {
 
   private async deliverOne(lead: Lead): Promise<Delivered> {
     const table = this.client();
-    const { entity } = this.entityOf(lead);
+    const { entity, warnings } = this.entityOf(lead);
     await this.ensureTable();
     const result = await this.createOne(table, entity);
     if (result instanceof DeliveryError) throw result;
-    return { remoteId: this.remoteId(entity) };
+    return this.delivered({ entity, warnings });
   }
 
   /**
@@ -110,8 +110,9 @@ export class AzureTableClient implements DestinationClient {
     const repeats: Prepared[] = [];
     for (const [index, lead] of leads.entries()) {
       let entity: Entity;
+      let warnings: string[];
       try {
-        entity = this.entityOf(lead).entity;
+        ({ entity, warnings } = this.entityOf(lead));
       } catch (e) {
         if (e instanceof InvalidConfigurationError) throw e; // a mapping every lead shares is wrong
         results[index] = { ok: false, error: classifyError(e) };
@@ -122,11 +123,11 @@ export class AzureTableClient implements DestinationClient {
       let chunk = chunks.at(-1)!;
       if (chunk.some((p) => p.entity.rowKey === entity.rowKey)) {
         // The same lead twice in one call: a transaction may hold an entity once (InvalidDuplicateRow).
-        repeats.push({ index, lead, entity });
+        repeats.push({ index, lead, entity, warnings });
         continue;
       }
       if (chunk.length >= MAX_TRANSACTION_SIZE) chunks.push((chunk = []));
-      chunk.push({ index, lead, entity });
+      chunk.push({ index, lead, entity, warnings });
     }
     const pending = [...groups.values()].flat().filter((c) => c.length > 0);
     if (pending.length > 0 || repeats.length > 0) await this.ensureTable();
@@ -166,10 +167,14 @@ export class AzureTableClient implements DestinationClient {
     return this.table!;
   }
 
-  private entityOf(lead: Lead): { entity: Entity } {
-    const { entity, truncated } = leadEntity(lead, this.settings.fields);
-    if (truncated.length > 0) this.ctx.logger.warn({ leadId: lead.id, destination: this.settings.id, truncated }, 'lead values truncated to fit Azure Table limits');
-    return { entity };
+  /** The entity, and what was truncated to fit (a warning on the lead's timeline once delivered). */
+  private entityOf(lead: Lead): { entity: Entity; warnings: string[] } {
+    const { entity, warnings } = leadEntity(lead, this.settings.fields);
+    return { entity, warnings };
+  }
+
+  private delivered(p: { entity: Entity; warnings: string[] }): Delivered {
+    return { remoteId: this.remoteId(p.entity), ...(p.warnings.length > 0 ? { warnings: p.warnings } : {}) };
   }
 
   /** Creates the table once per client; `createTable` already treats 409 TableAlreadyExists as success. */
@@ -206,7 +211,7 @@ export class AzureTableClient implements DestinationClient {
     try {
       const actions: TransactionAction[] = chunk.map((p) => ['create', p.entity]);
       await table.submitTransaction(actions, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
-      return chunk.map((p) => ({ ok: true, remoteId: this.remoteId(p.entity) }));
+      return chunk.map((p) => ({ ok: true, ...this.delivered(p) }));
     } catch (e) {
       const f = readTableFailure(e);
       if (f.status === 404 && f.code === 'TableNotFound' && tableRetry) {
@@ -235,7 +240,7 @@ export class AzureTableClient implements DestinationClient {
       while (next < items.length) {
         const i = next++;
         const r = await this.createOne(table, items[i]!.entity);
-        results[i] = r === true ? { ok: true, remoteId: this.remoteId(items[i]!.entity) } : { ok: false, error: r };
+        results[i] = r === true ? { ok: true, ...this.delivered(items[i]!) } : { ok: false, error: r };
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.fallbackConcurrency, items.length) }, worker));

@@ -43,8 +43,9 @@ describe('azure-table keys', () => {
 
 describe('azure-table entity', () => {
   it('maps a lead to Microsoft\'s entity shape', () => {
-    const { entity, truncated } = leadEntity(lead);
+    const { entity, truncated, warnings } = leadEntity(lead);
     expect(truncated).toEqual([]);
+    expect(warnings).toEqual([]);
     expect(entity).toEqual({
       partitionKey: 'contoso.crm-connector',
       rowKey: 'lead-42',
@@ -75,8 +76,9 @@ describe('azure-table entity', () => {
 
   it('truncates an over-long Description and reports it, but refuses other over-long values', () => {
     const long = 'd'.repeat(40_000);
-    const { entity, truncated } = leadEntity({ ...lead, description: long });
+    const { entity, truncated, warnings } = leadEntity({ ...lead, description: long });
     expect(truncated).toEqual(['Description']);
+    expect(warnings).toEqual(["Azure Table property Description holds 32768 characters (64 KiB): the value (40000 characters) was truncated, ending '…[truncated by LeadRelay]'"]);
     expect((entity.Description as string).length).toBeLessThanOrEqual(32_768);
     expect(entity.Description).toMatch(/truncated by LeadRelay\]$/);
     expect(() => leadEntity({ ...lead, description: long }, { Notes: '{{description}}' })).toThrow(PayloadValidationError);

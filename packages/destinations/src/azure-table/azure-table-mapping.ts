@@ -81,8 +81,10 @@ export function fieldsProblems(fields: Record<string, FieldValue> | undefined): 
 
 export interface LeadEntityResult {
   entity: TableEntity<Record<string, unknown>>;
-  /** Properties shortened to fit (Description only), for a log line. */
+  /** Properties shortened to fit (Description only). */
   truncated: string[];
+  /** What was shortened, for the lead's timeline (property and lengths, never the value), as every CRM destination records it. */
+  warnings: string[];
 }
 
 /**
@@ -99,9 +101,11 @@ export function leadEntity(lead: Lead, fields?: Record<string, FieldValue>): Lea
     Email: c.email ?? '', Phone: c.phone ?? '', Country: c.country ?? '',
   });
   const truncated: string[] = [];
+  const warnings: string[] = [];
   let description = lead.description ?? '';
   if (description.length > MAX_STRING_CHARS) {
     // A long free-text note should not cost the lead: keep as much as fits and say so.
+    warnings.push(`Azure Table property Description holds ${MAX_STRING_CHARS} characters (64 KiB): the value (${description.length} characters) was truncated, ending '${TRUNCATION_MARK.trim()}'`);
     description = description.slice(0, MAX_STRING_CHARS - TRUNCATION_MARK.length).replace(/[\ud800-\udbff]$/, '') + TRUNCATION_MARK;
     truncated.push('Description');
   }
@@ -139,7 +143,7 @@ export function leadEntity(lead: Lead, fields?: Record<string, FieldValue>): Lea
       });
     }
   }
-  return { entity: { partitionKey: partitionKeyOf(lead), rowKey: rowKeyOf(lead), ...properties }, truncated };
+  return { entity: { partitionKey: partitionKeyOf(lead), rowKey: rowKeyOf(lead), ...properties }, truncated, warnings };
 }
 
 /** Integers in Int32 range go as they are (Edm.Int32); other numbers are typed Edm.Double so the service accepts them. */

@@ -559,6 +559,21 @@ describe('real-org setups (issue 9)', () => {
     expect(fake.callsTo('/rest/asset/v1/form/1179/fields.json')).toHaveLength(1);
   });
 
+  it('form with formFields: all (the 1006 skip is undocumented): the form is not read, every mapped field is sent', async () => {
+    await restart({ forms: { 1179: ['firstName', 'lastName', 'email'] } });
+    const client = makeClient({ operation: 'form', formId: 1179, formFields: 'all' });
+    const err = await failure(client.deliver(lead('all1')));
+    expect(fake.callsTo('/rest/asset/v1/form/1179/fields.json')).toHaveLength(0);
+    const [call] = fake.callsTo('/rest/v1/leads/submitForm.json');
+    expect(Object.keys((call!.body as { input: { leadFormFields: object }[] }).input[0]!.leadFormFields)).toEqual(expect.arrayContaining(['phone', 'company', 'leadSource']));
+    // This fake skips a field not on the form with 1006, as Marketo is believed to: a permanent failure naming the form.
+    expect(err.destinationCode).toBe('1006');
+    expect(err.remediation).toMatch(/not on Marketo form 1179/);
+    const checked = await client.check();
+    expect(checked).toMatchObject({ ok: true, message: expect.stringContaining('every mapped field: formFields: all, the form was not read') });
+    expect(fake.callsTo('/rest/asset/v1/form/1179/fields.json')).toHaveLength(0);
+  });
+
   it('form: check names the lead fields the form will drop; a form without Email is not ok; an unknown form is not ok', async () => {
     await restart({ forms: { 1179: ['firstName', 'lastName', 'email'], 2000: ['firstName', 'lastName'] } });
     const ok = await makeClient({ operation: 'form', formId: 1179, fields: { industry: 'Software' } }).check();

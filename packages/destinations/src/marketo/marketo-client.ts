@@ -136,7 +136,8 @@ export class MarketoClient implements DestinationClient {
 
   private async readSchema(): Promise<InstanceSchema> {
     const describe = readMarketoDescribe((await this.call('GET', PATHS.describe)).result);
-    const formId = this.settings.operation === 'form' ? this.settings.formId : undefined;
+    // formFields: all sends every mapped field without reading the form (the 1006 skip is Adobe-undocumented).
+    const formId = this.settings.operation === 'form' && this.settings.formFields !== 'all' ? this.settings.formId : undefined;
     if (formId === undefined) return { describe };
     let res: MarketoResponse;
     try {
@@ -400,7 +401,9 @@ export class MarketoClient implements DestinationClient {
     }
     const lengths = form?.lengths ?? schema.describe.lengths;
     const sized = Object.keys(lengths).length;
-    const what = s.operation === 'push' ? `push to program '${s.programName ?? ''}'` : s.operation === 'form' ? `submit form ${s.formId ?? ''} (${form!.fields.size} lead fields on it)` : `upsert by ${s.lookupField}`;
+    const what = s.operation === 'push' ? `push to program '${s.programName ?? ''}'`
+      : s.operation === 'form' ? `submit form ${s.formId ?? ''} (${form ? `${form.fields.size} lead fields on it` : 'every mapped field: formFields: all, the form was not read'})`
+        : `upsert by ${s.lookupField}`;
     return {
       ok: true,
       message: `Marketo accepted the client credentials and described ${fields.size} lead fields; leads will ${what}; `
