@@ -3,8 +3,8 @@ import Fastify, {
   type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type preParsingHookHandler,
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
-import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, findInvalidUtf8InForm, parseForm, parseJsonLead, SecretRedactor, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
-import { createLogger, LeadRelayMetrics, registerProbeRoutes, type Logger } from '@leadrelay/observability';
+import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, findInvalidUtf8InForm, parseForm, parseJsonLead, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
+import { createRuntime, registerProbeRoutes, type LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
@@ -59,8 +59,10 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   const { config } = options;
   const redisTimeoutMs = options.redisTimeoutMs ?? 5000;
   const retryAfter = String(options.retryAfterSeconds ?? 5);
-  const logger = options.logger ?? createIntakeLogger(config);
-  const metrics = options.metrics ?? new LeadRelayMetrics();
+  // Defaults as every app's (createRuntime): named logger with the config's secrets redacted, its own registry.
+  const defaults = options.logger && options.metrics ? undefined : createRuntime({ name: 'intake', secretsFrom: config });
+  const logger = options.logger ?? defaults!.logger;
+  const metrics = options.metrics ?? defaults!.metrics;
   const ownsRelay = !options.relay;
   const relay = options.relay ?? new Relay(config);
   const verifier = new ApiKeyVerifier(config.intake.apiKeys);
@@ -322,11 +324,4 @@ function logConnectionChanges(relay: Relay, logger: Logger): void {
 function redisError(e: unknown): { message: string; name?: string } {
   if (e instanceof RedisTimeoutError) return { name: e.name, message: e.message };
   return e instanceof Error ? { name: e.name, message: e.message } : { message: String(e) };
-}
-
-/** Intake's default logger: pino JSON on stdout, every secret in the config redacted from every line. */
-export function createIntakeLogger(config: LeadRelayConfig): Logger {
-  const redactor = new SecretRedactor();
-  redactor.addFromObject(config);
-  return createLogger({ name: 'intake', redactText: (t) => redactor.redact(t) });
 }
