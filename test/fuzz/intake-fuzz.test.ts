@@ -334,7 +334,8 @@ describe('intake fuzz (fast-check, real Redis)', () => {
     expect(await intake.totalJobs()).toBe(jobs);
     expect(intake.accepted.size).toBeGreaterThan(300);
     // Nothing else was written: each key is an accepted lead's record, an id-less lead's dedupe entry, a lead
-    // identity (the same customer action arriving again merges into it), or a queue's.
+    // identity (the same customer action arriving again merges into it), the lead search index (by time, keyed
+    // email hash, offer) or a queue's.
     const root = `{${intake.prefix}}:`;
     const kinds = new Map<string, number>();
     const allKeys = await intake.keys();
@@ -345,6 +346,8 @@ describe('intake fuzz (fast-check, real Redis)', () => {
       const kind = rest.startsWith('lead:') && intake.accepted.has(rest.slice(5)) ? 'lead'
         : rest.startsWith('dedupe:') ? 'dedupe'
           : rest.startsWith('identity:') && intake.accepted.has(identityHolders.get(k) ?? '') ? 'identity'
+          : rest === 'idx:time' || rest === 'idx:offers' ? rest
+          : /^idx:email:[0-9a-f]{32}$/.test(rest) ? 'idx:email' : rest.startsWith('idx:offer:') ? 'idx:offer'
           : /^q:(all|ins|contoso):/.test(rest) ? 'queue' : `unexpected ${rest}`;
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
@@ -353,5 +356,9 @@ describe('intake fuzz (fast-check, real Redis)', () => {
     expect(kinds.get('lead')).toBe(intake.accepted.size);
     expect(kinds.get('dedupe') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
     expect(kinds.get('identity') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
+    // Every accepted lead is in the time index, and only they.
+    expect(new Set(await intake.relay.redis.zrange(`${root}idx:time`, 0, -1))).toEqual(new Set(intake.accepted.keys()));
+    expect(kinds.get('idx:email') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
+    expect(kinds.get('idx:offer') ?? 0).toBeLessThanOrEqual(intake.accepted.size);
   }, 60_000);
 });
