@@ -64,13 +64,13 @@ destinations:
 
 interface Harness { config: LeadRelayConfig; relay: Relay; service: SourceService; registry: Registry; source: () => Promise<ReferralsSource> }
 
-async function harness(extra = '', settleMs = 0): Promise<Harness> {
+async function harness(extra = '', settleMs = 0, maxInlineWaitMs = 5000): Promise<Harness> {
   pc.clearReferrals();
   const config = configFor(extra);
   const relay = new Relay(config, { role: 'blocking' });
   const registry = new Registry();
   let reader: Promise<ReferralsSource> | undefined;
-  const source = () => (reader ??= partnerCenterAuth(config.sources[0] as never, relay).then((auth) => new ReferralsSource(config.sources[0] as never, auth, { settleMs, maxInlineWaitMs: 5000 })));
+  const source = () => (reader ??= partnerCenterAuth(config.sources[0] as never, relay).then((auth) => new ReferralsSource(config.sources[0] as never, auth, { settleMs, maxInlineWaitMs })));
   const service = new SourceService({ config, relay, logger: silentLogger, registry, schedule: false, retryDelayMs: 50, lockMs: 5000, createSource: source });
   await service.start();
   return { config, relay, service, registry, source };
@@ -304,6 +304,67 @@ describe('referrals source', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(calls[1]!.headers['ms-requestid']).toBe(calls[2]!.headers['ms-requestid']);
     expect(calls[1]!.headers['ms-correlationid']).not.toBe(calls[2]!.headers['ms-correlationid']);
+    await close(h);
+  }, 60_000);
+
+  it('a Partner Center 5xx fails the poll, which is retried: the lead still arrives, once', async () => {
+    const h = await harness();
+    await login(h);
+    const [id] = addReferrals(1, Date.now() - 3_600_000);
+    pc.injectFault({ kind: 'server-error', status: 503 }, 1, 'list');
+    const from = pc.requests.length;
+    expect(await pollOnce(h)).toBe('completed');
+    expect(pc.requests.slice(from).map((c) => c.status)).toEqual([503, 200]);
+    expect(await h.relay.leads.getLead(id!)).toMatchObject({ id });
+    expect(await queued(h)).toBe(1);
+    const [health] = await h.service.health();
+    expect(health).toMatchObject({ state: 'running', polls: 1, failedPolls: 1, leadsFound: 1 });
+    expect(health).not.toHaveProperty('lastError');
+    const metrics = await h.registry.metrics();
+    expect(metrics).toContain('leadrelay_source_polls_total{source="partner-center",outcome="failed"} 1');
+    expect(metrics).toContain('leadrelay_source_polls_total{source="partner-center",outcome="ok"} 1');
+    await close(h);
+  }, 60_000);
+
+  it('a Retry-After longer than the inline wait ends the attempt: the poll is retried that much later, not inside the call', async () => {
+    const h = await harness('', 0, 500);
+    await login(h);
+    const [id] = addReferrals(1, Date.now() - 3_600_000);
+    pc.injectFault({ kind: 'throttle', retryAfterSeconds: 3 }, 1, 'list');
+    const from = pc.requests.length;
+    const job = await h.service.pollNow('partner-center');
+    // The attempt gave up at once and the job waits in delayed for the Retry-After.
+    for (let i = 0; (await job.getState()) !== 'delayed'; i++) {
+      if (i > 250) throw new Error(`poll never delayed: ${await job.getState()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const throttledAt = pc.requests.slice(from).find((c) => c.status === 429)!.at;
+    expect(pc.requests.slice(from).map((c) => c.status)).toEqual([429]);
+    expect((await h.service.health())[0]).toMatchObject({ failedPolls: 1, lastError: expect.stringMatching(/429, Retry-After 3 s/) });
+    expect(await h.relay.leads.getLead(id!)).toBeUndefined();
+    for (let i = 0; !['completed', 'failed'].includes(await job.getState()); i++) {
+      if (i > 500) throw new Error('the retried poll never finished');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await job.getState()).toBe('completed');
+    const calls = pc.requests.slice(from);
+    expect(calls.map((c) => c.status)).toEqual([429, 200]);
+    expect(calls[1]!.at - throttledAt).toBeGreaterThanOrEqual(2900);
+    expect(await h.relay.leads.getLead(id!)).toMatchObject({ id });
+    await close(h);
+  }, 60_000);
+
+  it('schedules one poll per enabled source and the daily reconcile job (getJobSchedulers)', async () => {
+    const h = await harness();
+    const scheduling = new SourceService({ config: h.config, relay: h.relay, logger: silentLogger, registry: new Registry(), createSource: h.source });
+    await scheduling.start();
+    await scheduling.close();
+    const schedulers = await h.service.queue.getJobSchedulers();
+    const byKey = Object.fromEntries(schedulers.map((x) => [x.key, x]));
+    expect(Object.keys(byKey).sort()).toEqual(['poll.partner-center', 'reconcile']);
+    expect(byKey.reconcile).toMatchObject({ name: 'reconcile', every: 86_400_000 });
+    expect(byKey['poll.partner-center']).toMatchObject({ name: 'poll', every: 300_000 });
+    expect(byKey.reconcile!.next).toBeGreaterThan(Date.now() - 60_000);
     await close(h);
   }, 60_000);
 

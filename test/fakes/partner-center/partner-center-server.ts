@@ -38,6 +38,8 @@ export interface PartnerCenterRequest {
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: string;
+  /** When it arrived (ms since the epoch). */
+  at: number;
   status?: number | 'hang';
 }
 
@@ -169,7 +171,7 @@ export class PartnerCenterServer {
       req.on('data', (d: Buffer) => { text += d.toString('utf8'); });
       req.on('end', () => resolve(text));
     });
-    const record: PartnerCenterRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body };
+    const record: PartnerCenterRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() };
     this.requests.push(record);
     const requestId = randomUUID();
     const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => {
