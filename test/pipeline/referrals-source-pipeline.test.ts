@@ -8,7 +8,7 @@ import { Relay } from '@leadrelay/queue';
 import { partnerCenterAuth, readSourceHealth } from '@leadrelay/sources';
 import { AzureAdServer } from '../fakes/azure-ad/index.js';
 import { PartnerCenterServer } from '../fakes/partner-center/partner-center-server.js';
-import { Azurite, freePort, uniquePrefix } from '../helpers/index.js';
+import { Azurite, RedisServer, freePort, uniquePrefix } from '../helpers/index.js';
 import { LeadRelayProcess } from '../helpers/leadrelay-process.js';
 import { queuedCount } from '../helpers/source-polls.js';
 
@@ -19,10 +19,12 @@ const ADMIN = 'referrals-admin@contoso.onmicrosoft.com';
 let azurite: Azurite;
 let ad: AzureAdServer;
 let pc: PartnerCenterServer;
+/** A Redis of this file's own, for the restart test (appendonly: what was acknowledged survives it). */
+let redis: RedisServer;
 beforeAll(async () => {
   const { certPath, keyPath } = inject('tlsCert');
   const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-  [azurite, ad] = await Promise.all([Azurite.start(), AzureAdServer.start({ tls })]);
+  [azurite, ad, redis] = await Promise.all([Azurite.start(), AzureAdServer.start({ tls }), RedisServer.start({ appendonly: true })]);
   ad.addTenant(TENANT);
   ad.addApp(TENANT, { clientId: CLIENT_ID });
   ad.addUser(TENANT, { username: ADMIN, password: 'unused' });
@@ -30,7 +32,7 @@ beforeAll(async () => {
   pc.grantRole(ADMIN, 'ReferralsAdmin');
 });
 afterAll(async () => {
-  await Promise.all([pc?.close(), ad?.close(), azurite?.stop()]);
+  await Promise.all([pc?.close(), ad?.close(), azurite?.stop(), redis?.destroy()]);
 });
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000, progress?: () => Promise<string>): Promise<void> {
@@ -102,4 +104,77 @@ destinations:
     await second.kill('SIGTERM');
     await relay.close();
   }, 150_000);
+  it('Redis restarting between pages: the poll carries on (or is retried) from the last committed page, every referral arrives and is written back once', async () => {
+    pc.clearReferrals();
+    const referrals = 1000;
+    const base = Date.now() - 86_400_000;
+    for (let i = 0; i < referrals; i++) {
+      const t = new Date(base + Math.floor(i / 2) * 1000).toISOString(); // two referrals share each instant
+      pc.put({ id: `rr-${String(i).padStart(5, '0')}`, createdDateTime: t, updatedDateTime: t, details: { requirements: { solutions: [{ id: 'widget', name: 'Widget', publisherName: 'contoso' }] } } });
+    }
+    const target = `D${uniquePrefix('d')}`.replace(/[^A-Za-z0-9]/g, '');
+    const targetTable = TableClient.fromConnectionString(azurite.connectionString, target, { allowInsecureConnection: true });
+    const file = join(mkdtempSync(join(tmpdir(), 'lr-ref-')), 'leadrelay.yaml');
+    writeFileSync(file, `
+redis: { url: "${redis.url}", prefix: ${uniquePrefix('rsr')} }
+intake: { apiKeys: ["test-key-0123456789abcdef"] }
+worker: { metricsPort: ${await freePort()}, lockDuration: 2s, shutdownTimeout: 2s }
+retry: { attempts: 20, initialDelay: 100ms, maxDelay: 1s }
+secrets: { key: "${Buffer.alloc(32, 9).toString('base64')}" }
+sources:
+  - id: partner-center
+    type: referrals
+    tenantId: ${TENANT}
+    clientId: ${CLIENT_ID}
+    apiUrl: ${pc.url}
+    authorityHost: ${ad.authorityHost}
+    start: all
+    pollEvery: 1s
+    pageSize: 100
+    writeBack: { destination: crm-table }
+destinations:
+  - { id: crm-table, type: azure-table, connectionString: "${azurite.connectionString}", table: ${target} }
+`);
+    const config = loadConfig(file, { env: {} });
+    const relay = new Relay(config);
+    const auth = await partnerCenterAuth(config.sources[0] as ResolvedReferralsSource, relay);
+    await auth.login((p) => setTimeout(() => ad.approveDeviceCode(p.userCode, ADMIN), 1200));
+
+    // The third list request comes once page 2 is committed: Redis goes down right there, between pages.
+    let lists = 0;
+    let restarted: Promise<void> | undefined;
+    let committedBefore = -1;
+    pc.onListPage = () => {
+      if (++lists !== 3 || restarted) return;
+      restarted = (async () => {
+        committedBefore = (await readSourceHealth(relay))[0]?.leadsFound ?? -1;
+        await redis.stop('SIGTERM');
+        await new Promise((r) => setTimeout(r, 1000));
+        await redis.start();
+      })();
+    };
+    const worker = LeadRelayProcess.start(['worker', '--config', file]);
+    try {
+      await until('Redis restarted', async () => restarted !== undefined, 60_000);
+      await restarted;
+      pc.onListPage = undefined;
+      await until(`${referrals} rows in the CRM table`, async () => (await countRows(targetTable)) >= referrals, 90_000, async () =>
+        `rows ${await countRows(targetTable)}, jobs ${JSON.stringify(await relay.queue('crm-table').getJobCounts())}, source ${JSON.stringify(await readSourceHealth(relay))}`);
+      expect(committedBefore).toBeGreaterThanOrEqual(100); // pages 1 and 2 were committed before Redis went down
+      expect(committedBefore).toBeLessThan(referrals);
+      expect(await countRows(targetTable)).toBe(referrals);
+      // One delivery job per referral: none queued twice, none lost with the restart.
+      expect(await queuedCount(relay, 'crm-table')).toBe(referrals);
+      await until('every referral written back', async () => pc.all.every((r) => r.externalReferenceId !== ''), 90_000);
+      const sample = pc.get('rr-00421')!;
+      expect(sample.externalReferenceId).toBe((await relay.leads.getRecord('rr-00421', 'crm-table'))!.remoteId);
+      const [health] = await readSourceHealth(relay);
+      expect(health).toMatchObject({ source: 'partner-center', state: 'running' });
+      console.log(`referrals: Redis restarted after page 2 (${committedBefore} leads committed); failed polls recorded: ${health!.failedPolls} (a poll waiting on the reconnect does not fail; one that failed while Redis was down may not record it); all ${referrals} delivered once and written back`);
+    } finally {
+      pc.onListPage = undefined;
+      await worker.kill('SIGTERM');
+      await relay.close();
+    }
+  }, 180_000);
 });
