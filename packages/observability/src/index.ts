@@ -4,3 +4,5 @@ export * from './inbox-metrics.js';
 export * from './runtime.js';
 export * from './probes.js';
 export * from './running-service.js';
+export * from './tracing.js';
+export * from './trace-attributes.js';

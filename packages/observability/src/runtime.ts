@@ -7,6 +7,8 @@ export interface Runtime {
   logger: Logger;
   metrics: LeadRelayMetrics;
   redactor: SecretRedactor;
+  /** The process name it was created with (`intake`, `worker`, `start`…): tracing's service is `leadrelay-<name>`. */
+  name?: string;
 }
 
 export interface RuntimeOptions {
@@ -25,5 +27,5 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     name: `leadrelay-${options.name}`, redactText: (t) => redactor.redact(t),
     ...(options.level ? { level: options.level } : {}), ...(options.destination ? { destination: options.destination } : {}),
   });
-  return { logger, metrics: new LeadRelayMetrics(), redactor };
+  return { logger, metrics: new LeadRelayMetrics(), redactor, name: options.name };
 }
