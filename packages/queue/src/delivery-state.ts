@@ -60,7 +60,16 @@ export interface DeliveryJobData {
   throttledSince?: number;
   /** Every failed attempt, newest last (kept for the dead-letter view). */
   errors?: (SerializedDeliveryError & { at: string; attempt: number })[];
+  /**
+   * W3C trace context of the intake request that queued it (README: Operations → Traces), when tracing was on:
+   * each delivery attempt's span is a child of that request's span.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
+
+/** The trace context a job carries (DeliveryJobData's `traceparent` and `tracestate`). */
+export type JobTrace = Pick<DeliveryJobData, 'traceparent' | 'tracestate'>;
 
 /** A dead-lettered delivery, as `dlq list` shows it (README: CLI). */
 export interface DeadLetter {

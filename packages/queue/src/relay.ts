@@ -5,7 +5,7 @@ import { ErrorCodes, leadIdentityKey, type Lead, type LeadWarning } from '@leadr
 import { destinationMatches, type LeadRelayConfig, type ResolvedDestination } from '@leadrelay/config';
 import { matchesDeadLetter, type DeadLetterFilter } from './dead-letter-filter.js';
 import { DestinationControl, holdInForce, type DestinationHealth, type PauseInfo } from './destination-control.js';
-import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, LeadStatus } from './delivery-state.js';
+import type { DeadLetter, DeliveryJobData, DeliveryRecord, DestinationState, DestinationStats, JobTrace, LeadStatus } from './delivery-state.js';
 import { KeySpace, type KeyLayout } from './key-space.js';
 import { LeadStore } from './lead-store.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from './redis-connection.js';
@@ -42,6 +42,8 @@ export interface AcceptOptions {
   warnings?: LeadWarning[];
   /** Where it arrived from (`webhook`, `<source type>:<source id>`), shown in its status. */
   origin?: string;
+  /** The intake request's trace context, carried in each job so its delivery spans continue the trace. */
+  trace?: JobTrace;
 }
 
 /** See Relay.preflight. */
@@ -216,11 +218,11 @@ export class Relay {
     // A new lead on a single Redis: every step below in one round trip (the same steps, in one script).
     // A lead with warnings (rare) keeps them beside it before it is accepted: that takes the step-by-step path.
     const targets = () => matched.map((d) => ({ queue: this.queue(d.id), opts: this.jobOptions(d, lead.id), finished: finishedJobCall(this.keys, d.id, lead.id) }));
-    let oneTrip = oneTripPossible ? await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin) : undefined;
+    let oneTrip = oneTripPossible ? await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin, options.trace) : undefined;
     if (oneTrip?.outcome === 'identity') {
       claim = await this.resolveHolder(claim.pending!, oneTrip.holder);
       if (claim.merged) return merge(claim.merged);
-      oneTrip = await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin);
+      oneTrip = await this.singleTrip.accept(lead, now, matchedIds, skipped, targets(), dedupe, claim.pending, options.origin, options.trace);
       if (oneTrip?.outcome === 'identity') throw new Error(`lead identity ${claim.pending?.key} changed hands twice during one accept`);
     }
     if (oneTrip?.outcome === 'accepted') return { id: lead.id, duplicate: !oneTrip.first, destinations: matchedIds };
@@ -238,7 +240,7 @@ export class Relay {
     if (begun.outcome === 'duplicate') return { id: lead.id, duplicate: true, destinations: begun.destinations };
 
     if (options.warnings && options.warnings.length > 0) await this.leads.setWarnings(lead.id, options.warnings);
-    await this.enqueue(lead, await this.withoutDelivered(lead.id, matched));
+    await this.enqueue(lead, await this.withoutDelivered(lead.id, matched), options.trace);
     const first = await this.leads.commit(lead.id, now, dedupe, { lead, receivedAt: now });
     // Claimed only once the lead is accepted (the one-trip script does the same), so a later arrival never merges into a lead that is not.
     if (claim?.pending) await this.setIdentity(claim.pending, lead.id);
@@ -301,8 +303,8 @@ export class Relay {
    * flow); spread, each queue is in its own slot, so each gets its own add (sent together): a failure
    * midway leaves some jobs, and the retried post (or LeadRepair) adds the rest under the same ids.
    */
-  async enqueue(lead: Lead, destinations: ResolvedDestination[]): Promise<void> {
-    const data: DeliveryJobData = { lead };
+  async enqueue(lead: Lead, destinations: ResolvedDestination[], trace?: JobTrace): Promise<void> {
+    const data: DeliveryJobData = trace ? { lead, ...trace } : { lead };
     if (this.keys.spread) {
       await Promise.all(destinations.map((d) => this.queue(d.id).add('deliver', data, this.jobOptions(d, lead.id))));
     } else if (destinations.length === 1) {

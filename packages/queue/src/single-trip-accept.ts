@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { Lead } from '@leadrelay/core';
+import type { DeliveryJobData, JobTrace } from './delivery-state.js';
 import { FINISHED_JOB_SCRIPT } from './finished-job.js';
 import { BEGIN_SCRIPT, COMMIT_SCRIPT, parseBeginResult, type BeginResult, type LeadStore, type ScriptCall } from './lead-store.js';
 import type { RedisClient } from './redis-connection.js';
@@ -141,12 +142,13 @@ export class SingleTripAccept {
    * Runs begin, every job insert and commit in one script. Undefined when a job would not be a plain
    * insert (BullMQ would use another script): the caller then takes the three-trip path.
    */
-  async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }, identity?: IdentityClaim, origin?: string): Promise<SingleTripResult | undefined> {
+  async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }, identity?: IdentityClaim, origin?: string, trace?: JobTrace): Promise<SingleTripResult | undefined> {
     const inserts: unknown[][] = [];
     // As Queue.add does: a queue's first job waits until the queue has written its meta (BullMQ version, event limits).
     for (const t of targets) await queueMeta(t.queue);
+    const data: DeliveryJobData = trace ? { lead, ...trace } : { lead };
     for (const t of targets) {
-      const args = insertArgs(t, { lead });
+      const args = insertArgs(t, data);
       if (!args) return undefined;
       inserts.push(args);
     }
