@@ -4,11 +4,12 @@ import Fastify, {
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, findInvalidUtf8InForm, parseForm, parseJsonLead, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
-import { createRuntime, registerProbeRoutes, type LeadRelayMetrics, type Logger } from '@leadrelay/observability';
+import { createRuntime, registerProbeRoutes, tracingEnabled, type LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
 import { IntakeLogController, serializeRequest, type RequestOutcome } from './intake-log-controller.js';
+import { jobTraceOf, registerRequestTracing } from './request-tracing.js';
 
 export interface IntakeServerOptions {
   config: LeadRelayConfig;
@@ -104,6 +105,8 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     },
   });
   app.decorateRequest('intakeOutcome', null);
+  // A span per request only while tracing is on (startTracing): otherwise no hook at all on the accept path.
+  if (tracingEnabled()) registerRequestTracing(app);
 
   app.removeContentTypeParser(['text/plain', 'application/json']);
   // JSON is read as bytes: decoding them as a string would quietly turn invalid UTF-8 into U+FFFD.
@@ -195,7 +198,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
         return sendProblem(reply, problem(PROBLEMS.unavailable, `${e.message}. Nothing was queued.`, [], { code: e.code }));
       }
       try {
-        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings, origin: 'webhook' }), redisTimeoutMs);
+        accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings, origin: 'webhook', trace: jobTraceOf(request) }), redisTimeoutMs);
         // A retried post of a stored lead waits too: its 200 then means as much as a 202.
         durable = await withTimeout(relay.durability.wait(), redisTimeoutMs + (config.intake.durabilityTimeout ?? 0));
       } catch (e) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { assertDevCredentialsStayLocal, type LeadRelayConfig } from '@leadrelay/config';
-import { createRuntime, logStarted, type Logger, type RunningService, type Runtime } from '@leadrelay/observability';
+import { createRuntime, logStarted, startTracing, type Logger, type RunningService, type Runtime } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, Relay, withTimeout } from '@leadrelay/queue';
 import { buildIntakeServer } from './intake-server.js';
 
@@ -33,19 +33,28 @@ export async function startIntake(options: StartIntakeOptions): Promise<RunningI
   assertDevCredentialsStayLocal('intake', config.intake.host, 'API key', config.intake.apiKeys);
   const runtime = options.runtime ?? createRuntime({ name: 'intake', secretsFrom: config });
   const { logger } = runtime;
+  // Before the server is built: it adds its request spans only while tracing is on (README: Operations → Traces).
+  const tracing = startTracing({ app: runtime.name ?? 'intake' });
   const app = buildIntakeServer({ config, logger, metrics: runtime.metrics, ...(options.relay ? { relay: options.relay } : {}) });
 
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     closing ??= (async () => {
       await app.close();
+      await tracing.stop();
       logger.info('intake stopped');
     })();
     return closing;
   };
 
-  await verifyDurability(app, config, logger, options.relay);
-  const address = await app.listen({ host: options.host ?? config.intake.host, port: options.port ?? config.intake.port });
+  let address: string;
+  try {
+    await verifyDurability(app, config, logger, options.relay);
+    address = await app.listen({ host: options.host ?? config.intake.host, port: options.port ?? config.intake.port });
+  } catch (e) {
+    await tracing.stop();
+    throw e;
+  }
   const running: RunningIntake = { name: 'intake', app, address, stop };
   logStarted(logger, running, { durability: config.intake.durability ?? 'none' });
   // Not fatal: intake answers 503 (and /readyz says not ready) until Redis is back.
