@@ -2,7 +2,7 @@ import { Alerts, QueueWaitMonitor } from '@leadrelay/alerts';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { DeliveryService } from '@leadrelay/delivery';
 import { SourceService, createPullSource } from '@leadrelay/sources';
-import { createRuntime, logStarted, startProbeServer, type ProbeServer, type RunningService, type Runtime } from '@leadrelay/observability';
+import { createRuntime, logStarted, startProbeServer, startTracing, type ProbeServer, type RunningService, type Runtime } from '@leadrelay/observability';
 
 export interface WorkerOptions {
   config: LeadRelayConfig;
@@ -28,6 +28,8 @@ export interface RunningWorker extends RunningService {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { config } = options;
   const runtime = options.runtime ?? createRuntime({ name: 'worker', secretsFrom: config });
+  // A span per delivery attempt while OTEL_EXPORTER_OTLP_ENDPOINT is set (README: Operations → Traces); flushed on stop.
+  const tracing = startTracing({ app: runtime.name ?? 'worker' });
   const service = new DeliveryService({ config, logger: runtime.logger, metrics: runtime.metrics, redactor: runtime.redactor, ...(options.only ? { only: options.only } : {}) });
   // Alerts listen before the workers start, so no pause or dead letter goes unreported.
   const alerts = new Alerts({ config, logger: runtime.logger, relay: service.relay, redactor: runtime.redactor });
@@ -60,6 +62,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await service.stop();
     await alerts.close();
     await server?.close();
+    await tracing.stop();
   };
   const running: RunningWorker = {
     name: 'worker',

@@ -11,6 +11,7 @@ import { Batcher } from './batcher.js';
 import { CallGate } from './call-gate.js';
 import { ENDPOINT_STATUSES, REJECTION_STREAK, deadAfterRetriesRemediation, streakFailure } from './rejection-streak.js';
 import { decideOutcome, type DeliveryOutcome } from './delivery-outcome.js';
+import { AttemptTracer, type AttemptNote } from './attempt-tracer.js';
 
 export interface DestinationWorkerOptions {
   relay: Relay;
@@ -98,6 +99,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   private readonly shutdown = new AbortController();
   private readonly log: Logger;
   private readonly hash: string;
+  /** A span per attempt while tracing is on (README: Operations → Traces). */
+  private readonly tracer: AttemptTracer;
   private pauseCheck?: NodeJS.Timeout;
   /** This worker's configuration of the destination was superseded: it takes none of its jobs. */
   private superseded = false;
@@ -107,6 +110,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     this.d = options.destination;
     this.log = options.logger.child({ destination: this.d.id });
     this.hash = configHash(this.d);
+    this.tracer = new AttemptTracer({ id: this.d.id, type: this.d.type });
   }
 
   get destinationId(): string {
@@ -225,22 +229,24 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const id = job.id!;
     const running = this.inFlight.get(id);
     if (running) return running;
-    const attempt = this.attempt(job, token).finally(() => this.inFlight.delete(id));
+    const attempt = this.tracer.run(job.data, job.attemptsMade + 1, (note) => this.attempt(job, token, note)).finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, attempt);
     return attempt;
   }
 
-  private async attempt(job: Job<DeliveryJobData>, token?: string): Promise<{ remoteId?: string }> {
+  private async attempt(job: Job<DeliveryJobData>, token: string | undefined, note: AttemptNote): Promise<{ remoteId?: string }> {
     const { relay } = this.options;
     const lead = job.data.lead;
     const pre = await relay.preflight(this.d.id, lead.id);
     if (pre.record?.state === 'delivered') {
       // Delivered by a worker that died before it could complete the job: never send it twice.
+      note.outcome = 'already-delivered';
       this.log.info({ leadId: lead.id, outcome: 'delivered', alreadyDelivered: true }, 'already delivered to this destination: not sent again');
       return pre.record.remoteId ? { remoteId: pre.record.remoteId } : {};
     }
     if (pre.heldUntil) {
       // Another worker (or this one) was told to wait: no request until the hold ends.
+      note.outcome = 'held';
       await this.park(job, token, pre.heldUntil.getTime(), pre.record);
       throw new DelayedError();
     }
@@ -256,18 +262,23 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     const ms = performance.now() - started;
     if (!result.ok && this.shutdown.signal.aborted) {
       // Cut short by shutdown: back to waiting for another worker, without using an attempt.
+      note.outcome = 'released';
       await job.moveToWait(token);
       this.log.warn({ leadId: lead.id, attempt, code: ErrorCodes.SHUTDOWN_ABORTED }, 'shutdown deadline reached mid-call: delivery released to waiting');
       throw new WaitingError();
     }
     const error = result.ok ? undefined : result.error;
+    if (error) {
+      note.code = error.destinationCode ?? error.code;
+      if (error.status !== undefined) note.status = error.status;
+    }
     const outcome = decideOutcome(error, { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, ...(job.data.throttledSince ? { throttledSince: job.data.throttledSince } : {}) }, this.d, Date.now());
     if (outcome.kind === 'delivered') {
       const remoteId = result.ok ? result.remoteId : undefined;
       await this.onDelivered(job, attempt, ms, remoteId, result.ok ? result.warnings : undefined);
       return remoteId ? { remoteId } : {};
     }
-    throw await this.onFailed(job, token, attempt, ms, error!, outcome);
+    throw await this.onFailed(job, token, attempt, ms, error!, outcome, note);
   }
 
   /** Parks a delivery as delayed until a hold ends (plus a little spread, so held leads do not all wake at once). */
@@ -317,7 +328,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   }
 
   /** Applies a failed attempt's outcome to Redis and returns what to throw so BullMQ does the right thing with the job. */
-  private async onFailed(job: Job<DeliveryJobData>, token: string | undefined, attempt: number, ms: number, error: DeliveryError, outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): Promise<Error> {
+  private async onFailed(job: Job<DeliveryJobData>, token: string | undefined, attempt: number, ms: number, error: DeliveryError, outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>, note: AttemptNote): Promise<Error> {
     const { relay, metrics } = this.options;
     const leadId = job.data.lead.id;
     const now = new Date();
@@ -340,6 +351,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     ]);
     if (holdUntil) this.log.warn({ heldUntil: heldUntil!.toISOString() }, 'destination asked to wait: held for every worker');
 
+    note.outcome = outcome.kind;
     if (outcome.kind === 'throttled') {
       const wake = Math.max(outcome.holdUntil, heldUntil!.getTime());
       await Promise.all([
@@ -354,7 +366,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     if (error instanceof ThrottledError) this.log.warn({ leadId, throttledSince: job.data.throttledSince }, 'throttled longer than retry.maxThrottleWait: counting it as a failed attempt');
 
     if (outcome.kind === 'paused') {
-      if (!(await this.pauseForConfiguration(logLine.error, serialized.remediation))) return this.release(job, token, logLine);
+      if (!(await this.pauseForConfiguration(logLine.error, serialized.remediation))) return this.release(job, token, logLine, note);
       await relay.leads.recordAttempt(leadId, this.d.id, record('paused', { attempts: job.attemptsMade }), entry());
       this.log.error({ ...logLine, remediation: serialized.remediation }, 'delivery attempt');
       this.emit('destination-paused', { destination: this.d.id, reason: serialized.message, remediation: serialized.remediation });
@@ -365,7 +377,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
 
     if (error.kind === 'permanent' && error.status !== undefined && ENDPOINT_STATUSES.has(error.status)) {
       const streak = await relay.control(this.d.id).noteRejection(error.status, leadId, REJECTION_STREAK);
-      if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry, token);
+      if (streak.length >= REJECTION_STREAK) return this.pauseForStreak(job, serialized, streak, record, entry, token, note);
       // A wrong address refuses every lead, a bad lead is refused while others get through. Until another lead was
       // delivered after this one's first such refusal, which it is stays open: the lead is retried (with backoff, using
       // attempts) instead of dead-lettered, so the leads of a wrong address wait for the pause, not dead and alerted one by one.
@@ -375,6 +387,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
       if (!othersGotThrough && attempt < (job.opts.attempts ?? 1)) outcome = { kind: 'retried', retryAt: now.getTime() + jitteredBackoff(attempt, this.d.retry) };
     }
 
+    note.outcome = outcome.kind;
     const exhausted = outcome.kind === 'dead' && outcome.reason === 'exhausted';
     // Retry advice ("none needed") stops being true once the lead is dead.
     if (exhausted && error.kind !== 'permanent') serialized.remediation = deadAfterRetriesRemediation(this.d, serialized, attempt);
@@ -402,7 +415,8 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
   }
 
   /** Back to waiting without using an attempt, for a worker of the current configuration. */
-  private async release(job: Job<DeliveryJobData>, token: string | undefined, logLine: object): Promise<Error> {
+  private async release(job: Job<DeliveryJobData>, token: string | undefined, logLine: object, note: AttemptNote): Promise<Error> {
+    note.outcome = 'released';
     await job.moveToWait(token);
     this.log.warn({ ...logLine, outcome: 'released' }, 'configuration failure with a superseded configuration: lead left for a worker with the current one');
     return new WaitingError();
@@ -430,8 +444,9 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
    */
   private async pauseForStreak(
     job: Job<DeliveryJobData>, last: SerializedDeliveryError, streak: string[],
-    record: (state: DeliveryRecord['state'], extra?: Partial<DeliveryRecord>) => DeliveryRecord, entry: (outcome: AttemptEntry['outcome']) => AttemptEntry, token: string | undefined,
+    record: (state: DeliveryRecord['state'], extra?: Partial<DeliveryRecord>) => DeliveryRecord, entry: (outcome: AttemptEntry['outcome']) => AttemptEntry, token: string | undefined, note: AttemptNote,
   ): Promise<Error> {
+    note.outcome = 'paused';
     const { relay } = this.options;
     const leadId = job.data.lead.id;
     const failure = streakFailure(this.d, { ...last, message: scrubCustomerData(last.message, job.data.lead) }, streak.length);
@@ -439,7 +454,7 @@ export class DestinationWorker extends EventEmitter<DestinationWorkerEvents> {
     await control.setLastError(failure);
     if (!(await this.pauseForConfiguration(failure.message, failure.remediation))) {
       await control.clearRejections();
-      return this.release(job, token, { leadId, status: last.status });
+      return this.release(job, token, { leadId, status: last.status }, note);
     }
     await control.clearRejections();
     await relay.leads.recordAttempt(leadId, this.d.id, { ...record('paused', { attempts: job.attemptsMade }), remediation: failure.remediation }, entry('paused'));

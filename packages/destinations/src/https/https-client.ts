@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { type AxiosInstance, type AxiosResponse } from 'axios';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { TraceAttributes } from '@leadrelay/observability';
 import { Webhook } from 'standardwebhooks';
 import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
@@ -67,7 +69,10 @@ export class HttpsClient implements DestinationClient {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       ...(this.signers.length ? { 'webhook-signature': this.signers.map((w) => w.sign(webhookId, now, body)).join(' ') } : {}),
     };
+    // The delivery attempt's span, while tracing is on: the receiver can continue the trace (README: Operations → Traces).
+    propagation.inject(context.active(), headers);
     const res = await this.send('POST', headers, body, options.signal);
+    trace.getActiveSpan()?.setAttribute(TraceAttributes.httpStatus, res.status);
     if (res.status >= 200 && res.status < 300) {
       res.data.resume(); // drain so the keep-alive socket is reused
       return {};
