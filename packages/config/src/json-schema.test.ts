@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument, visit } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { configJsonSchema, configJsonSchemaText } from './json-schema.js';
+import { configJsonSchema, configJsonSchemaText, titleOf } from './json-schema.js';
 import { interpolateEnv } from './interpolate.js';
 import { parseConfig } from './load-config.js';
 
@@ -59,6 +59,25 @@ describe('leadrelay.schema.json', () => {
     expect(initialDelay.description).toMatch(/Duration: 500ms, 10s/);
     expect(new RegExp(initialDelay.anyOf[0]!.pattern!).test('1.5h')).toBe(true);
     expect(new RegExp(initialDelay.anyOf[0]!.pattern!).test('10 seconds')).toBe(false);
+  });
+
+  it('gives every setting a title and a description, so editors show what each key means', () => {
+    const missing: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (!node || typeof node !== 'object') return;
+      if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${path}[${i}]`)); return; }
+      const s = node as Record<string, unknown>;
+      for (const [name, sub] of Object.entries((s.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+        // `type:` of a destination is its discriminator; its type's own title and description say what it is.
+        if (name !== 'type' && (!sub.title || !sub.description)) missing.push(`${path}.${name}`);
+      }
+      for (const [k, v] of Object.entries(s)) if (k !== 'properties') walk(v, `${path}/${k}`);
+      for (const [name, sub] of Object.entries((s.properties ?? {}) as Record<string, unknown>)) walk(sub, `${path}.${name}`);
+    };
+    walk(configJsonSchema(), '');
+    expect(missing).toEqual([]);
+    expect(titleOf('maxThrottleWait')).toBe('Max throttle wait');
+    expect(titleOf('restUrl')).toBe('Rest URL');
   });
 
   it('lists the destination types and their enums', () => {

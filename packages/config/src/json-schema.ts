@@ -35,7 +35,9 @@ function allowEnvReferences(node: unknown): unknown {
   const s = node as JsonSchema;
   const out: JsonSchema = {};
   for (const [k, v] of Object.entries(s)) {
-    if (k === 'properties' || k === 'definitions' || k === '$defs') {
+    if (k === 'properties') {
+      out[k] = Object.fromEntries(Object.entries(v as JsonSchema).map(([name, sub]) => [name, withTitle(name, allowEnvReferences(sub))]));
+    } else if (k === 'definitions' || k === '$defs') {
       out[k] = Object.fromEntries(Object.entries(v as JsonSchema).map(([name, sub]) => [name, allowEnvReferences(sub)]));
     } else if (['items', 'additionalProperties', 'anyOf', 'oneOf', 'allOf', 'not', 'if', 'then', 'else'].includes(k)) {
       out[k] = allowEnvReferences(v);
@@ -47,6 +49,22 @@ function allowEnvReferences(node: unknown): unknown {
   const annotations = Object.fromEntries(ANNOTATIONS.filter((k) => k in out).map((k) => [k, out[k]]));
   const value = Object.fromEntries(Object.entries(out).filter(([k]) => !ANNOTATIONS.includes(k)));
   return { ...annotations, anyOf: [value, { $ref: ENV_REFERENCE_REF }] };
+}
+
+/** Words written in capitals in a title. */
+const ACRONYMS = new Set(['url', 'urls', 'id', 'ids', 'api', 'tls', 'oid', 'aof', 'ms', 'http', 'https', 'ip', 'mtls', 'pii', 'sas', 'otlp']);
+
+/** `maxThrottleWait` → "Max throttle wait", `restUrl` → "Rest URL": every key gets a title editors show beside its description. */
+export function titleOf(key: string): string {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').split(' ').filter(Boolean)
+    .map((w) => (ACRONYMS.has(w.toLowerCase()) ? w.toUpperCase() : w.toLowerCase()));
+  const text = words.join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function withTitle(key: string, node: unknown): unknown {
+  if (!node || typeof node !== 'object' || Array.isArray(node) || 'title' in node) return node;
+  return { title: titleOf(key), ...(node as JsonSchema) };
 }
 
 /** JSON Schema of leadrelay.yaml, generated from the validator itself so the two never drift. */
