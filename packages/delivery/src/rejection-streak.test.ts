@@ -15,7 +15,7 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
   let receiver: WebhookReceiver;
   const pipelines: Pipeline[] = [];
   beforeAll(async () => { receiver = await WebhookReceiver.start(); });
-  afterEach(async () => { await Promise.all(pipelines.splice(0).map((p) => p.close())); receiver.clear(); });
+  afterEach(async () => { await Promise.all(pipelines.splice(0).map((p) => p.close())); receiver.clear(); receiver.setDefaultReply({ status: 200 }); });
   afterAll(async () => { await receiver.stop(); });
 
   const pipeline = async (path: string, extra = '') => {
@@ -27,8 +27,8 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
 
   it('the same 404 for three different leads pauses the destination with the full path, keeps every lead, and a fix delivers them', async () => {
     receiver.setDefaultReply({ status: 404, body: 'Not Found' });
-    // A backoff longer than the three leads take to arrive: their retries are not what this is about.
-    const p = await pipeline('/wrong-path/leads', ', retry: { attempts: 3, initialDelay: 2s, maxDelay: 2s }');
+    // A backoff far longer than the three leads take to arrive, even on a loaded machine: their retries are not what this is about.
+    const p = await pipeline('/wrong-path/leads', ', retry: { attempts: 3, initialDelay: 20s, maxDelay: 20s }');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push(await p.accept(marketplaceLead()));
@@ -65,8 +65,8 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
   });
 
   it('a 404 for one lead among delivered ones is dead after one retry, not a pause', async () => {
-    // Backoff of at least 1 s: time for another lead to be delivered before the refused one is retried.
-    const p = await pipeline('/hook', ', retry: { attempts: 3, initialDelay: 2s, maxDelay: 2s }');
+    // Backoff of at least 3 s: time for another lead to be delivered before the refused one is retried.
+    const p = await pipeline('/hook', ', retry: { attempts: 3, initialDelay: 6s, maxDelay: 6s }');
     receiver.failNext(1, 404, { body: 'no such campaign' });
     const id = await p.accept(marketplaceLead());
     expect((await p.waitForState(id, 'hook', ['retrying'])).deliveries.hook).toMatchObject({ state: 'retrying', attempts: 1 });
