@@ -33,7 +33,11 @@ describe('destination health that is true (real Redis, BullMQ workers and a webh
     for (let i = 0; i < 3; i++) {
       ids.push(await p.accept(marketplaceLead()));
       // Not dead-lettered one by one: each waits for its retry until the streak shows the address is wrong.
-      if (i < 2) await p.waitForState(ids[i]!, 'hook', ['retrying']);
+      if (i < 2) {
+        await p.waitForState(ids[i]!, 'hook', ['retrying']);
+        // Its job is back in the queue (delayed for its retry) before the next lead comes.
+        await until(async () => (await (await p.relay.queue('hook').getJob(p.relay.keys.jobId('hook', ids[i]!)))?.getState()) === 'delayed');
+      }
     }
     await until(async () => (await p.relay.stats('hook')).state === 'paused');
     for (const id of ids) await p.waitForState(id, 'hook', ['paused']);
