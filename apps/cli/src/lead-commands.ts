@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, LeadEraser, maskLeadSummary, type DeliveryState, type LeadSearchFilter, type LeadSummary } from '@leadrelay/queue';
+import { InvalidLeadSearchError, LEAD_SEARCH_STATES, LeadEraser, leadSearchFilterFrom, maskLeadSummary, type LeadSearchFilter, type LeadSummary } from '@leadrelay/queue';
 import { CliFailure } from './cli-failure.js';
 import type { CommandContext } from './command-context.js';
 import { table } from './output.js';
 import { withRelay } from './with-relay.js';
-
-const STATES: DeliveryState[] = ['queued', 'retrying', 'delayed', 'delivered', 'dead', 'skipped', 'paused'];
 
 interface LeadsOptions {
   email?: string;
@@ -24,13 +22,13 @@ export function registerLeadCommands(program: Command, ctx: CommandContext): voi
     .option('--email <addr>', "the customer's email, any casing")
     .option('--offer <glob>', "the lead's offer, * and ? allowed (contoso.*)")
     .option('--since <when>', 'received at or after: a duration ago (1d, 6h) or an ISO time')
-    .option('--state <state>', `only leads with a delivery in this state (${STATES.join(', ')}); at --destination when given`)
+    .option('--state <state>', `only leads with a delivery in this state (${LEAD_SEARCH_STATES.join(', ')}); at --destination when given`)
     .option('--destination <id>', 'only leads accepted for this destination')
     .option('--limit <n>', 'leads per page (default 50, at most 1000)')
     .option('--cursor <cursor>', 'the next page: the cursor the previous page printed')
     .option('--show-pii', "show the customer's name and email (masked by default)")
     .action(async (o: LeadsOptions) => withRelay(ctx, async (relay) => {
-      const filter = searchFilter(o);
+      const filter = searchFilter(o, relay.config.destinations.map((d) => d.id));
       let page;
       try {
         page = await relay.findLeads(filter);
@@ -68,23 +66,15 @@ export function registerLeadCommands(program: Command, ctx: CommandContext): voi
     }));
 }
 
-function searchFilter(o: LeadsOptions): LeadSearchFilter {
-  let since: number | undefined;
+/** The flags as a filter (leadSearchFilterFrom, shared with the ops API); a flag that cannot be read is a usage error naming it. */
+function searchFilter(o: LeadsOptions, destinations: string[]): LeadSearchFilter {
   try {
-    since = deadLetterFilterFrom({ since: o.since }, Date.now(), (f) => `--${f}`).since;
+    return leadSearchFilterFrom(o, destinations);
   } catch (e) {
-    if (e instanceof InvalidDeadLetterFilterError) throw new CliFailure(e.message, 2);
-    throw e;
+    if (!(e instanceof InvalidLeadSearchError)) throw e;
+    if (e.field === 'filter') throw new CliFailure('leads needs --email <addr>, --offer <glob> or --since <duration> (e.g. --since 1d)', 2);
+    throw new CliFailure(`--${e.field}: ${e.message.slice(e.field.length + 2)}`, 2);
   }
-  if (o.state && !STATES.includes(o.state as DeliveryState)) throw new CliFailure(`--state: '${o.state}' is not one of ${STATES.join(', ')}`, 2);
-  const limit = o.limit === undefined ? undefined : Number(o.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw new CliFailure(`--limit: '${o.limit}' must be a whole number from 1 to 1000`, 2);
-  if (o.email === undefined && o.offer === undefined && since === undefined) throw new CliFailure('leads needs --email <addr>, --offer <glob> or --since <duration> (e.g. --since 1d)', 2);
-  return {
-    ...(o.email !== undefined ? { email: o.email } : {}), ...(o.offer !== undefined ? { offer: o.offer } : {}), ...(since !== undefined ? { since } : {}),
-    ...(o.state ? { state: o.state as DeliveryState } : {}), ...(o.destination ? { destination: o.destination } : {}),
-    ...(limit !== undefined ? { limit } : {}), ...(o.cursor ? { cursor: o.cursor } : {}),
-  };
 }
 
 function leadsText(leads: LeadSummary[], cursor: string | undefined): string {

@@ -19,4 +19,5 @@ export * from './intake-durability.js';
 export * from './orphan-queues.js';
 export * from './dead-letter-filter.js';
 export * from './lead-index.js';
+export * from './lead-search-filter.js';
 export * from './lead-eraser.js';
