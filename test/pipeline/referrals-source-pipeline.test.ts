@@ -49,19 +49,21 @@ async function countRows(client: TableClient): Promise<number> {
   return n;
 }
 
-describe('referrals source through worker processes, from config alone', () => {
-  it('a worker killed (SIGKILL) in the middle of a page loses and duplicates nothing; every referral is written back', async () => {
-    const referrals = 1500;
-    const base = Date.now() - 86_400_000;
-    for (let i = 0; i < referrals; i++) {
-      const t = new Date(base + Math.floor(i / 3) * 1000).toISOString(); // three referrals share each instant
-      pc.put({ id: `pl-${String(i).padStart(5, '0')}`, createdDateTime: t, updatedDateTime: t, details: { requirements: { solutions: [{ id: 'widget', name: 'Widget', publisherName: 'contoso' }] } } });
-    }
-    const target = `D${uniquePrefix('d')}`.replace(/[^A-Za-z0-9]/g, '');
-    const targetTable = TableClient.fromConnectionString(azurite.connectionString, target, { allowInsecureConnection: true });
-    const file = join(mkdtempSync(join(tmpdir(), 'lr-ref-')), 'leadrelay.yaml');
-    writeFileSync(file, `
-redis: { url: "${inject('redisUrl')}", prefix: ${uniquePrefix('rsp')} }
+/**
+ * `referrals` referrals in the fake Partner Center (`perInstant` sharing each createdDateTime), a config file whose
+ * referrals source writes back to an Azure Table destination, and `leadrelay login` done with the test at the browser.
+ */
+async function referralsSetup(o: { idPrefix: string; referrals: number; perInstant: number; redisUrl: string; keyPrefix: string }): Promise<{ file: string; relay: Relay; targetTable: TableClient }> {
+  const base = Date.now() - 86_400_000;
+  for (let i = 0; i < o.referrals; i++) {
+    const t = new Date(base + Math.floor(i / o.perInstant) * 1000).toISOString();
+    pc.put({ id: `${o.idPrefix}-${String(i).padStart(5, '0')}`, createdDateTime: t, updatedDateTime: t, details: { requirements: { solutions: [{ id: 'widget', name: 'Widget', publisherName: 'contoso' }] } } });
+  }
+  const target = `D${uniquePrefix('d')}`.replace(/[^A-Za-z0-9]/g, '');
+  const targetTable = TableClient.fromConnectionString(azurite.connectionString, target, { allowInsecureConnection: true });
+  const file = join(mkdtempSync(join(tmpdir(), 'lr-ref-')), 'leadrelay.yaml');
+  writeFileSync(file, `
+redis: { url: "${o.redisUrl}", prefix: ${uniquePrefix(o.keyPrefix)} }
 intake: { apiKeys: ["test-key-0123456789abcdef"] }
 worker: { metricsPort: ${await freePort()}, lockDuration: 2s, shutdownTimeout: 2s }
 retry: { attempts: 20, initialDelay: 100ms, maxDelay: 1s }
@@ -80,11 +82,19 @@ sources:
 destinations:
   - { id: crm-table, type: azure-table, connectionString: "${azurite.connectionString}", table: ${target} }
 `);
-    const config = loadConfig(file, { env: {} });
-    const relay = new Relay(config);
-    // `leadrelay login`, with the test as the person at the browser.
-    const auth = await partnerCenterAuth(config.sources[0] as ResolvedReferralsSource, relay);
-    await auth.login((p) => setTimeout(() => ad.approveDeviceCode(p.userCode, ADMIN), 1200));
+  const config = loadConfig(file, { env: {} });
+  const relay = new Relay(config);
+  // `leadrelay login`, with the test as the person at the browser.
+  const auth = await partnerCenterAuth(config.sources[0] as ResolvedReferralsSource, relay);
+  await auth.login((p) => setTimeout(() => ad.approveDeviceCode(p.userCode, ADMIN), 1200));
+  return { file, relay, targetTable };
+}
+
+describe('referrals source through worker processes, from config alone', () => {
+  it('a worker killed (SIGKILL) in the middle of a page loses and duplicates nothing; every referral is written back', async () => {
+    const referrals = 1500;
+    // Three referrals share each instant.
+    const { file, relay, targetTable } = await referralsSetup({ idPrefix: 'pl', referrals, perInstant: 3, redisUrl: inject('redisUrl'), keyPrefix: 'rsp' });
 
     const first = LeadRelayProcess.start(['worker', '--config', file]);
     await until('part of the backfill', async () => { const n = await queuedCount(relay, 'crm-table'); return n > 50 && n < referrals; });
@@ -107,38 +117,7 @@ destinations:
   it('Redis restarting between pages: the poll carries on (or is retried) from the last committed page, every referral arrives and is written back once', async () => {
     pc.clearReferrals();
     const referrals = 1000;
-    const base = Date.now() - 86_400_000;
-    for (let i = 0; i < referrals; i++) {
-      const t = new Date(base + Math.floor(i / 2) * 1000).toISOString(); // two referrals share each instant
-      pc.put({ id: `rr-${String(i).padStart(5, '0')}`, createdDateTime: t, updatedDateTime: t, details: { requirements: { solutions: [{ id: 'widget', name: 'Widget', publisherName: 'contoso' }] } } });
-    }
-    const target = `D${uniquePrefix('d')}`.replace(/[^A-Za-z0-9]/g, '');
-    const targetTable = TableClient.fromConnectionString(azurite.connectionString, target, { allowInsecureConnection: true });
-    const file = join(mkdtempSync(join(tmpdir(), 'lr-ref-')), 'leadrelay.yaml');
-    writeFileSync(file, `
-redis: { url: "${redis.url}", prefix: ${uniquePrefix('rsr')} }
-intake: { apiKeys: ["test-key-0123456789abcdef"] }
-worker: { metricsPort: ${await freePort()}, lockDuration: 2s, shutdownTimeout: 2s }
-retry: { attempts: 20, initialDelay: 100ms, maxDelay: 1s }
-secrets: { key: "${Buffer.alloc(32, 9).toString('base64')}" }
-sources:
-  - id: partner-center
-    type: referrals
-    tenantId: ${TENANT}
-    clientId: ${CLIENT_ID}
-    apiUrl: ${pc.url}
-    authorityHost: ${ad.authorityHost}
-    start: all
-    pollEvery: 1s
-    pageSize: 100
-    writeBack: { destination: crm-table }
-destinations:
-  - { id: crm-table, type: azure-table, connectionString: "${azurite.connectionString}", table: ${target} }
-`);
-    const config = loadConfig(file, { env: {} });
-    const relay = new Relay(config);
-    const auth = await partnerCenterAuth(config.sources[0] as ResolvedReferralsSource, relay);
-    await auth.login((p) => setTimeout(() => ad.approveDeviceCode(p.userCode, ADMIN), 1200));
+    const { file, relay, targetTable } = await referralsSetup({ idPrefix: 'rr', referrals, perInstant: 2, redisUrl: redis.url, keyPrefix: 'rsr' });
 
     // The third list request comes once page 2 is committed: Redis goes down right there, between pages.
     let lists = 0;
