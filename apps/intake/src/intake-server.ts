@@ -119,7 +119,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8Json);
   app.addContentTypeParser(STRUCTURED_JSON, { parseAs: 'buffer' }, utf8Json);
   // Forms too: a percent-encoded Latin-1 `ë` (`%EB`) would otherwise be decoded into U+FFFD and stored.
-  // Parsed as @fastify/formbody did (node's querystring gives the same fields: repeats as arrays, `+` as space).
+  // Parsed as a form body parser would (node's querystring gives the same fields: repeats as arrays, `+` as space).
   app.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     const bad = findInvalidUtf8InForm(body);
     if (bad) { done(new BodyNotUtf8Error(bad, 'form')); return; }
