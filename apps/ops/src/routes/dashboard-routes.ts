@@ -4,7 +4,7 @@ import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
 import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
-import { maskDeadLetter, maskStatus, type DeadLetter, type Relay } from '@leadrelay/queue';
+import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, maskDeadLetter, maskLeadSummary, maskStatus, type DeadLetter, type DeadLetterFilter, type DeliveryState, type Relay } from '@leadrelay/queue';
 import { maskLead } from '@leadrelay/core';
 import { readSourceHealth } from '@leadrelay/sources';
 import { REFRESH_SCRIPT, STYLESHEET, type PageContext } from '../views/components.js';
@@ -12,8 +12,10 @@ import { homePage } from '../views/home-page.js';
 import { destinationPage } from '../views/destination-page.js';
 import { deadLetterPage } from '../views/dead-letter-page.js';
 import { leadPage } from '../views/lead-page.js';
-import { confirmPurgePage, messagePage } from '../views/message-pages.js';
-import type { ReturnTo } from '../views/dead-letter-table.js';
+import { LEAD_SEARCH_FIELDS, leadSearchPage, type LeadSearchText } from '../views/lead-search-page.js';
+import { LEAD_STATES } from './lead-search-routes.js';
+import { confirmBulkPage, confirmPurgePage, messagePage } from '../views/message-pages.js';
+import { filterQuery, filterTextOf, type DeadLetterFilterText, type ReturnTo } from '../views/dead-letter-table.js';
 
 export interface DashboardOptions {
   relay: Relay;
@@ -27,6 +29,9 @@ export interface DashboardOptions {
 export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 type Form = Record<string, string | undefined>;
+
+/** Leads per lead-search page (`?limit=` overrides, 1-1000). */
+const SEARCH_PAGE_SIZE = 25;
 
 export function sendPage(reply: FastifyReply, page: SafeHtml, status = 200): FastifyReply {
   return reply.code(status).header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8').send(page.value);
@@ -85,42 +90,108 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return reply.redirect(`/destinations/${encodeURIComponent(req.params.id)}?done=resumed`, 303);
   });
 
-  app.get<{ Querystring: Notice & { destination?: string } }>('/dlq', async (req, reply) => {
-    const destination = req.query.destination || undefined;
-    if (destination !== undefined && !known(destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${destination}'.`, 404), 404);
-    const letters = await relay.deadLetters({ ...(destination ? { destination } : {}), limit });
-    return sendPage(reply, deadLetterPage(pageCtx(req), shown(req, letters), { ...(destination ? { destination } : {}), destinations: ids(), notice: noticeText(req.query), limit }));
+  /** The filter's times, code and offer read (`dlq list` semantics), or why a field cannot be read. */
+  const readFilter = (text: DeadLetterFilterText): { filter: DeadLetterFilter } | { error: string } => {
+    if (text.destination !== undefined && !known(text.destination)) return { error: `There is no destination '${text.destination}'.` };
+    try {
+      return { filter: { ...(text.destination ? { destination: text.destination } : {}), ...deadLetterFilterFrom(text) } };
+    } catch (e) {
+      if (e instanceof InvalidDeadLetterFilterError) return { error: `${e.message}.` };
+      throw e;
+    }
+  };
+
+  app.get<{ Querystring: Notice & DeadLetterFilterText }>('/dlq', async (req, reply) => {
+    const text = filterTextOf(req.query as Record<string, unknown>);
+    const read = readFilter(text);
+    const page = { filter: text, destinations: ids(), notice: noticeText(req.query), limit };
+    if ('error' in read) {
+      const unknownDestination = text.destination !== undefined && !known(text.destination);
+      return sendPage(reply, deadLetterPage(pageCtx(req), [], { ...page, error: read.error }), unknownDestination ? 404 : 400);
+    }
+    const letters = await relay.deadLetters({ ...read.filter, limit });
+    return sendPage(reply, deadLetterPage(pageCtx(req), shown(req, letters), page));
   });
 
-  /** Replay or purge: one lead (`leadId`) or everything (`all=1`), at one destination or all. */
+  /**
+   * Replay or purge: one lead (`leadId`), or every dead letter a filter matches (`all=1` with destination, since, until,
+   * code, offer). Every bulk action, and purging one lead, first answers a page with the count; `confirm=yes` acts.
+   */
   const dlqAction = (action: 'replay' | 'purge') => async (req: FastifyRequest, reply: FastifyReply) => {
     const form = formOf(req, reply);
     if (!form) return reply;
-    const destination = form.destination || undefined;
+    const text = filterTextOf(form);
     const leadId = form.leadId || undefined;
-    if (destination !== undefined && !known(destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${destination}'.`, 404), 404);
+    if (text.destination !== undefined && !known(text.destination)) return sendPage(reply, messagePage('Not found', `There is no destination '${text.destination}'.`, 404), 404);
     if (!leadId && form.all !== '1') return sendPage(reply, messagePage('Nothing chosen', 'Choose one lead, or all dead letters.'), 400);
     if (leadId && !LEAD_ID_PATTERN.test(leadId)) return sendPage(reply, messagePage('Not a lead id', `'${leadId}' is not a lead id.`), 400);
-    const filter = { ...(destination ? { destination } : {}), ...(leadId ? { leadId } : {}) };
+    const read = readFilter(text);
+    if ('error' in read) return sendPage(reply, messagePage('Filter not understood', read.error), 400);
+    const destination = text.destination;
+    const filter: DeadLetterFilter = { ...read.filter, ...(leadId ? { leadId } : {}) };
     const returnTo: ReturnTo = form.return === 'destination' && destination ? 'destination' : form.return === 'lead' && leadId ? 'lead' : 'dlq';
-    if (action === 'purge' && form.confirm !== 'yes') {
-      const count = (await relay.deadLetters(filter)).length;
-      return sendPage(reply, confirmPurgePage(ctx, { ...filter, ...(leadId ? {} : { all: '1' }), return: returnTo }, count));
+    if (form.confirm !== 'yes' && (action === 'purge' || !leadId)) {
+      if (leadId) {
+        const count = (await relay.deadLetters(filter)).length;
+        return sendPage(reply, confirmPurgePage(ctx, { ...(destination ? { destination } : {}), leadId, return: returnTo }, count));
+      }
+      // Pinned for the second step: absolute times, and an end at now so what failed meanwhile is not swept in.
+      const pinned: DeadLetterFilter = { ...filter, until: filter.until ?? Date.now() + 1 };
+      const count = (await relay.deadLetters(pinned)).length;
+      return sendPage(reply, confirmBulkPage(ctx, action, absoluteText(pinned), returnTo, count));
     }
     const n = action === 'replay' ? await relay.replay(filter) : await relay.purge(filter);
     const done = `done=${action === 'replay' ? 'replayed' : 'purged'}&n=${n}`;
+    const query = filterQuery(leadId ? (destination ? { destination } : {}) : text);
     const target = returnTo === 'destination' ? `/destinations/${encodeURIComponent(destination!)}?${done}`
       : returnTo === 'lead' ? `/leads/${encodeURIComponent(leadId!)}?${done}`
-        : `/dlq?${destination ? `destination=${encodeURIComponent(destination)}&` : ''}${done}`;
+        : `/dlq?${query ? `${query}&` : ''}${done}`;
     return reply.redirect(target, 303);
   };
   app.post('/dlq/replay', dlqAction('replay'));
   app.post('/dlq/purge', dlqAction('purge'));
 
-  app.get<{ Querystring: { id?: string } }>('/leads', async (req, reply) => {
-    const id = (req.query.id ?? '').trim();
-    if (!LEAD_ID_PATTERN.test(id)) return sendPage(reply, messagePage('Not a lead id', `'${id}' is not a lead id: ids are 1-128 letters, digits, '.', '_' or '-'.`), 400);
-    return reply.redirect(`/leads/${encodeURIComponent(id)}`, 303);
+  /** `?id=` (the header's lookup box) goes to that lead; otherwise the lead search: `leadrelay leads` as a page. */
+  app.get<{ Querystring: LeadSearchText & { id?: string; cursor?: string; limit?: string; pii?: string } }>('/leads', async (req, reply) => {
+    const q = req.query;
+    if (q.id !== undefined) {
+      const id = q.id.trim();
+      if (!LEAD_ID_PATTERN.test(id)) return sendPage(reply, messagePage('Not a lead id', `'${id}' is not a lead id: ids are 1-128 letters, digits, '.', '_' or '-'.`), 400);
+      return reply.redirect(`/leads/${encodeURIComponent(id)}`, 303);
+    }
+    const search: LeadSearchText = {};
+    for (const k of LEAD_SEARCH_FIELDS) {
+      const v = q[k];
+      if (typeof v === 'string' && v.trim() !== '') search[k] = v.trim().slice(0, 320);
+    }
+    const limit = q.limit ? Number(q.limit) : SEARCH_PAGE_SIZE;
+    const base = { search, destinations: ids(), states: LEAD_STATES, paged: !!q.cursor, ...(q.limit ? { limit } : {}) };
+    const c = pageCtx(req);
+    if (!search.email && !search.offer && !search.since) {
+      return sendPage(reply, leadSearchPage(c, { ...base, ...(search.state || search.destination ? { error: 'Give an email, an offer or a time (since) to search by; state and destination only narrow a search.' } : {}) }), search.state || search.destination ? 400 : 200);
+    }
+    const refuse = (error: string, status = 400) => sendPage(reply, leadSearchPage(c, { ...base, error }), status);
+    let since: number | undefined;
+    try {
+      since = deadLetterFilterFrom({ since: search.since }).since;
+    } catch (e) {
+      if (e instanceof InvalidDeadLetterFilterError) return refuse(`${e.message}.`);
+      throw e;
+    }
+    if (search.state && !LEAD_STATES.includes(search.state as DeliveryState)) return refuse(`state: must be one of ${LEAD_STATES.join(', ')}.`);
+    if (search.destination && !known(search.destination)) return refuse(`There is no destination '${search.destination}'.`, 404);
+    try {
+      const found = await relay.findLeads({
+        ...(search.email ? { email: search.email } : {}), ...(search.offer ? { offer: search.offer } : {}), ...(since !== undefined ? { since } : {}),
+        ...(search.state ? { state: search.state as DeliveryState } : {}), ...(search.destination ? { destination: search.destination } : {}),
+        limit, ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
+      const leads = c.showPii ? found.leads : found.leads.map(maskLeadSummary);
+      return sendPage(reply, leadSearchPage(c, { ...base, leads, ...(found.cursor ? { next: found.cursor } : {}) }));
+    } catch (e) {
+      if (e instanceof InvalidLeadSearchError) return refuse(`${e.message}.`);
+      throw e;
+    }
   });
 
   app.get<{ Params: { id: string }; Querystring: Notice }>('/leads/:id', async (req, reply) => {
@@ -149,4 +220,14 @@ function noticeText(q: Notice): string | undefined {
     case 'resumed': return 'Delivery resumed.';
     default: return undefined;
   }
+}
+
+/** A read filter as form text again, times as ISO-8601 (so the confirm step acts on the window that was counted). */
+function absoluteText(f: DeadLetterFilter): DeadLetterFilterText {
+  return {
+    ...(f.destination ? { destination: f.destination } : {}),
+    ...(f.since !== undefined ? { since: new Date(f.since).toISOString() } : {}),
+    ...(f.until !== undefined ? { until: new Date(f.until).toISOString() } : {}),
+    ...(f.code ? { code: f.code } : {}), ...(f.offer ? { offer: f.offer } : {}),
+  };
 }

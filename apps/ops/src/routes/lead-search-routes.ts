@@ -6,7 +6,8 @@ export interface LeadSearchRouteOptions {
   relay: Relay;
 }
 
-const STATES: DeliveryState[] = ['queued', 'retrying', 'delayed', 'delivered', 'dead', 'skipped', 'paused'];
+/** The delivery states a search may narrow by (`--state`). */
+export const LEAD_STATES: DeliveryState[] = ['queued', 'retrying', 'delayed', 'delivered', 'dead', 'skipped', 'paused'];
 
 interface LeadSearchQuery {
   email?: string;
@@ -35,7 +36,7 @@ export async function leadSearchRoutes(app: FastifyInstance, options: LeadSearch
       if (e instanceof InvalidDeadLetterFilterError) return bad('since', e.message.slice(e.field.length + 2));
       throw e;
     }
-    if (q.state !== undefined && !STATES.includes(q.state as DeliveryState)) return bad('state', `must be one of ${STATES.join(', ')}`);
+    if (q.state !== undefined && !LEAD_STATES.includes(q.state as DeliveryState)) return bad('state', `must be one of ${LEAD_STATES.join(', ')}`);
     if (q.destination !== undefined && !relay.config.destinations.some((d) => d.id === q.destination)) {
       return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${q.destination}'.`));
     }

@@ -42,6 +42,17 @@ button.danger { color: var(--bad); } .actions { display: flex; flex-wrap: wrap; 
 input[type=text], input[type=search], select { font: inherit; padding: .2rem .4rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; word-break: break-all; }
 ul.plain { list-style: none; margin: 0; padding: 0; }
+/* Wide tables scroll inside their own box, not the page. */
+.table-scroll { overflow-x: auto; margin: .5rem 0 1rem; } .table-scroll > table { margin: 0; }
+.nowrap, td.host { white-space: nowrap; } td.host.mono { word-break: normal; }
+/* A long error: two lines at most, the full text in the title (hover) and in the DOM (screen readers, copy). */
+.clamp { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; max-width: 26rem; min-width: 12rem; overflow-wrap: anywhere; }
+svg.sparkline { display: block; overflow: visible; } .spark-bg { fill: var(--line); opacity: .35; } .spark-ok { fill: var(--ok); } .spark-bad { fill: var(--bad); }
+.spark-axis { fill: var(--muted); font-size: 11px; } .legend-ok { color: var(--ok); } .legend-bad { color: var(--bad); }
+fieldset.filters { border: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; padding: .5rem .8rem; margin: 0 0 1rem; }
+fieldset.filters label { display: flex; flex-direction: column; font-size: .85em; color: var(--muted); }
+figure.spark-figure { margin: .5rem 0 1rem; } figure.spark-figure figcaption { margin-top: .3rem; font-size: .9em; }
+.pager { display: flex; gap: 1rem; margin: .5rem 0; }
 `;
 
 /**
@@ -85,6 +96,7 @@ ${refresh ? html`<script src="/assets/refresh.js" defer></script>` : ''}
   <nav aria-label="Main">
     <a href="/">Destinations</a>
     <a href="/dlq">Dead letters</a>
+    <a href="/leads">Lead search</a>
     <a href="/queues/">Queues (bull-board)</a>
   </nav>
   <form method="get" action="/leads" role="search">

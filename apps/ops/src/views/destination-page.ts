@@ -3,6 +3,7 @@ import type { DestinationDetail } from '../destination-view.js';
 import { html, seg, type SafeHtml } from '../safe-html.js';
 import { activeCount, layout, PAGE_REFRESH_SECONDS, notice, percent, postButton, stateLabel, time, type PageContext } from './components.js';
 import { bulkActions, deadLetterTable } from './dead-letter-table.js';
+import { LARGE_SPARKLINE, sparkline } from './sparkline.js';
 
 /** One destination: its state and why, what to fix, its queue and recent outcomes, pause/resume, its dead letters. */
 export function destinationPage(ctx: PageContext, d: DestinationDetail, letters: DeadLetter[], message?: string): SafeHtml {
@@ -46,9 +47,13 @@ ${notice(message)}
     <tr><th scope="row">Dead-lettered</th><td class="num">${d.deadLastHour}</td><td class="num">${d.deadLastDay}</td></tr>
   </tbody>
 </table>
+<figure class="spark-figure">
+  ${sparkline(d.hourly, LARGE_SPARKLINE)}
+  <figcaption class="muted">Per hour, last 24 hours (UTC hours, oldest left): <span class="legend-ok">delivered</span> below <span class="legend-bad">failed attempts</span> (retried or dead-lettered). Hover a bar for its hour and numbers.</figcaption>
+</figure>
 <p><a href="/queues/queue/${seg(id)}">Jobs of this queue in bull-board</a></p>
 
 <h2>Dead letters</h2>
-${bulkActions(ctx, letters.length, id, 'destination')}
+${bulkActions(ctx, letters.length, { destination: id }, 'destination')}
 ${deadLetterTable(ctx, letters, 'destination')}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
 }

@@ -2,6 +2,7 @@ import { html, seg, type SafeHtml } from '../safe-html.js';
 import type { DestinationView } from '../destination-view.js';
 import { activeCount, layout, PAGE_REFRESH_SECONDS, percent, stateLabel, time } from './components.js';
 import { sourcesTable, type SourceRow } from './sources-table.js';
+import { sparkline } from './sparkline.js';
 
 /** Every destination (and pull source) at a glance: state, queue counts, recent outcomes and the last error. */
 export function homePage(destinations: DestinationView[], sources: SourceRow[] = []): SafeHtml {
@@ -12,8 +13,9 @@ export function homePage(destinations: DestinationView[], sources: SourceRow[] =
   <tr>
     <th scope="row"><a href="/destinations/${seg(d.destination)}">${d.destination}</a>${d.enabled ? '' : html` <span class="muted">(disabled)</span>`}</th>
     <td>${d.type}</td>
-    <td class="mono">${d.hosts.join(', ')}</td>
-    <td>${stateLabel(d)}</td>
+    <td class="mono host">${d.hosts.join(', ')}</td>
+    <td class="nowrap">${stateLabel(d)}</td>
+    <td>${sparkline(d.hourly)}</td>
     <td class="num">${d.waiting}</td>
     <td class="num">${activeCount(d)}</td>
     <td class="num">${d.delayed}</td>
@@ -22,20 +24,29 @@ export function homePage(destinations: DestinationView[], sources: SourceRow[] =
     <td class="num">${d.deadLastHour} / ${d.deadLastDay}</td>
     <td class="num">${percent(d.successRateLastHour)} / ${percent(d.successRateLastDay)}</td>
     <td>${time(d.lastSuccessAt)}</td>
-    <td>${d.pausedReason ?? (d.lastError ? html`${d.lastError} <span class="muted">(${time(d.lastErrorAt)})</span>` : html`<span class="muted">–</span>`)}</td>
+    <td>${problemCell(d)}</td>
   </tr>`);
   return layout('Destinations', html`
 <h1>Destinations</h1>
 <p>${destinations.length} destination(s); ${paused} paused; ${failing > 0 ? html`<strong class="state-failing">${failing} failing</strong>; ` : ''}${dead > 0 ? html`<a href="/dlq">${dead} dead-lettered deliveries</a>` : 'no dead-lettered deliveries'}.</p>
+<div class="table-scroll">
 <table>
-  <caption class="muted">Delivered, dead and success rate (delivered / delivery attempts): last hour / last 24 hours. Waiting, active, delayed and dead: now; stalled: active deliveries whose worker stopped, back to waiting at the next stalled check. An error shows while no delivery succeeded after it.</caption>
+  <caption class="muted">Delivered, dead and success rate (delivered / delivery attempts): last hour / last 24 hours. The chart: one bar per hour, oldest left, <span class="legend-ok">delivered</span> below <span class="legend-bad">failed attempts</span>. Waiting, active, delayed and dead: now; stalled: active deliveries whose worker stopped, back to waiting at the next stalled check. An error shows while no delivery succeeded after it.</caption>
   <thead><tr>
-    <th scope="col">Destination</th><th scope="col">Type</th><th scope="col">Host</th><th scope="col">State</th>
+    <th scope="col">Destination</th><th scope="col">Type</th><th scope="col">Host</th><th scope="col">State</th><th scope="col">Delivered / failed per hour, 24 h</th>
     <th scope="col" class="num">Waiting</th><th scope="col" class="num">Active</th><th scope="col" class="num">Delayed</th>
     <th scope="col" class="num">Delivered 1h / 24h</th><th scope="col" class="num">Dead</th><th scope="col" class="num">Dead 1h / 24h</th>
     <th scope="col" class="num">Success 1h / 24h</th><th scope="col">Last success</th>
     <th scope="col">Pause reason or current error</th>
   </tr></thead>
   <tbody>${rows}</tbody>
-</table>${sourcesTable(sources)}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
+</table>
+</div>${sourcesTable(sources)}`, { refreshSeconds: PAGE_REFRESH_SECONDS });
+}
+
+/** The pause reason or current error, at most two lines; the whole text in its title and in the page. */
+function problemCell(d: DestinationView): SafeHtml {
+  if (d.pausedReason) return html`<span class="clamp" title="${d.pausedReason}">${d.pausedReason}</span>`;
+  if (!d.lastError) return html`<span class="muted">–</span>`;
+  return html`<span class="clamp" title="${d.lastError}">${d.lastError}</span><span class="muted nowrap">${time(d.lastErrorAt)}</span>`;
 }
