@@ -110,8 +110,11 @@ describe('ops dashboard: sparklines, filters, bulk actions, lead search', () => 
 
   it('home fits: the table scrolls in its own box, the host stays on one line, a long error is clamped with its whole text in the title', async () => {
     const body = (await get('/')).body;
-    expect(body).toMatch(/<div class="table-scroll">\s*<table>/);
-    expect(body).toContain(`<td class="mono host">127.0.0.1:${hookReceiver.port}</td>`);
+    expect(body).toMatch(/<div class="table-scroll">\s*<table aria-describedby="destinations-note">/);
+    // The note is outside the scrolling box (a caption would be as wide as the table).
+    expect(body).toContain('<p class="muted table-note" id="destinations-note">');
+    expect(body).not.toContain('<caption');
+    expect(body).toContain(`<td class="mono host"><span class="ellipsis" title="127.0.0.1:${hookReceiver.port}">127.0.0.1:${hookReceiver.port}</span></td>`);
     const clamp = /<span class="clamp" title="([^"]*)">/.exec(body);
     expect(clamp).not.toBeNull();
     // The whole error as stored (the delivery layer keeps its first few hundred characters), not a cut of it.
@@ -122,7 +125,8 @@ describe('ops dashboard: sparklines, filters, bulk actions, lead search', () => 
     const css = (await get('/assets/ops.css')).body;
     expect(css).toMatch(/\.table-scroll \{ overflow-x: auto;/);
     expect(css).toMatch(/-webkit-line-clamp: 2/);
-    expect(css).toMatch(/td\.host \{ white-space: nowrap; \}/);
+    expect(css).toMatch(/td\.host, td\.num \{ white-space: nowrap; \}/);
+    expect(css).toMatch(/\.ellipsis \{[^}]*text-overflow: ellipsis;[^}]*white-space: nowrap;/);
   });
 
   it('the dead-letter page filters by destination, time, error code and offer as a GET form; a filter it cannot read is a 400 naming it', async () => {
@@ -134,7 +138,7 @@ describe('ops dashboard: sparklines, filters, bulk actions, lead search', () => 
     const fabrikam = (await get('/dlq?destination=hook&offer=fabrikam.*')).body;
     expect(fabrikam).toContain(`href="/leads/${fabrikamDead}"`);
     expect(fabrikam).not.toContain(`href="/leads/${contosoDead}"`);
-    expect(fabrikam).toContain('1 dead-lettered delivery match');
+    expect(fabrikam).toContain('1 dead-lettered delivery matches');
     expect(fabrikam).toContain('value="fabrikam.*"');
     expect(fabrikam).toContain('>Replay these</button>');
     const byCode = (await get('/dlq?code=LR_PAYLOAD_REJECTED&since=1h')).body;

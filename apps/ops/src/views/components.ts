@@ -31,7 +31,7 @@ h1 { font-size: 1.4rem; margin: .4rem 0 1rem; } h2 { font-size: 1.15rem; margin-
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
 th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.state-running, .outcome-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
+.state-running, .outcome-delivered, .state-delivered { color: var(--ok); } .state-paused, .outcome-dead, .state-dead { color: var(--bad); font-weight: 600; }
 .state-failing { color: var(--bad); font-weight: 600; }
 .stalled { white-space: nowrap; }
 .state-throttled, .outcome-throttled, .outcome-retrying, .outcome-retried, .state-retrying, .state-delayed, .outcome-paused { color: var(--warn); }
@@ -44,9 +44,11 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 ul.plain { list-style: none; margin: 0; padding: 0; }
 /* Wide tables scroll inside their own box, not the page. */
 .table-scroll { overflow-x: auto; margin: .5rem 0 1rem; } .table-scroll > table { margin: 0; }
-.nowrap, td.host { white-space: nowrap; } td.host.mono { word-break: normal; }
+.table-scroll thead th { white-space: normal; min-width: 3.5rem; } .table-scroll th, .table-scroll td { padding: .35rem .4rem; } .table-note { font-size: .9em; margin: .3rem 0; }
+.nowrap, td.host, td.num { white-space: nowrap; } td.host.mono { word-break: normal; } .small { font-size: .85em; font-weight: normal; }
+.ellipsis { display: inline-block; max-width: 12rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom; }
 /* A long error: two lines at most, the full text in the title (hover) and in the DOM (screen readers, copy). */
-.clamp { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; max-width: 26rem; min-width: 12rem; overflow-wrap: anywhere; }
+.clamp { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; max-width: 20rem; min-width: 10rem; overflow-wrap: anywhere; }
 svg.sparkline { display: block; overflow: visible; } .spark-bg { fill: var(--line); opacity: .35; } .spark-ok { fill: var(--ok); } .spark-bad { fill: var(--bad); }
 .spark-axis { fill: var(--muted); font-size: 11px; } .legend-ok { color: var(--ok); } .legend-bad { color: var(--bad); }
 fieldset.filters { border: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; padding: .5rem .8rem; margin: 0 0 1rem; }
@@ -124,6 +126,16 @@ export function time(iso: string | undefined): SafeHtml {
   const d = new Date(iso);
   const text = Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   return html`<time datetime="${iso}">${text}</time>`;
+}
+
+/** A time in a tight table cell: `14:05 UTC` within the last 24 hours, else the date; the full time in its title. */
+export function shortTime(iso: string | undefined, now = Date.now()): SafeHtml {
+  if (!iso) return html`<span class="muted">–</span>`;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return html`<time datetime="${iso}">${iso}</time>`;
+  const full = d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const text = now - d.getTime() < 86_400_000 && d.getTime() <= now + 60_000 ? `${full.slice(11, 16)} UTC` : full.slice(0, 10);
+  return html`<time datetime="${iso}" title="${full}">${text}</time>`;
 }
 
 export function stateLabel(s: Pick<DestinationStats, 'state' | 'throttledUntil'>): SafeHtml {

@@ -30,8 +30,8 @@ ${toggle}
 <fieldset class="filters">
   <legend>Filter</legend>
   <label for="dlq-destination">Destination <select id="dlq-destination" name="destination"><option value="">all</option>${choices}</select></label>
-  <label for="dlq-since">Failed since <input id="dlq-since" type="text" name="since" value="${f.since ?? ''}" placeholder="1d or 2026-05-01T00:00Z" size="18"></label>
-  <label for="dlq-until">until <input id="dlq-until" type="text" name="until" value="${f.until ?? ''}" placeholder="2h or an ISO time" size="18"></label>
+  <label for="dlq-since">Failed since <input id="dlq-since" type="text" name="since" value="${f.since ?? ''}" placeholder="1d or an ISO time" size="16"></label>
+  <label for="dlq-until">until <input id="dlq-until" type="text" name="until" value="${f.until ?? ''}" placeholder="2h or an ISO time" size="16"></label>
   <label for="dlq-code">Error code <input id="dlq-code" type="text" name="code" value="${f.code ?? ''}" placeholder="LR_PAYLOAD_REJECTED" size="22"></label>
   <label for="dlq-offer">Offer <input id="dlq-offer" type="text" name="offer" value="${f.offer ?? ''}" placeholder="contoso.*" size="16"></label>
   ${ctx.showPii ? html`<input type="hidden" name="pii" value="1">` : ''}
@@ -40,7 +40,7 @@ ${toggle}
 </fieldset>
 </form>
 ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : html`
-<p>${letters.length} dead-lettered ${letters.length === 1 ? 'delivery' : 'deliveries'}${filtered ? ' match' : ''}${letters.length >= options.limit ? html` (showing the newest ${options.limit} per destination)` : ''}. Replay re-queues with fresh attempts; purge deletes. Both show how many they will act on first.</p>
+<p>${letters.length} dead-lettered ${letters.length === 1 ? 'delivery' : 'deliveries'}${filtered ? (letters.length === 1 ? ' matches' : ' match') : ''}${letters.length >= options.limit ? html` (showing the newest ${options.limit} per destination)` : ''}. Replay re-queues with fresh attempts; purge deletes. Both show how many they will act on first.</p>
 ${bulkActions(ctx, letters.length, f, 'dlq')}
 ${deadLetterTable(ctx, letters, 'dlq')}`}`);
 }

@@ -92,7 +92,7 @@ ${toggle}
   <legend>Find leads by</legend>
   <label for="ls-email">Email <input id="ls-email" type="text" name="email" value="${s.email ?? ''}" placeholder="ada@contoso.com" size="24" autocomplete="off"></label>
   <label for="ls-offer">Offer <input id="ls-offer" type="text" name="offer" value="${s.offer ?? ''}" placeholder="contoso.*" size="16"></label>
-  <label for="ls-since">Received since <input id="ls-since" type="text" name="since" value="${s.since ?? ''}" placeholder="1d or 2026-05-01T00:00Z" size="18"></label>
+  <label for="ls-since">Received since <input id="ls-since" type="text" name="since" value="${s.since ?? ''}" placeholder="1d or an ISO time" size="16"></label>
   <label for="ls-state">State <select id="ls-state" name="state"><option value="">any</option>${o.states.map((x) => option(x, s.state))}</select></label>
   <label for="ls-destination">Destination <select id="ls-destination" name="destination"><option value="">any</option>${o.destinations.map((x) => option(x, s.destination))}</select></label>
   ${ctx.showPii ? html`<input type="hidden" name="pii" value="1">` : ''}
