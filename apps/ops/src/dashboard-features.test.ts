@@ -230,7 +230,7 @@ describe('ops dashboard: sparklines, filters, bulk actions, lead search', () => 
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('since: &#39;yesterday&#39;');
     expect((await get('/leads?state=dead')).statusCode).toBe(400);
-    expect((await get('/leads?since=1d&state=lost')).body).toContain('state: must be one of');
+    expect((await get('/leads?since=1d&state=lost')).body).toContain("state: &#39;lost&#39; is not one of queued");
     expect((await get('/leads?since=1d&cursor=zz')).body).toContain('cursor');
     expect((await get('/leads?since=1d&destination=nope')).statusCode).toBe(404);
   });

@@ -4,7 +4,7 @@ import { destinationDetail, destinationView } from '../destination-view.js';
 import { withDestination } from './with-destination.js';
 import type { CsrfGuard } from '../csrf-guard.js';
 import type { SafeHtml } from '../safe-html.js';
-import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, maskDeadLetter, maskLeadSummary, maskStatus, type DeadLetter, type DeadLetterFilter, type DeliveryState, type Relay } from '@leadrelay/queue';
+import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, LEAD_SEARCH_STATES, leadSearchFilterFrom, maskDeadLetter, maskLeadSummary, maskStatus, type DeadLetter, type DeadLetterFilter, type Relay } from '@leadrelay/queue';
 import { maskLead } from '@leadrelay/core';
 import { readSourceHealth } from '@leadrelay/sources';
 import { REFRESH_SCRIPT, STYLESHEET, type PageContext } from '../views/components.js';
@@ -13,7 +13,6 @@ import { destinationPage } from '../views/destination-page.js';
 import { deadLetterPage } from '../views/dead-letter-page.js';
 import { leadPage } from '../views/lead-page.js';
 import { LEAD_SEARCH_FIELDS, leadSearchPage, type LeadSearchText } from '../views/lead-search-page.js';
-import { LEAD_STATES } from './lead-search-routes.js';
 import { confirmBulkPage, confirmPurgePage, messagePage } from '../views/message-pages.js';
 import { filterQuery, filterTextOf, type DeadLetterFilterText, type ReturnTo } from '../views/dead-letter-table.js';
 
@@ -165,32 +164,21 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       if (typeof v === 'string' && v.trim() !== '') search[k] = v.trim().slice(0, 320);
     }
     const limit = q.limit ? Number(q.limit) : SEARCH_PAGE_SIZE;
-    const base = { search, destinations: ids(), states: LEAD_STATES, paged: !!q.cursor, ...(q.limit ? { limit } : {}) };
+    const base = { search, destinations: ids(), states: LEAD_SEARCH_STATES, paged: !!q.cursor, ...(q.limit ? { limit } : {}) };
     const c = pageCtx(req);
     if (!search.email && !search.offer && !search.since) {
       return sendPage(reply, leadSearchPage(c, { ...base, ...(search.state || search.destination ? { error: 'Give an email, an offer or a time (since) to search by; state and destination only narrow a search.' } : {}) }), search.state || search.destination ? 400 : 200);
     }
     const refuse = (error: string, status = 400) => sendPage(reply, leadSearchPage(c, { ...base, error }), status);
-    let since: number | undefined;
     try {
-      since = deadLetterFilterFrom({ since: search.since }).since;
-    } catch (e) {
-      if (e instanceof InvalidDeadLetterFilterError) return refuse(`${e.message}.`);
-      throw e;
-    }
-    if (search.state && !LEAD_STATES.includes(search.state as DeliveryState)) return refuse(`state: must be one of ${LEAD_STATES.join(', ')}.`);
-    if (search.destination && !known(search.destination)) return refuse(`There is no destination '${search.destination}'.`, 404);
-    try {
-      const found = await relay.findLeads({
-        ...(search.email ? { email: search.email } : {}), ...(search.offer ? { offer: search.offer } : {}), ...(since !== undefined ? { since } : {}),
-        ...(search.state ? { state: search.state as DeliveryState } : {}), ...(search.destination ? { destination: search.destination } : {}),
-        limit, ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
+      const filter = leadSearchFilterFrom({ ...search, limit: String(limit), ...(q.cursor ? { cursor: q.cursor } : {}) }, ids());
+      const found = await relay.findLeads(filter);
       const leads = c.showPii ? found.leads : found.leads.map(maskLeadSummary);
       return sendPage(reply, leadSearchPage(c, { ...base, leads, ...(found.cursor ? { next: found.cursor } : {}) }));
     } catch (e) {
-      if (e instanceof InvalidLeadSearchError) return refuse(`${e.message}.`);
-      throw e;
+      if (!(e instanceof InvalidLeadSearchError)) throw e;
+      if (e.field === 'destination') return refuse(`There is no destination '${search.destination}'.`, 404);
+      return refuse(`${e.message}.`);
     }
   });
 

@@ -1,13 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { PROBLEMS, problem, sendProblem } from '@leadrelay/core';
-import { deadLetterFilterFrom, InvalidDeadLetterFilterError, InvalidLeadSearchError, maskLeadSummary, type DeliveryState, type Relay } from '@leadrelay/queue';
+import { InvalidLeadSearchError, leadSearchFilterFrom, maskLeadSummary, type Relay } from '@leadrelay/queue';
 
 export interface LeadSearchRouteOptions {
   relay: Relay;
 }
-
-/** The delivery states a search may narrow by (`--state`). */
-export const LEAD_STATES: DeliveryState[] = ['queued', 'retrying', 'delayed', 'delivered', 'dead', 'skipped', 'paused'];
 
 interface LeadSearchQuery {
   email?: string;
@@ -27,30 +24,22 @@ interface LeadSearchQuery {
 export async function leadSearchRoutes(app: FastifyInstance, options: LeadSearchRouteOptions): Promise<void> {
   const { relay } = options;
   app.get<{ Querystring: LeadSearchQuery }>('/leads', async (req, reply) => {
-    const q = req.query;
+    const { pii, ...q } = req.query;
     const bad = (field: string, message: string) => sendProblem(reply, problem(PROBLEMS.badRequest, `${field}: ${message}.`, [{ path: field, message }]));
-    let since: number | undefined;
+    let filter;
     try {
-      since = deadLetterFilterFrom({ since: q.since }).since;
+      filter = leadSearchFilterFrom(q, relay.config.destinations.map((d) => d.id));
     } catch (e) {
-      if (e instanceof InvalidDeadLetterFilterError) return bad('since', e.message.slice(e.field.length + 2));
-      throw e;
+      if (!(e instanceof InvalidLeadSearchError)) throw e;
+      if (e.field === 'destination') return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${q.destination}'.`));
+      return bad(e.field === 'filter' ? 'email' : e.field, e.field === 'filter' ? 'give email, offer or since' : e.message.slice(e.field.length + 2));
     }
-    if (q.state !== undefined && !LEAD_STATES.includes(q.state as DeliveryState)) return bad('state', `must be one of ${LEAD_STATES.join(', ')}`);
-    if (q.destination !== undefined && !relay.config.destinations.some((d) => d.id === q.destination)) {
-      return sendProblem(reply, problem(PROBLEMS.unknownDestination, `There is no destination '${q.destination}'.`));
-    }
-    const limit = q.limit === undefined ? undefined : Number(q.limit);
     try {
-      const page = await relay.findLeads({
-        ...(q.email !== undefined ? { email: q.email } : {}), ...(q.offer !== undefined ? { offer: q.offer } : {}), ...(since !== undefined ? { since } : {}),
-        ...(q.state ? { state: q.state as DeliveryState } : {}), ...(q.destination ? { destination: q.destination } : {}),
-        ...(limit !== undefined ? { limit } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      const leads = q.pii === '1' ? page.leads : page.leads.map(maskLeadSummary);
+      const page = await relay.findLeads(filter);
+      const leads = pii === '1' ? page.leads : page.leads.map(maskLeadSummary);
       return { leads, ...(page.cursor ? { cursor: page.cursor } : {}) };
     } catch (e) {
-      if (e instanceof InvalidLeadSearchError) return bad(e.field === 'filter' ? 'email' : e.field, e.field === 'filter' ? 'give email, offer or since' : e.message.slice(e.field.length + 2));
+      if (e instanceof InvalidLeadSearchError) return bad(e.field, e.message.slice(e.field.length + 2));
       throw e;
     }
   });

@@ -16,7 +16,7 @@ export const LEAD_SEARCH_FIELDS = ['email', 'offer', 'since', 'state', 'destinat
 export interface LeadSearchPageOptions {
   search: LeadSearchText;
   destinations: string[];
-  states: string[];
+  states: readonly string[];
   /** Absent before a search ran (the form only) or when it could not run (`error`). */
   leads?: LeadSummary[];
   /** The next page's cursor, when there is one. */
