@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export type ApiKeyVerdict = 'ok' | 'missing' | 'invalid';
@@ -44,7 +44,8 @@ export class ApiKeyVerifier {
 }
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  // The one-shot hash with a hex answer is several times faster than createHash (and than its 'buffer' output).
+  return Buffer.from(hash('sha256', value, 'hex'), 'hex');
 }
 
 function firstValue(v: unknown): string | undefined {

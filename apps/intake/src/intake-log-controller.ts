@@ -60,6 +60,11 @@ export function serializeRequest(req: FastifyRequest): Record<string, unknown> {
  * URL, status, duration and what happened to the lead, at info; at error when the response failed.
  */
 export class IntakeLogController extends LogController {
+  /** @param infoEnabled whether the logger writes info lines (default: always build the line). */
+  constructor(private readonly infoEnabled: () => boolean = () => true) {
+    super();
+  }
+
   override incomingRequest(): void {
     // The completion line says everything; a second line per request halves log throughput.
   }
@@ -70,6 +75,8 @@ export class IntakeLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;
+    // Nothing to build when the line would not be written (`LOG_LEVEL` warn or above).
+    if (!error && !this.infoEnabled()) return;
     const line = {
       method: request.method, url: redactUrl(request.url), status, ms: Math.round(reply.elapsedTime * 10) / 10,
       remoteAddress: request.ip, ...request.intakeOutcome,

@@ -86,7 +86,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
   const app = Fastify({
     // The request serializer redacts `?code=` wherever Fastify logs a request.
     loggerInstance: logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
-    logController: new IntakeLogController(),
+    logController: new IntakeLogController(() => logger.isLevelEnabled('info')),
     bodyLimit: config.intake.maxBodyBytes,
     trustProxy: false,
     // Our own 503 while closing is problem+json (Fastify's built-in one is not).

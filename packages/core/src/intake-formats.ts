@@ -48,21 +48,30 @@ const canonicalSchema = z.object({
     .refine((o) => Object.keys(o).length <= 50, 'at most 50 extra keys').optional(),
 }).strict();
 
-/** Case-insensitive lookup of an object's property (Microsoft's samples disagree on casing). */
-function pick(o: Record<string, unknown>, name: string): unknown {
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(o)) if (k.toLowerCase() === lower) return v;
-  return undefined;
+/** An object's properties by lower-cased name, the first of each name in property order (Microsoft's samples disagree on casing). */
+type CaselessProps = Map<string, unknown>;
+
+function caseless(o: Record<string, unknown>): CaselessProps {
+  const props: CaselessProps = new Map();
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    const lower = k.toLowerCase();
+    if (!props.has(lower)) props.set(lower, o[k]);
+  }
+  return props;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function isMarketplace(props: CaselessProps): boolean {
+  return props.get('userdetails') !== undefined || props.get('actioncode') !== undefined;
+}
+
 /** A JSON body is Microsoft's when it carries `UserDetails` or `ActionCode` in any casing. */
 export function detectJsonFormat(body: unknown): 'canonical' | 'marketplace' {
-  if (isPlainObject(body) && (pick(body, 'UserDetails') !== undefined || pick(body, 'ActionCode') !== undefined)) return 'marketplace';
-  return 'canonical';
+  return isPlainObject(body) && isMarketplace(caseless(body)) ? 'marketplace' : 'canonical';
 }
 
 function zodProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
@@ -124,12 +133,18 @@ function finish(format: 'canonical', draft: Draft, ctx: ParseContext, leadSource
   return build(format, { source: source!, action: action!, offer: offer! }, draft, ctx, []);
 }
 
+function definedOnly<T extends object>(o: T): T {
+  const out: Partial<T> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as T;
+}
+
 /** The lead from its parts: id (the client's or from the content), createdAt, test flag. */
 function build(format: IntakeFormat, parts: { source: string; action: string; offer: string }, draft: Draft, ctx: ParseContext, warnings: LeadWarning[]): ParseResult {
   const base = {
     ...parts,
     ...(draft.offerTitle ? { offerTitle: draft.offerTitle } : {}),
-    customer: Object.fromEntries(Object.entries(draft.customer).filter(([, v]) => v !== undefined)) as CustomerInfo,
+    customer: definedOnly(draft.customer),
     ...(draft.description ? { description: draft.description } : {}),
     ...(draft.extra ? { extra: draft.extra } : {}),
   };
@@ -168,6 +183,8 @@ export const UNKNOWN_PART = 'unknown';
 
 /** Truncates to `max` code points (never splitting a surrogate pair), recording a warning when it cut. */
 function fit(value: string, max: number, path: string, warnings: LeadWarning[]): string {
+  // A string never has more code points than UTF-16 units: most values need no counting.
+  if (value.length <= max) return value;
   const points = [...value];
   if (points.length <= max) return value;
   warnings.push({ path, message: `was ${points.length} characters; truncated to ${max}` });
@@ -178,8 +195,8 @@ function fit(value: string, max: number, path: string, warnings: LeadWarning[]):
  * Reads one string property of Microsoft's JSON: null, missing and blank are absent; a string is trimmed;
  * anything else (a number, boolean, object, array) is not what Microsoft sends and is refused.
  */
-function readString(o: Record<string, unknown>, name: string, path: string, errors: FieldProblem[]): string | undefined {
-  const v = pick(o, name);
+function readString(o: CaselessProps, name: string, path: string, errors: FieldProblem[]): string | undefined {
+  const v = o.get(name.toLowerCase());
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') {
     errors.push({ path, message: `must be a string (got ${Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`})` });
@@ -198,11 +215,15 @@ function readString(o: Record<string, unknown>, name: string, path: string, erro
  */
 export function parseMarketplace(body: unknown, ctx: ParseContext = {}): ParseResult {
   if (!isPlainObject(body)) return { ok: false, format: 'marketplace', errors: [{ path: '', message: 'body must be a JSON object' }] };
+  return parseMarketplaceProps(caseless(body), ctx);
+}
+
+function parseMarketplaceProps(body: CaselessProps, ctx: ParseContext): ParseResult {
   const errors: FieldProblem[] = [];
   const warnings: LeadWarning[] = [];
-  const userDetails = pick(body, 'UserDetails') ?? {};
+  const userDetails = body.get('userdetails') ?? {};
   if (!isPlainObject(userDetails) && userDetails !== null) errors.push({ path: 'UserDetails', message: 'must be an object' });
-  const user = isPlainObject(userDetails) ? userDetails : {};
+  const user: CaselessProps = isPlainObject(userDetails) ? caseless(userDetails) : new Map();
   const top = Object.fromEntries((['LeadSource', ...Object.keys(MARKETPLACE_LIMITS)] as const).map((k) => [k, readString(body, k, k, errors)])) as
     Partial<Record<'LeadSource' | keyof typeof MARKETPLACE_LIMITS, string>>;
   const customer = Object.fromEntries((Object.keys(USER_LIMITS) as (keyof typeof USER_LIMITS)[]).map((k) => {
@@ -210,7 +231,7 @@ export function parseMarketplace(body: unknown, ctx: ParseContext = {}): ParseRe
     const v = readString(user, k, path, errors);
     return [k, v === undefined ? undefined : fit(v, USER_LIMITS[k], path, warnings)];
   })) as Partial<Record<keyof typeof USER_LIMITS, string>>;
-  const rawId = pick(body, 'Id');
+  const rawId = body.get('id');
   if (rawId !== undefined && (typeof rawId !== 'string' || !LEAD_ID_PATTERN.test(rawId))) errors.push({ path: 'Id', message: 'must match ^[A-Za-z0-9._-]{1,128}$' });
   if (errors.length > 0) return { ok: false, format: 'marketplace', errors };
 
@@ -336,5 +357,6 @@ export function parseForm(body: unknown, ctx: ParseContext = {}): ParseResult {
 
 /** Parses a JSON body in whichever of the two JSON formats it is. */
 export function parseJsonLead(body: unknown, ctx: ParseContext = {}): ParseResult {
-  return detectJsonFormat(body) === 'marketplace' ? parseMarketplace(body, ctx) : parseCanonical(body, ctx);
+  const props = isPlainObject(body) ? caseless(body) : undefined;
+  return props && isMarketplace(props) ? parseMarketplaceProps(props, ctx) : parseCanonical(body, ctx);
 }

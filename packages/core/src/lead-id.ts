@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Lead } from './lead.js';
 
 export const LEAD_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -15,7 +15,7 @@ export function contentLeadId(lead: Omit<Lead, 'id' | 'createdAt' | 'testLead'> 
     lead.createdAt, lead.extra ? JSON.stringify(sortKeys(lead.extra)) : undefined,
   ].map((v) => (v ?? '').trim());
   // JSON of the list: no value can imitate a field boundary, so different leads never share an id.
-  return 'h' + createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
+  return 'h' + hash('sha256', JSON.stringify(parts), 'hex').slice(0, 32);
 }
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {

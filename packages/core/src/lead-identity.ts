@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Lead } from './lead.js';
 
 /** Lead fields that can make up a lead identity key. */
@@ -26,5 +26,5 @@ export function leadIdentityKey(lead: Lead, options: LeadIdentityOptions = {}): 
   const fields = (options.fields ?? ['email', 'offer', 'action']).filter((f) => !(f === 'action' && options.customer === 'merge-window'));
   const value: Record<IdentityField, string> = { email, offer: lead.offer.trim().toLowerCase(), action: lead.action.trim().toLowerCase(), source: lead.source.trim().toLowerCase() };
   const parts = [...new Set(fields)].sort().map((f) => [f, value[f]]);
-  return 'i' + createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
+  return 'i' + hash('sha256', JSON.stringify(parts), 'hex').slice(0, 32);
 }
