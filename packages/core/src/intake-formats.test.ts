@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCanonical, parseForm, parseJsonLead } from './intake-formats.js';
+import { parseCanonical, parseForm, parseJsonLead, parseMarketplace } from './intake-formats.js';
 
 describe('intake formats', () => {
   it('reports every problem of a canonical lead at once, missing parts included', () => {
@@ -60,6 +60,13 @@ describe("Microsoft's Web-to-Lead form is lenient like its JSON: whatever can be
       { path: 'lead_source', message: "names no action and the source 'unknown' implies none; the action is 'unknown'" },
     ]);
     expect(parseForm({ last_name: 'Doe' })).toMatchObject({ ok: true, lead: { offer: 'unknown' }, warnings: [{}, {}, { path: 'lead_source', message: expect.stringMatching(/^names no offer/) }] });
+  });
+
+  it('a source named like an Object property (constructor, toString) implies no action (found by the intake fuzz: a 500)', () => {
+    for (const source of ['constructor', 'toString', '__proto__']) {
+      expect(parseForm({ last_name: 'Doe', lead_source: source })).toMatchObject({ ok: true, lead: { source, action: 'unknown' } });
+      expect(parseMarketplace({ UserDetails: { LastName: 'Doe' }, LeadSource: source })).toMatchObject({ ok: true, lead: { source, action: 'unknown' } });
+    }
   });
 
   it('a lead_source that is only a source: the action it implies (AzureMarketplace → INS), with warnings', () => {

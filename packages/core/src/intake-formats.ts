@@ -176,7 +176,8 @@ const USER_LIMITS = { FirstName: 256, LastName: 256, Email: 320, Phone: 256, Cou
  * (Microsoft's own sample pairs AzureMarketplace with INS). AppSource (SPZA) sends INS, PLT or DNC
  * ("do not contact"), so it implies nothing: a guess there could contact someone who asked not to be.
  */
-const ACTION_BY_SOURCE: Record<string, string> = { azuremarketplace: 'INS', azureportal: 'Create', testdrive: 'StartTestDrive' };
+// A Map, not an object literal: a source named `constructor` must not find Object.prototype's.
+const ACTION_BY_SOURCE: ReadonlyMap<string, string> = new Map([['azuremarketplace', 'INS'], ['azureportal', 'Create'], ['testdrive', 'StartTestDrive']]);
 
 /** The value when what Microsoft sent says nothing (no offer id, no action, no source). */
 export const UNKNOWN_PART = 'unknown';
@@ -250,7 +251,7 @@ function parseMarketplaceProps(body: CaselessProps, ctx: ParseContext): ParseRes
 
   let action = limited('ActionCode') ?? (parsed ? fit(parsed.action, PART_LIMITS.action, 'LeadSource', warnings) : undefined);
   if (action === undefined) {
-    action = ACTION_BY_SOURCE[source.toLowerCase()] ?? UNKNOWN_PART;
+    action = ACTION_BY_SOURCE.get(source.toLowerCase()) ?? UNKNOWN_PART;
     warnings.push({ path: 'ActionCode', message: action === UNKNOWN_PART
       ? `is missing and LeadSource '${source}' implies no action; the action is '${UNKNOWN_PART}'`
       : `is missing; the action is '${action}', as LeadSource '${source}' implies` });
@@ -334,7 +335,7 @@ export function parseForm(body: unknown, ctx: ParseContext = {}): ParseResult {
     warnings.push({ path: 'lead_source', message: `is missing; the source is '${UNKNOWN_PART}'` });
   }
   if (action === undefined) {
-    action = ACTION_BY_SOURCE[source.toLowerCase()] ?? UNKNOWN_PART;
+    action = ACTION_BY_SOURCE.get(source.toLowerCase()) ?? UNKNOWN_PART;
     warnings.push({ path: 'lead_source', message: action === UNKNOWN_PART
       ? `names no action and the source '${source}' implies none; the action is '${UNKNOWN_PART}'`
       : `names no action; the action is '${action}', as the source '${source}' implies` });
