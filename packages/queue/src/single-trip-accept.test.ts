@@ -59,8 +59,12 @@ describe('single-trip accept', () => {
     relays.push(r1, r3);
     // The three-trip path, as on a Cluster.
     Object.defineProperty((r3 as unknown as { singleTrip: object }).singleTrip, 'available', { value: false });
+    // A traced lead's job carries its trace fields after the lead (the one-trip script puts that JSON together itself).
+    const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'leadrelay=1' };
     for (const r of [r1, r3]) {
       for (let n = 0; n < 3; n++) expect(await r.accept(lead(n), { clientId: false })).toMatchObject({ duplicate: false, destinations: ['a', 'b'] });
+      expect(await r.accept(lead(3), { clientId: false, trace })).toMatchObject({ duplicate: false });
+      expect(await r.accept(lead(4), { clientId: false, trace: { traceparent: trace.traceparent } })).toMatchObject({ duplicate: false });
       // A repeat is a duplicate and queues nothing.
       expect(await r.accept(lead(0), { clientId: false })).toMatchObject({ duplicate: true, destinations: ['a', 'b'] });
     }
@@ -70,8 +74,11 @@ describe('single-trip accept', () => {
     // And the jobs read back through BullMQ like any added job.
     const job = await r1.queue('a').getJob(`a.${lead(1).id}`);
     expect(job?.data.lead).toEqual(lead(1));
+    expect(job?.data).toStrictEqual({ lead: lead(1) });
+    expect((await r1.queue('b').getJob(`b.${lead(3).id}`))?.data).toStrictEqual({ lead: lead(3), ...trace });
+    expect((await r1.queue('a').getJob(`a.${lead(4).id}`))?.data).toStrictEqual({ lead: lead(4), traceparent: trace.traceparent });
     expect(job?.opts).toMatchObject({ attempts: 82, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 } });
-    expect(await r1.queue('b').getWaitingCount()).toBe(3);
+    expect(await r1.queue('b').getWaitingCount()).toBe(5);
     expect(await r1.queue('c').getWaitingCount()).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { Lead } from '@leadrelay/core';
-import type { DeliveryJobData, JobTrace } from './delivery-state.js';
+import type { JobTrace } from './delivery-state.js';
 import { FINISHED_JOB_SCRIPT } from './finished-job.js';
 import { BEGIN_SCRIPT, COMMIT_SCRIPT, parseBeginResult, type BeginResult, type LeadStore, type ScriptCall } from './lead-store.js';
 import type { RedisClient } from './redis-connection.js';
@@ -53,18 +53,31 @@ function loadBullScript(): BullScript | undefined {
 }
 
 /**
+ * The keys of BullMQ's insertion script, in its order, as suffixes of the queue's key prefix: the
+ * script builds them itself (one argument per destination instead of nine). Checked against the
+ * keys BullMQ records for each queue before a lead takes this path (`fitsTemplate`).
+ */
+const BULL_KEY_SUFFIXES = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed', 'active', 'events', 'marker'] as const;
+
+/**
  * BEGIN_SCRIPT, FINISHED_JOB_SCRIPT and BullMQ's job insertion once per destination, and COMMIT_SCRIPT in one Lua script, so
  * accepting a new lead costs one Redis round trip instead of three. Each piece runs as a local
  * function with its own KEYS and ARGV, unchanged, so the steps and their order are exactly those of
  * the three-trip path (and as safe to retry after a failure midway); only the trips are saved.
  * The lead identity, when one is claimed, is read first (another holder: nothing is written) and set
  * last, once the lead is accepted.
- * KEYS: begin's (the lead hash first), commit's, the identity key when claimed, then 4 + 9 per
- * destination (FINISHED_JOB_SCRIPT's, BullMQ's). ARGV: #begin keys, #commit keys, #destinations,
- * #begin args, #commit args, identity claim ('' none, 'free' when free, 'force'), its window ms, lead
- * id, begin's args, commit's args, then 2 + 3 per destination.
+ * What every destination's call shares is sent once and put together here: its queue keys come from
+ * the queue's key prefix (FINISHED_JOB_SCRIPT's and BullMQ's), and the job's data is
+ * `{"lead":<the lead JSON BEGIN_SCRIPT stores>` + the trace fields + `}`, byte for byte what
+ * JSON.stringify would send.
+ * KEYS: begin's (the lead hash first), commit's, the identity key when claimed. ARGV: #begin keys,
+ * #commit keys, #destinations, #begin args, #commit args, identity claim ('' none, 'free' when free,
+ * 'force'), its window ms, lead id, the job data's trace fields (',"traceparent":…' or ''), begin's
+ * args, commit's args, then per destination: queue key prefix (ending in ':'), job id, record field,
+ * BullMQ's packed arguments and packed options.
  */
 function composeScript(bull: BullScript): string {
+  const bullKeys = BULL_KEY_SUFFIXES.map((suffix) => `qp .. '${suffix}'`).join(', ');
   return `
 local function leadrelayBegin(KEYS, ARGV)
 ${BEGIN_SCRIPT}
@@ -85,32 +98,29 @@ local function slice(t, from, n)
 end
 local kb, kc, nd, ab, ac = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local claim, leadId = ARGV[6], ARGV[8]
-local k, a = kb + kc + 1, 9 + ab + ac
 local identity = nil
 if claim ~= '' then
-  identity = KEYS[k]
-  k = k + 1
+  identity = KEYS[kb + kc + 1]
   if claim == 'free' then
     local holder = redis.call('GET', identity)
     if holder and holder ~= leadId then return {'identity', holder} end
   end
 end
-local begun = leadrelayBegin(slice(KEYS, 1, kb), slice(ARGV, 9, ab))
+local beginArgs = slice(ARGV, 10, ab)
+local begun = leadrelayBegin(slice(KEYS, 1, kb), beginArgs)
 if begun[1] ~= 'new' then return begun end
+local data = '{"lead":' .. beginArgs[2] .. ARGV[9] .. '}'
+local a = 10 + ab + ac
 for i = 1, nd do
-  local fk = slice(KEYS, k, 4)
-  fk[5] = KEYS[1]
-  local finished = leadrelayFinishedJob(fk, slice(ARGV, a, 2))
-  k = k + 4
-  a = a + 2
+  local qp, jobId = ARGV[a], ARGV[a + 1]
+  local finished = leadrelayFinishedJob({qp .. jobId, qp .. jobId .. ':logs', qp .. 'failed', qp .. 'completed', KEYS[1]}, {jobId, ARGV[a + 2]})
   if finished ~= 'delivered' then
-    local id = bullmqAddStandardJob(slice(KEYS, k, ${bull.keys}), slice(ARGV, a, 3))
+    local id = bullmqAddStandardJob({${bullKeys}}, {ARGV[a + 3], data, ARGV[a + 4]})
     if type(id) == 'number' and id < 0 then return redis.error_reply('LEADRELAY_ADD_JOB ' .. id) end
   end
-  k = k + ${bull.keys}
-  a = a + 3
+  a = a + 5
 end
-local first = leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 9 + ab, ac))
+local first = leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 10 + ab, ac))
 if claim == 'force' then redis.call('SET', identity, leadId, 'PX', ARGV[7])
 elseif claim == 'free' then redis.call('SET', identity, leadId, 'PX', ARGV[7], 'NX') end
 return {'accepted', first}
@@ -140,32 +150,49 @@ export class SingleTripAccept {
 
   /**
    * Runs begin, every job insert and commit in one script. Undefined when a job would not be a plain
-   * insert (BullMQ would use another script): the caller then takes the three-trip path.
+   * insert (BullMQ would use another script), or its queue's keys are not the ones the script builds:
+   * the caller then takes the three-trip path.
    */
   async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }, identity?: IdentityClaim, origin?: string, trace?: JobTrace): Promise<SingleTripResult | undefined> {
-    const inserts: unknown[][] = [];
-    // As Queue.add does: a queue's first job waits until the queue has written its meta (BullMQ version, event limits).
-    for (const t of targets) await queueMeta(t.queue);
-    const data: DeliveryJobData = trace ? { lead, ...trace } : { lead };
+    const perDestination: (string | Buffer)[] = [];
     for (const t of targets) {
-      const args = insertArgs(t, data);
-      if (!args) return undefined;
-      inserts.push(args);
+      // As Queue.add does: a queue's first job waits until the queue has written its meta (BullMQ version, event limits).
+      if (!this.ready.has(t.queue)) await queueMeta(t.queue);
+      const insert = insertArgs(t);
+      const prefix = insert && this.queuePrefix(t, insert);
+      if (!prefix) return undefined;
+      perDestination.push(prefix, t.finished.args[0]!, t.finished.args[1]!, insert[9] as Buffer, insert[11] as Buffer);
     }
     const begin: ScriptCall = this.leads.beginCall(lead, receivedAt, matched, skipped, dedupe?.key, origin);
     const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe, { lead, receivedAt });
     const keys: string[] = [...begin.keys, ...commit.keys, ...(identity ? [identity.key] : [])];
     const claim = identity ? (identity.force ? 'force' : 'free') : '';
-    const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(inserts.length), String(begin.args.length), String(commit.args.length),
-      claim, String(identity?.windowMs ?? ''), lead.id, ...begin.args, ...commit.args];
-    inserts.forEach((insert, i) => {
-      keys.push(...targets[i]!.finished.keys, ...(insert.slice(0, 9) as string[]));
-      argv.push(...targets[i]!.finished.args, ...(insert.slice(9) as (string | Buffer)[]));
-    });
+    const traceFields = trace ? JSON.stringify(trace).slice(1, -1) : '';
+    const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(targets.length), String(begin.args.length), String(commit.args.length),
+      claim, String(identity?.windowMs ?? ''), lead.id, traceFields && `,${traceFields}`, ...begin.args, ...commit.args, ...perDestination];
     const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, ...argv) as unknown[];
     if (reply[0] === 'accepted') return { outcome: 'accepted', first: Number(reply[1]) === 1 };
     if (reply[0] === 'identity') return { outcome: 'identity', holder: String(reply[1]) };
     return parseBeginResult(reply) as SingleTripResult;
+  }
+
+  /** Queues whose meta is written and whose keys the script builds (checked once per queue). */
+  private readonly ready = new WeakSet<Queue>();
+
+  /**
+   * The queue's key prefix (`…:<queue>:`) when its BullMQ keys and FINISHED_JOB_SCRIPT's are that
+   * prefix plus the names the script appends; undefined otherwise (another BullMQ key layout).
+   */
+  private queuePrefix(target: FanOutTarget, insert: unknown[]): string | undefined {
+    const wait = insert[0] as string;
+    const prefix = wait.slice(0, wait.length - BULL_KEY_SUFFIXES[0].length);
+    if (this.ready.has(target.queue)) return prefix;
+    const jobId = target.finished.args[0]!;
+    const expected = [...BULL_KEY_SUFFIXES.map((s) => prefix + s), prefix + jobId, `${prefix}${jobId}:logs`, `${prefix}failed`, `${prefix}completed`];
+    const actual = [...insert.slice(0, BULL_KEY_SUFFIXES.length), ...target.finished.keys];
+    if (!wait.endsWith(BULL_KEY_SUFFIXES[0]) || expected.some((k, i) => k !== actual[i])) return undefined;
+    this.ready.add(target.queue);
+    return prefix;
   }
 }
 
@@ -174,16 +201,17 @@ function queueMeta(queue: Queue): Promise<unknown> {
 }
 
 /**
- * The 9 keys and 3 arguments BullMQ's `Queue.add` would send for this job, built by BullMQ itself:
+ * The 9 keys and 3 arguments BullMQ's `Queue.add` would send for this job (with empty data), built by BullMQ itself:
  * its insert hook is handed a client that only records the command. Undefined when BullMQ would not
  * use its plain insertion script for these options (a delay, a priority).
  */
-function insertArgs(target: FanOutTarget, data: unknown): unknown[] | undefined {
+function insertArgs(target: FanOutTarget): unknown[] | undefined {
   const { queue } = target;
   const opts: JobsOptions = { ...(queue as unknown as { jobsOpts?: JobsOptions }).jobsOpts, ...target.opts };
   const backend = (queue as unknown as { getBackend?(): unknown }).getBackend?.() as Partial<JobInserter> | undefined;
   if (typeof backend?.addJobToTransaction !== 'function') return undefined;
-  const job = new Job(queue, 'deliver', data, opts, opts.jobId);
+  // The data is put together by the script (composeScript): BullMQ only needs to encode the rest.
+  const job = new Job(queue, 'deliver', {}, opts, opts.jobId);
   const json = job.asJSON();
   (job as unknown as { validateOptions(json: unknown): void }).validateOptions(json);
   let recorded: { name: string; args: unknown[] } | undefined;
