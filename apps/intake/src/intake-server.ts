@@ -4,7 +4,7 @@ import Fastify, {
 } from 'fastify';
 import type { LeadRelayConfig } from '@leadrelay/config';
 import { ErrorCodes, LEAD_ID_PATTERN, findInvalidUtf8, findInvalidUtf8InForm, parseForm, parseJsonLead, problem, PROBLEMS, sendProblem, problemKindForStatus, type IntakeFormat, type InvalidUtf8, type ProblemBody } from '@leadrelay/core';
-import { createRuntime, registerProbeRoutes, tracingEnabled, type LeadRelayMetrics, type Logger } from '@leadrelay/observability';
+import { createRuntime, deferredChildLoggerFactory, registerProbeRoutes, tracingEnabled, type LeadRelayMetrics, type Logger } from '@leadrelay/observability';
 import { DurabilityUnsupportedError, RedisTimeoutError, exposeQueueMetrics, withTimeout, Relay, type AcceptResult, type DurabilityWait } from '@leadrelay/queue';
 import { ApiKeyVerifier, type ApiKeyVerdict } from './api-key-verifier.js';
 import { clientErrorHandler } from './client-error.js';
@@ -87,6 +87,8 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
     // The request serializer redacts `?code=` wherever Fastify logs a request.
     loggerInstance: logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     logController: new IntakeLogController(() => logger.isLevelEnabled('info')),
+    // A request's child logger is made when it writes a line, not for every request.
+    childLoggerFactory: deferredChildLoggerFactory as never,
     bodyLimit: config.intake.maxBodyBytes,
     trustProxy: false,
     // Our own 503 while closing is problem+json (Fastify's built-in one is not).

@@ -6,3 +6,4 @@ export * from './probes.js';
 export * from './running-service.js';
 export * from './tracing.js';
 export * from './trace-attributes.js';
+export * from './deferred-child-logger.js';

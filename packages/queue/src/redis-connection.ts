@@ -17,9 +17,10 @@ export type ConnectionRole = 'fail-fast' | 'blocking';
 function optionsFor(role: ConnectionRole): RedisOptions {
   return role === 'fail-fast'
     // Commands wait through one reconnect attempt at most (so startup needs no ready-wait), and never hang past commandTimeout.
-    // Auto-pipelining sends the commands of concurrent requests issued in one tick in one socket write:
-    // under load that saves a write system call per command (about 10 % of intake's CPU, 30 % of Redis's).
-    ? { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000, retryStrategy: (n) => Math.min(n * 200, 2000), enableAutoPipelining: true }
+    // No auto-pipelining: since the accept is one small script per lead, intake answers about 25 % more requests
+    // per second without it (bench/README.md), and ioredis 5's auto-pipeline can miss a command defined after
+    // it opened (`pipeline[name] is not a function`, ioredis#1931).
+    ? { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000, retryStrategy: (n) => Math.min(n * 200, 2000) }
     : { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) };
 }
 
