@@ -190,9 +190,11 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
       const { lead, warnings } = parsed;
       if (debugEnabled) request.log.debug({ lead, format: parsed.format, warnings }, 'lead parsed');
       let accepted: AcceptResult;
-      let durable: DurabilityWait;
+      let durable: DurabilityWait = { ok: true };
+      // `intake.durability: none` (the default) has nothing to check or wait for: no timers for it on each request.
+      const waits = relay.durability.mode.kind !== 'none';
       try {
-        await withTimeout(relay.durability.verify(), redisTimeoutMs);
+        if (waits) await withTimeout(relay.durability.verify(), redisTimeoutMs);
       } catch (e) {
         if (!(e instanceof DurabilityUnsupportedError)) return unavailable(request, reply, e);
         request.log.error({ err: e.message, code: e.code }, 'intake.durability cannot be met; replying 503');
@@ -202,7 +204,7 @@ export function buildIntakeServer(options: IntakeServerOptions): FastifyInstance
       try {
         accepted = await withTimeout(relay.accept(lead, { clientId: parsed.clientId, warnings, origin: 'webhook', trace: jobTraceOf(request) }), redisTimeoutMs);
         // A retried post of a stored lead waits too: its 200 then means as much as a 202.
-        durable = await withTimeout(relay.durability.wait(), redisTimeoutMs + (config.intake.durabilityTimeout ?? 0));
+        if (waits) durable = await withTimeout(relay.durability.wait(), redisTimeoutMs + (config.intake.durabilityTimeout ?? 0));
       } catch (e) {
         return unavailable(request, reply, e);
       }
