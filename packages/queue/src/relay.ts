@@ -76,6 +76,11 @@ const STALLED_SCAN_LIMIT = 1000;
 /** Finished jobs are only kept briefly: the lead hash is the record of what happened. */
 const REMOVE_ON_COMPLETE = { age: 3600, count: 5000 };
 
+/** Relay.preflight on a single Redis. KEYS: destination hash, lead hash. ARGV: the lead's record field. */
+const PREFLIGHT_SCRIPT = `return {redis.call('HGET', KEYS[1], 'throttledUntil'), redis.call('HGET', KEYS[2], ARGV[1])}`;
+
+type PreflightRedis = RedisClient & { leadrelayPreflight(destinationKey: string, leadKey: string, field: string): Promise<unknown> };
+
 /**
  * LeadRelay's state in Redis, for every process: accepting leads (atomic fan-out to one queue per
  * destination), lead status, destination pause/throttle state, stats and the dead-letter set.
@@ -99,6 +104,7 @@ export class Relay {
     if (this.ownsRedis) this.redis.on('error', (err: Error) => options.onConnectionError?.(err));
     this.leads = new LeadStore(this.redis, this.keys, config.leads.retention, config.deadLetters.retention);
     this.singleTrip = new SingleTripAccept(this.redis, this.leads);
+    if (!('leadrelayPreflight' in this.redis)) this.redis.defineCommand('leadrelayPreflight', { numberOfKeys: 2, lua: PREFLIGHT_SCRIPT });
   }
 
   /** What a 202 waits for (`intake.durability`), on this Relay's connection: the one accept writes on. */
@@ -151,13 +157,8 @@ export class Relay {
       // Two slots (possibly two masters): two commands, sent together.
       [hold, record] = await Promise.all([this.redis.hget(this.keys.destination(destinationId), 'throttledUntil'), this.redis.hget(this.keys.lead(leadId), `d:${destinationId}`)]);
     } else {
-      const results = await this.redis.pipeline()
-        .hget(this.keys.destination(destinationId), 'throttledUntil')
-        .hget(this.keys.lead(leadId), `d:${destinationId}`)
-        .exec();
-      for (const [err] of results ?? []) if (err) throw err;
-      hold = results?.[0]?.[1] as string | null;
-      record = results?.[1]?.[1] as string | null;
+      // One script rather than a pipeline: an ioredis pipeline copies every defined script (BullMQ's and ours) when made.
+      [hold, record] = await (this.redis as PreflightRedis).leadrelayPreflight(this.keys.destination(destinationId), this.keys.lead(leadId), `d:${destinationId}`) as [string | null, string | null];
     }
     const heldUntil = holdInForce(hold, now);
     return {

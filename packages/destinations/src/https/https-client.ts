@@ -6,7 +6,7 @@ import { TraceAttributes } from '@leadrelay/observability';
 import { Webhook } from 'standardwebhooks';
 import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { networkFailure, createDestinationHttp, readClientTls, type DestinationHttp } from '../shared/index.js';
+import { networkFailure, createDestinationHttp, linkedSignal, readClientTls, type DestinationHttp } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-mapping.js';
 import { classifyHttpsFailure, safeUrl, type HttpsFailureContext } from './https-errors.js';
@@ -71,13 +71,22 @@ export class HttpsClient implements DestinationClient {
     };
     // The delivery attempt's span, while tracing is on: the receiver can continue the trace (README: Operations → Traces).
     propagation.inject(context.active(), headers);
-    const res = await this.send('POST', headers, body, options.signal);
-    trace.getActiveSpan()?.setAttribute(TraceAttributes.httpStatus, res.status);
-    if (res.status >= 200 && res.status < 300) {
-      res.data.resume(); // drain so the keep-alive socket is reused
-      return {};
+    // The deadline bounds the whole exchange, reading the answer included; the worker's shutdown signal cuts it short.
+    const deadline = linkedSignal([options.signal], this.settings.timeout);
+    let reading = false;
+    try {
+      const res = await this.send('POST', headers, body, deadline.signal);
+      trace.getActiveSpan()?.setAttribute(TraceAttributes.httpStatus, res.status);
+      if (res.status >= 200 && res.status < 300) {
+        // Delivered at the status; the rest of the answer is drained (so the keep-alive socket is reused) within the deadline.
+        reading = true;
+        res.data.once('close', deadline.dispose).resume();
+        return {};
+      }
+      throw classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(await readExcerpt(res.data)) }, this.failureContext());
+    } finally {
+      if (!reading) deadline.dispose();
     }
-    throw classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(await readExcerpt(res.data)) }, this.failureContext());
   }
 
   /**
@@ -90,7 +99,7 @@ export class HttpsClient implements DestinationClient {
   async check(): Promise<CheckResult> {
     let res: AxiosResponse<Readable>;
     try {
-      res = await this.send('OPTIONS', this.userHeaders(), undefined);
+      res = await this.send('OPTIONS', this.userHeaders(), undefined, AbortSignal.timeout(this.settings.timeout));
     } catch (e) {
       const err = e as DeliveryError;
       return { ok: false, message: err.message, remediation: `Check that url is right and that ${safeOrigin(this.settings.url)} is reachable from the worker (DNS, firewall, TLS certificate).` };
@@ -129,14 +138,10 @@ export class HttpsClient implements DestinationClient {
     return out;
   }
 
-  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined, stop?: AbortSignal): Promise<AxiosResponse<Readable>> {
+  /** `signal` bounds the whole exchange (a slow drip too); the socket timeout covers idle gaps. */
+  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<AxiosResponse<Readable>> {
     try {
-      return await this.http.request<Readable>({
-        method, url: this.settings.url, headers, data: body,
-        // The socket timeout above covers idle gaps; this bounds the whole exchange (a slow drip too).
-        // The worker's shutdown signal, when given, cuts the call short at its deadline.
-        signal: stop ? AbortSignal.any([AbortSignal.timeout(this.settings.timeout), stop]) : AbortSignal.timeout(this.settings.timeout),
-      });
+      return await this.http.request<Readable>({ method, url: this.settings.url, headers, data: body, signal });
     } catch (e) {
       const err = e as { code?: string; message?: string; name?: string };
       const timedOut = err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || err.code === 'ERR_CANCELED' || err.name === 'CanceledError';

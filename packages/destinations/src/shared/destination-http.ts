@@ -1,7 +1,11 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
+import { linkedSignal } from './linked-signal.js';
 import { axiosProxy, proxyFor, type NetworkSettings } from './network.js';
+
+/** Where a request's link to the client's `closed` signal is kept until its answer (or failure) arrives. */
+const UNLINK = Symbol('leadrelay.unlink');
 
 /** A client certificate (mutual TLS) and the CAs trusted for the server, as PEM. */
 export interface ClientTls {
@@ -59,12 +63,18 @@ export function createDestinationHttp(options: DestinationHttpOptions): Destinat
   // close() cancels calls still in flight (e.g. abandoned at the worker's shutdown deadline) and any made after it.
   const closed = new AbortController();
   http.interceptors.request.use((config) => {
-    config.signal = config.signal ? AbortSignal.any([config.signal as AbortSignal, closed.signal]) : closed.signal;
+    if (config.signal) {
+      const link = linkedSignal([config.signal as AbortSignal, closed.signal]);
+      config.signal = link.signal;
+      (config as { [UNLINK]?: () => void })[UNLINK] = link.dispose;
+    } else config.signal = closed.signal;
     const target = axios.getUri(config);
     const proxy = proxyFor(target, options.network);
     config.proxy = proxy ? axiosProxy(proxy) : false;
     return config;
   });
+  const unlink = (config: unknown) => (config as { [UNLINK]?: () => void } | undefined)?.[UNLINK]?.();
+  http.interceptors.response.use((res) => { unlink(res.config); return res; }, (e: unknown) => { unlink((e as { config?: unknown } | undefined)?.config); throw e; });
   return {
     http,
     close() {

@@ -5,3 +5,4 @@ export * from './shared-token.js';
 export * from './field-limits.js';
 export * from './network.js';
 export * from './memory-key-locks.js';
+export * from './linked-signal.js';
