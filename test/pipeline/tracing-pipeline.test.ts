@@ -80,7 +80,7 @@ describe('traces (README: Operations → Traces)', () => {
   };
 
   it('a lead posted with a traceparent: intake span in that trace, the job carries it, each delivery attempt is its child, the webhook gets the attempt\'s traceparent', async () => {
-    tracing = startTracing({ app: 'test', spanProcessors: [new SimpleSpanProcessor(memory)] });
+    tracing = await startTracing({ app: 'test', spanProcessors: [new SimpleSpanProcessor(memory)] });
     await start();
     const details = customer();
     const res = await post(intake!, leadBody(details), { traceparent: CALLER, tracestate: 'vendor=abc' });
@@ -127,7 +127,7 @@ describe('traces (README: Operations → Traces)', () => {
   });
 
   it('without a traceparent a request starts its own trace; duplicates and refusals are spans too', async () => {
-    tracing = startTracing({ app: 'test', spanProcessors: [new SimpleSpanProcessor(memory)] });
+    tracing = await startTracing({ app: 'test', spanProcessors: [new SimpleSpanProcessor(memory)] });
     await start();
     const details = customer();
     expect((await post(intake!, leadBody(details))).status).toBe(202);

@@ -34,7 +34,7 @@ export async function startIntake(options: StartIntakeOptions): Promise<RunningI
   const runtime = options.runtime ?? createRuntime({ name: 'intake', secretsFrom: config });
   const { logger } = runtime;
   // Before the server is built: it adds its request spans only while tracing is on (README: Operations → Traces).
-  const tracing = startTracing({ app: runtime.name ?? 'intake' });
+  const tracing = await startTracing({ app: runtime.name ?? 'intake' });
   const app = buildIntakeServer({ config, logger, metrics: runtime.metrics, ...(options.relay ? { relay: options.relay } : {}) });
 
   let closing: Promise<void> | undefined;

@@ -29,7 +29,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { config } = options;
   const runtime = options.runtime ?? createRuntime({ name: 'worker', secretsFrom: config });
   // A span per delivery attempt while OTEL_EXPORTER_OTLP_ENDPOINT is set (README: Operations → Traces); flushed on stop.
-  const tracing = startTracing({ app: runtime.name ?? 'worker' });
+  const tracing = await startTracing({ app: runtime.name ?? 'worker' });
   const service = new DeliveryService({ config, logger: runtime.logger, metrics: runtime.metrics, redactor: runtime.redactor, ...(options.only ? { only: options.only } : {}) });
   // Alerts listen before the workers start, so no pause or dead letter goes unreported.
   const alerts = new Alerts({ config, logger: runtime.logger, relay: service.relay, redactor: runtime.redactor });

@@ -40,7 +40,7 @@ describe('startTracing', () => {
   });
 
   it('with no endpoint set: no provider, no propagator, spans are the API no-op', async () => {
-    const t = startTracing({ app: 'intake', env: { OTEL_SERVICE_NAME: 'ignored' } });
+    const t = await startTracing({ app: 'intake', env: { OTEL_SERVICE_NAME: 'ignored' } });
     holds.push(t);
     expect(t.enabled).toBe(false);
     expect(tracingEnabled()).toBe(false);
@@ -53,8 +53,8 @@ describe('startTracing', () => {
     expect(carrier).toEqual({});
   });
 
-  it('OTEL_SDK_DISABLED=true turns it off even with an endpoint', () => {
-    const t = startTracing({ app: 'intake', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' } });
+  it('OTEL_SDK_DISABLED=true turns it off even with an endpoint', async () => {
+    const t = await startTracing({ app: 'intake', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' } });
     holds.push(t);
     expect(t.enabled).toBe(false);
   });
@@ -62,7 +62,7 @@ describe('startTracing', () => {
   it('with OTEL_EXPORTER_OTLP_ENDPOINT set, spans arrive as OTLP/HTTP at <endpoint>/v1/traces, flushed on stop, as leadrelay-<app>', async () => {
     const c = await collector();
     try {
-      const t = startTracing({ app: 'worker', env: { OTEL_EXPORTER_OTLP_ENDPOINT: `${c.url}/` } });
+      const t = await startTracing({ app: 'worker', env: { OTEL_EXPORTER_OTLP_ENDPOINT: `${c.url}/` } });
       expect(t.enabled).toBe(true);
       expect(propagation.fields()).toEqual(['traceparent', 'tracestate']);
       trace.getTracer('test').startSpan('deliver hook').end();
@@ -82,7 +82,7 @@ describe('startTracing', () => {
   it('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as given and OTEL_SERVICE_NAME wins', async () => {
     const c = await collector();
     try {
-      const t = startTracing({ app: 'intake', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${c.url}/collect`, OTEL_SERVICE_NAME: 'relay-eu' } });
+      const t = await startTracing({ app: 'intake', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${c.url}/collect`, OTEL_SERVICE_NAME: 'relay-eu' } });
       trace.getTracer('test').startSpan('POST /v1/leads').end();
       await t.stop();
       expect(c.received.map((r) => r.url)).toEqual(['/collect']);
@@ -94,8 +94,8 @@ describe('startTracing', () => {
 
   it('apps of one process share the provider; the last to stop flushes and unregisters it', async () => {
     const memory = new InMemorySpanExporter();
-    const first = startTracing({ app: 'start', spanProcessors: [new SimpleSpanProcessor(memory)] });
-    const second = startTracing({ app: 'worker', env: {} });
+    const first = await startTracing({ app: 'start', spanProcessors: [new SimpleSpanProcessor(memory)] });
+    const second = await startTracing({ app: 'worker', env: {} });
     holds.push(first, second);
     expect(second.enabled).toBe(true);
     await second.stop();

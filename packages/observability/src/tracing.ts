@@ -1,10 +1,6 @@
 import { context, propagation, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 export interface TracingOptions {
   /** The app (`intake`, `worker`, `start`…): service.name is `leadrelay-<app>`, unless OTEL_SERVICE_NAME is set. */
@@ -37,21 +33,22 @@ const OFF: Tracing = { enabled: false, stop: () => Promise.resolve() };
  * propagator, registered process-wide. Otherwise nothing at all is registered and every span call is the API's no-op.
  * Tracing is per process: an app started while another holds it shares that provider (and its service.name).
  */
-export function startTracing(options: TracingOptions): Tracing {
+export async function startTracing(options: TracingOptions): Promise<Tracing> {
   if (active) return hold(active);
   const env = options.env ?? process.env;
   const url = otlpTracesUrl(env);
   if (!options.spanProcessors && (!url || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true')) return OFF;
   const serviceName = env.OTEL_SERVICE_NAME?.trim() || `leadrelay-${options.app}`;
-  const provider = new NodeTracerProvider({
-    // OTEL_RESOURCE_ATTRIBUTES adds to the resource; the service name is ours (or OTEL_SERVICE_NAME).
-    resource: defaultResource().merge(detectResources({ detectors: [envDetector] })).merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName })),
-    spanProcessors: options.spanProcessors ?? [new BatchSpanProcessor(new OTLPTraceExporter({ url: url! }))],
-  });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
-  active = { provider, holders: 0 };
-  return hold(active);
+  // The SDK and its exporter (~400 modules, ~13 MiB) are loaded only when tracing is on.
+  starting ??= import('./tracing-sdk.js').then(({ registerTracerProvider }) => {
+    active ??= { provider: registerTracerProvider(serviceName, options.spanProcessors ?? url!), holders: 0 };
+    return active;
+  }).finally(() => { starting = undefined; });
+  return hold(await starting);
 }
+
+/** An SDK being loaded for the first startTracing of this process (another one started meanwhile waits for it). */
+let starting: Promise<NonNullable<typeof active>> | undefined;
 
 /** Whether a provider from startTracing is registered: callers skip building spans (and their hooks) when not. */
 export function tracingEnabled(): boolean {
