@@ -63,8 +63,10 @@ const TEST_MARKER = 'MSFT_TEST';
 
 /** Microsoft's validation leads carry `MSFT_TEST_<ticks>` in their values. */
 export function isTestLead(lead: Omit<Lead, 'testLead' | 'id' | 'createdAt'>): boolean {
-  const values = [lead.source, lead.action, lead.offer, lead.offerTitle, lead.description, ...Object.values(lead.customer)];
-  return values.some((v) => typeof v === 'string' && v.trim().toUpperCase().startsWith(TEST_MARKER));
+  const marked = (v: unknown) => typeof v === 'string' && v.trim().toUpperCase().startsWith(TEST_MARKER);
+  if (marked(lead.source) || marked(lead.action) || marked(lead.offer) || marked(lead.offerTitle) || marked(lead.description)) return true;
+  for (const k in lead.customer) if (marked(lead.customer[k as keyof typeof lead.customer])) return true;
+  return false;
 }
 
 /** A `MSFT_TEST_<ticks>` lead shaped like the one Microsoft sends when a publisher presses Validate. */
