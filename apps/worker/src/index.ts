@@ -54,12 +54,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ? await startProbeServer({ host: config.worker.host, port: config.worker.metricsPort, ready: () => service.relay.ping(), metrics: runtime.metrics })
     : undefined;
   let stopping: Promise<void> | undefined;
-  const stop = async () => {
+  const stop = async (signalledAt = Date.now()) => {
     await waitMonitor.stop();
     await sources?.close();
     // While Redis is still open: this worker's dead-letter counts go out now rather than with another worker's check.
     await alerts.flushPending().catch(() => undefined);
-    await service.stop();
+    // Active deliveries get what is left of worker.shutdownTimeout since the signal.
+    await service.stop(Math.max(0, config.worker.shutdownTimeout - (Date.now() - signalledAt)));
     await alerts.close();
     await server?.close();
     await tracing.stop();
@@ -71,7 +72,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ...(sources ? { sources } : {}),
     alerts,
     server,
-    stop: () => (stopping ??= stop()),
+    stop: (signalledAt?: number) => (stopping ??= stop(signalledAt)),
   };
   logStarted(runtime.logger, running, { destinations: service.workers.map((w) => w.destinationId), sources: config.sources.filter((s) => s.enabled).map((s) => s.id) });
   return running;

@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { runUntilSignal, type Stoppable } from './running-service.js';
 
 /** A part whose start resolves when the test says so, and which records being stopped. */
-function slowPart(): { start: () => Promise<Stoppable>; finishStart: () => void; stopped: () => boolean } {
+function slowPart(): { start: () => Promise<Stoppable>; finishStart: () => void; stopped: () => boolean; signalledAt: () => number | undefined } {
   let finishStart!: () => void;
   let stopped = false;
+  let signalledAt: number | undefined;
   const started = new Promise<void>((r) => { finishStart = r; });
   return {
-    start: async () => { await started; return { stop: async () => { stopped = true; } }; },
+    start: async () => { await started; return { stop: async (at?: number) => { stopped = true; signalledAt = at; } }; },
     finishStart,
     stopped: () => stopped,
+    signalledAt: () => signalledAt,
   };
 }
 
@@ -24,11 +26,15 @@ describe('runUntilSignal', () => {
     await tick();
     // The worker is already taking jobs here, its start not finished: the signal must be caught, not lost.
     expect(process.listenerCount('SIGTERM')).toBeGreaterThan(0);
+    const signalled = Date.now();
     process.emit('SIGTERM');
+    await new Promise((r) => setTimeout(r, 150));
     second.finishStart();
     await run;
     expect(first.stopped()).toBe(true);
     expect(second.stopped()).toBe(true);
+    // Each part is told when the signal came (a worker's shutdown deadline runs from it), not when its start ended.
+    for (const part of [first, second]) expect(Math.abs(part.signalledAt()! - signalled)).toBeLessThan(50);
   });
 
   it('stops the parts already started when a later one fails to start, and removes its handlers', async () => {

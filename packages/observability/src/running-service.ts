@@ -7,8 +7,11 @@ export interface RunningService {
   readonly name: string;
   /** `http://host:port` it listens on (the worker: its probe server), unless it serves nothing. */
   readonly address?: string;
-  /** Stops taking work, lets what is in flight finish (the worker: within worker.shutdownTimeout), closes its connections. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking work, lets what is in flight finish (the worker: within worker.shutdownTimeout, counted from
+   * `signalledAt` when given: a signal that came while the app was still starting), closes its connections. Idempotent.
+   */
+  stop(signalledAt?: number): Promise<void>;
 }
 
 /**
@@ -29,8 +32,10 @@ export type Stoppable = Pick<RunningService, 'stop'>;
  */
 export async function runUntilSignal(starters: Array<() => Promise<Stoppable>>, options: RunUntilSignalOptions = {}): Promise<void> {
   let onSignal!: () => void;
+  let signalledAt: number | undefined;
   const signalled = new Promise<void>((resolve) => {
     onSignal = () => {
+      signalledAt ??= Date.now();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       resolve();
@@ -50,7 +55,8 @@ export async function runUntilSignal(starters: Array<() => Promise<Stoppable>>, 
     throw e;
   }
   await signalled;
-  await Promise.all(parts.map((p) => p.stop()));
+  // The shutdown deadline runs from the signal, also when it came while a part was still starting.
+  await Promise.all(parts.map((p) => p.stop(signalledAt)));
   // Only once the workers have drained: they need Redis (and the destinations) to put their jobs back.
   await dependencies?.stop();
   // Everything is stopped; a call a library would not cancel (jsforce takes no AbortSignal) must not hold the
