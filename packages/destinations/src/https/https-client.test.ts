@@ -80,6 +80,14 @@ describe('https destination: the request', () => {
     expect(req.headers['webhook-signature']).toBeUndefined();
   });
 
+  it('sends credentials in the URL as Basic authentication, and a configured Authorization header instead of them', async () => {
+    const withCredentials = receiver.url('/hook').replace('://', '://hook%20user:p%40ss@');
+    await client({ url: withCredentials }).deliver(lead);
+    await client({ url: withCredentials, headers: { Authorization: 'Bearer t0k' } }).deliver(lead);
+    expect(receiver.requests.map((r) => r.headers.authorization)).toEqual([`Basic ${Buffer.from('hook user:p@ss').toString('base64')}`, 'Bearer t0k']);
+    expect(receiver.requests[0]!.path).toBe('/hook');
+  });
+
   it('sends absent customer values as empty strings in marketplace format', async () => {
     const sparse: Lead = { ...lead, id: 'lead-sparse', customer: { email: 'a@b.edu' }, offerTitle: undefined, description: undefined };
     await client().deliver(sparse);

@@ -1,12 +1,11 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { type AxiosInstance, type AxiosResponse } from 'axios';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { TraceAttributes } from '@leadrelay/observability';
 import { Webhook } from 'standardwebhooks';
 import { SecretRedactor, type DeliveryError, type Lead } from '@leadrelay/core';
 import type { CheckResult, CommonDestinationSettings, DeliverOptions, Delivered, DestinationClient, DestinationContext } from '../destination.js';
-import { networkFailure, createDestinationHttp, linkedSignal, readClientTls, type DestinationHttp } from '../shared/index.js';
+import { networkFailure, DestinationPool, linkedSignal, readClientTls, type PooledResponse } from '../shared/index.js';
 import { RESERVED_HEADERS, type HttpsSettings } from './settings.js';
 import { webhookBody, webhookIdOf } from './https-mapping.js';
 import { classifyHttpsFailure, safeUrl, type HttpsFailureContext } from './https-errors.js';
@@ -15,6 +14,8 @@ import { classifyHttpsFailure, safeUrl, type HttpsFailureContext } from './https
 const EXCERPT_CHARS = 300;
 /** Most bytes read from a failed response (the rest is discarded). */
 const EXCERPT_READ_BYTES = 4096;
+/** undici's codes for a connection, answer or body that took longer than the timeout. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 
 export const USER_AGENT = `LeadRelay/${packageVersion()}`;
@@ -34,8 +35,9 @@ function packageVersion(): string {
  * configuration (the URL is wrong for every lead); any other 4xx permanent.
  */
 export class HttpsClient implements DestinationClient {
-  private readonly http: AxiosInstance;
-  private readonly web: DestinationHttp;
+  private readonly pool: DestinationPool;
+  private readonly url: URL;
+  private readonly urlCredentials: Record<string, string> = {};
   /** One signer per secret (several during a rotation). */
   private readonly signers: Webhook[];
   private readonly redactor = new SecretRedactor();
@@ -52,9 +54,14 @@ export class HttpsClient implements DestinationClient {
     }
     for (const v of Object.values(settings.headers)) this.redactor.add(v);
     for (const v of urlSecrets(settings.url)) this.redactor.add(v);
-    // The body is signed as the exact string sent: keep axios from re-serialising it.
-    this.web = createDestinationHttp({ timeoutMs: settings.timeout, network: ctx.network, tls: readClientTls(settings.tls), responseType: 'stream', axios: { transformRequest: [(data: unknown) => data] } });
-    this.http = this.web.http;
+    this.url = new URL(settings.url);
+    // Credentials in the URL (https://user:password@host/…) are sent as Basic authentication, as curl does; a configured Authorization header wins.
+    if (this.url.username || this.url.password) {
+      this.urlCredentials = { authorization: `Basic ${Buffer.from(`${decodeURIComponent(this.url.username)}:${decodeURIComponent(this.url.password)}`).toString('base64')}` };
+      this.url.username = '';
+      this.url.password = '';
+    }
+    this.pool = new DestinationPool({ timeoutMs: settings.timeout, network: ctx.network, tls: readClientTls(settings.tls) });
   }
 
   async deliver(lead: Lead, options: DeliverOptions = {}): Promise<Delivered> {
@@ -80,10 +87,11 @@ export class HttpsClient implements DestinationClient {
       if (res.status >= 200 && res.status < 300) {
         // Delivered at the status; the rest of the answer is drained (so the keep-alive socket is reused) within the deadline.
         reading = true;
-        res.data.once('close', deadline.dispose).resume();
+        // A body cut off by the deadline or the shutdown after the 2xx is no failure (and no unhandled 'error').
+        res.body.once('close', deadline.dispose).on('error', () => undefined).resume();
         return {};
       }
-      throw classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(await readExcerpt(res.data)) }, this.failureContext());
+      throw classifyHttpsFailure({ status: res.status, headers: res.headers, excerpt: this.redact(await readExcerpt(res.body)) }, this.failureContext());
     } finally {
       if (!reading) deadline.dispose();
     }
@@ -97,14 +105,14 @@ export class HttpsClient implements DestinationClient {
    * Functions) answers OPTIONS that way as well, so the advice says how to prove it with a test lead.
    */
   async check(): Promise<CheckResult> {
-    let res: AxiosResponse<Readable>;
+    let res: PooledResponse;
     try {
       res = await this.send('OPTIONS', this.userHeaders(), undefined, AbortSignal.timeout(this.settings.timeout));
     } catch (e) {
       const err = e as DeliveryError;
       return { ok: false, message: err.message, remediation: `Check that url is right and that ${safeOrigin(this.settings.url)} is reachable from the worker (DNS, firewall, TLS certificate).` };
     }
-    const excerpt = await readExcerpt(res.data);
+    const excerpt = await readExcerpt(res.body);
     if (res.status === 404 || res.status === 405) {
       const path = safeUrl(this.settings.url, this.settings.url) ?? this.what;
       return {
@@ -115,7 +123,7 @@ export class HttpsClient implements DestinationClient {
       };
     }
     if (res.status >= 500 || res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400) || res.status === 410) {
-      const err = classifyHttpsFailure({ status: res.status, headers: res.headers as Record<string, unknown>, excerpt: this.redact(excerpt) }, this.failureContext());
+      const err = classifyHttpsFailure({ status: res.status, headers: res.headers, excerpt: this.redact(excerpt) }, this.failureContext());
       // The probe is deliberately unsigned (it is not a lead); a receiver that demands a signature on every method refuses it.
       const unsignedNote = this.signers.length > 0 && (res.status === 401 || res.status === 403)
         ? ' If the receiver verifies Standard Webhooks signatures on every request, this unsigned probe is refused by design: send a test lead (`leadrelay test-lead`) instead.'
@@ -126,25 +134,25 @@ export class HttpsClient implements DestinationClient {
   }
 
   async close(): Promise<void> {
-    this.web.close();
+    this.pool.close();
   }
 
   /** Configured headers, minus the reserved ones (config validation rejects those; this guards direct use). */
   private userHeaders(): Record<string, string> {
-    const out: Record<string, string> = { 'user-agent': USER_AGENT };
+    const out: Record<string, string> = { 'user-agent': USER_AGENT, ...this.urlCredentials };
     for (const [k, v] of Object.entries(this.settings.headers)) {
       if (!RESERVED_HEADERS.includes(k.toLowerCase())) out[k.toLowerCase()] = v;
     }
     return out;
   }
 
-  /** `signal` bounds the whole exchange (a slow drip too); the socket timeout covers idle gaps. */
-  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<AxiosResponse<Readable>> {
+  /** `signal` bounds the whole exchange (a slow drip too); the pool's header and body timeouts cover idle gaps. */
+  private async send(method: 'POST' | 'OPTIONS', headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<PooledResponse> {
     try {
-      return await this.http.request<Readable>({ method, url: this.settings.url, headers, data: body, signal });
+      return await this.pool.request(method, this.url, headers, body, signal);
     } catch (e) {
       const err = e as { code?: string; message?: string; name?: string };
-      const timedOut = err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || err.code === 'ERR_CANCELED' || err.name === 'CanceledError';
+      const timedOut = signal.aborted || err.code === 'ETIMEDOUT' || (err.code !== undefined && TIMEOUT_CODES.has(err.code));
       const message = timedOut ? `no answer within ${this.settings.timeout}ms` : this.redact(err.message ?? String(e));
       throw networkFailure(this.what, timedOut ? 'ETIMEDOUT' : err.code, message);
     }

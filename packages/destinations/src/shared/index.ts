@@ -1,6 +1,7 @@
 export * from './destination-errors.js';
 export * from './memory-rolling-quota.js';
 export * from './destination-http.js';
+export * from './destination-pool.js';
 export * from './shared-token.js';
 export * from './field-limits.js';
 export * from './network.js';
