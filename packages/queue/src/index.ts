@@ -21,3 +21,4 @@ export * from './dead-letter-filter.js';
 export * from './lead-index.js';
 export * from './lead-search-filter.js';
 export * from './lead-eraser.js';
+export * from './write-coalescer.js';

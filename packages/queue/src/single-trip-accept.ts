@@ -5,6 +5,7 @@ import type { JobTrace } from './delivery-state.js';
 import { FINISHED_JOB_SCRIPT } from './finished-job.js';
 import { BEGIN_SCRIPT, COMMIT_SCRIPT, parseBeginResult, type BeginResult, type LeadStore, type ScriptCall } from './lead-store.js';
 import type { RedisClient } from './redis-connection.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 /** A destination's queue, the options its delivery job is added with, and FINISHED_JOB_SCRIPT's keys and args for it. */
 export interface FanOutTarget {
@@ -137,8 +138,11 @@ type ScriptedRedis = RedisClient & { leadrelayAcceptOneTrip(...args: (string | B
  */
 export class SingleTripAccept {
   private readonly bull = loadBullScript();
+  /** Accepts of requests handled together share socket writes. */
+  private readonly writes: WriteCoalescer;
 
   constructor(private readonly redis: RedisClient, private readonly leads: LeadStore) {
+    this.writes = new WriteCoalescer(redis);
     if (this.available && !('leadrelayAcceptOneTrip' in redis)) {
       redis.defineCommand('leadrelayAcceptOneTrip', { lua: composeScript(this.bull!) });
     }
@@ -170,6 +174,7 @@ export class SingleTripAccept {
     const traceFields = trace ? JSON.stringify(trace).slice(1, -1) : '';
     const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(targets.length), String(begin.args.length), String(commit.args.length),
       claim, String(identity?.windowMs ?? ''), lead.id, traceFields && `,${traceFields}`, ...begin.args, ...commit.args, ...perDestination];
+    this.writes.hold();
     const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, ...argv) as unknown[];
     if (reply[0] === 'accepted') return { outcome: 'accepted', first: Number(reply[1]) === 1 };
     if (reply[0] === 'identity') return { outcome: 'identity', holder: String(reply[1]) };
