@@ -20,8 +20,8 @@ export interface DestinationHttpOptions {
   timeoutMs: number;
   /** Sockets per host (default: unlimited, as Node's). */
   maxSockets?: number;
-  /** `text` (default): the body as received, for our own parsing; `json`: axios parses it; `stream`: read it yourself. */
-  responseType?: 'text' | 'json' | 'stream';
+  /** `text` (default): the body as received, for our own parsing; `json`: axios parses it. */
+  responseType?: 'text' | 'json';
   /** Proxy settings (default: the HTTPS_PROXY / NO_PROXY environment). */
   network?: NetworkSettings;
   /** Client certificate and trusted CAs for https targets (default none: server-authenticated TLS only). */
