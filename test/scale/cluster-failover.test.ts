@@ -3,7 +3,8 @@ import { parseConfig } from '@leadrelay/config';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
 import { DeliveryService } from '@leadrelay/delivery';
 import { LeadRelayMetrics, silentLogger } from '@leadrelay/observability';
-import { LeadAudit, Relay } from '@leadrelay/queue';
+import { Cluster } from 'ioredis';
+import { LeadAudit, Relay, scanKeys } from '@leadrelay/queue';
 import { WebhookReceiver } from '../fakes/webhook-receiver/index.js';
 import { RedisCluster, redisCliOnPath } from '../helpers/redis-cluster.js';
 import { uniquePrefix } from '../helpers/unique.js';
@@ -91,4 +92,34 @@ ${DESTINATIONS.map((d) => `  - { id: ${d}, type: https, url: "${receiver!.url(`/
     for (const d of report.destinations) expect([d.destination, d.accepted, d.delivered]).toEqual([d.destination, LEADS, LEADS]);
     expect(receiver!.acceptedIds()).toHaveLength(LEADS * DESTINATIONS.length);
   }, 240_000);
+
+  it('scans every key of the cluster though a master fails over mid-scan', async () => {
+    const redis = new Cluster(cluster!.urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })));
+    try {
+      const tag = uniquePrefix('scan');
+      const written = Array.from({ length: 6000 }, (_, n) => `${tag}:${n}`);
+      for (let i = 0; i < written.length; i += 500) {
+        await Promise.all(written.slice(i, i + 500).map((k) => redis.set(k, '1')));
+      }
+      for (let i = 0; i < 100 && cluster!.replicas().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+      // The replica of the master scanned last: the scan holds that master's connection when it fails over.
+      const lastMaster = redis.nodes('master').at(-1)!.options.port;
+      const replica = cluster!.replicas().find((r) => r.masterPort === lastMaster)!;
+      const seen = new Set<string>();
+      let batches = 0;
+      for await (const batch of scanKeys(redis, `${tag}:*`)) {
+        for (const k of batch) seen.add(k);
+        if (++batches === 1) {
+          // The master is demoted and the client learns the new slot map: its connection to the old master closes.
+          await cluster!.failover(replica.port);
+          await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      expect(batches).toBeGreaterThan(1);
+      expect(written.filter((k) => !seen.has(k))).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
 });
