@@ -1,9 +1,12 @@
+import { createRequire } from 'node:module';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '@leadrelay/config';
 import { parseJsonLead, type Lead } from '@leadrelay/core';
 import { uniquePrefix } from '../../../test/helpers/unique.js';
 import { Relay } from './relay.js';
+import { InsertArgsCache, type FanOutTarget } from './single-trip-accept.js';
 
 const yaml = (prefix: string) => `
 redis: { url: "${inject('redisUrl')}", prefix: ${prefix} }
@@ -99,5 +102,38 @@ describe('single-trip accept', () => {
     expect(await r.queue('a').getWaitingCount()).toBe(2);
     expect(await r.queue('b').getWaitingCount()).toBe(2);
     expect((await r.status(lead(10).id))?.deliveries).toEqual({ a: { state: 'queued', attempts: 0 }, b: { state: 'queued', attempts: 0 }, c: { state: 'skipped', attempts: 0 } });
+  });
+
+  it("re-packs BullMQ's insert arguments for later jobs of a queue byte for byte as BullMQ builds them", async () => {
+    const queue = new Queue(uniquePrefix('tpl'), { connection: redis });
+    const msgpack = createRequire(createRequire(import.meta.url).resolve('bullmq'))('msgpackr') as { unpack(b: Buffer): unknown[] };
+    try {
+      const target = (jobId: string, attempts = 7): FanOutTarget => ({
+        queue, finished: { keys: [], args: [] },
+        opts: { jobId, attempts, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: false, stackTraceLimit: 0 },
+      });
+      // Keys and options byte for byte (Buffers as hex: msgpackr's are views of a shared buffer, which toEqual
+      // would compare too); the packed arguments unpacked, as their timestamp is the time of the call.
+      const compared = (args: unknown[] | undefined) => {
+        const unpacked = msgpack.unpack(args![9] as Buffer);
+        expect(Math.abs(Number(unpacked[3]) - Date.now())).toBeLessThan(60_000);
+        return [...args!.slice(0, 9), { ...unpacked, 3: 'now' }, args![10], (args![11] as Buffer).toString('hex')];
+      };
+      const cache = new InsertArgsCache();
+      expect(cache.args(target('a.first'))).toHaveLength(12);
+      expect(cache.templated).toBe(0);
+      for (const jobId of ['a.h0123456789abcdef0123456789abcdef', `a.${'x'.repeat(300)}`, 'a.ünïcödé']) {
+        const fast = compared(cache.args(target(jobId)));
+        expect(fast).toEqual(compared(new InsertArgsCache().args(target(jobId))));
+        expect(fast[9]).toMatchObject({ 1: jobId });
+        expect(fast[11]).toContain(Buffer.from(jobId).toString('hex'));
+      }
+      expect(cache.templated).toBe(3);
+      // Other options than the template's: BullMQ builds the job.
+      expect(compared(cache.args(target('a.other', 3)))).toEqual(compared(new InsertArgsCache().args(target('a.other', 3))));
+      expect(cache.templated).toBe(3);
+    } finally {
+      await queue.close();
+    }
   });
 });
