@@ -39,7 +39,8 @@ async function snapshot(redis: Redis, prefix: string): Promise<Record<string, un
       const h = await redis.hgetall(k);
       out[name] = Object.fromEntries(Object.entries(h).filter(([f]) => !['timestamp', 'receivedAt', 'accepted', 'version'].includes(f)).map(([f, v]) => [f, norm(v)]));
     } else if (type === 'list') out[name] = (await redis.lrange(k, 0, -1)).map(norm);
-    else if (type === 'zset') out[name] = (await redis.zrange(k, 0, -1)).map(norm);
+    // Members sorted: leads accepted in the same millisecond are ordered by id, else by time, which the two runs need not share.
+    else if (type === 'zset') out[name] = (await redis.zrange(k, 0, -1)).map(norm).sort();
     else if (type === 'stream') out[name] = (await redis.xrange(k, '-', '+')).map(([, fields]) => fields.map(norm));
     else if (type === 'string') out[name] = norm((await redis.get(k)) ?? '');
     else out[name] = type;
@@ -83,6 +84,28 @@ describe('single-trip accept', () => {
     expect(job?.opts).toMatchObject({ attempts: 82, backoff: { type: 'leadrelay-jitter' }, removeOnComplete: { age: 3600, count: 5000 } });
     expect(await r1.queue('b').getWaitingCount()).toBe(5);
     expect(await r1.queue('c').getWaitingCount()).toBe(0);
+  });
+
+  it('stores any text the three-trip path would (quotes, backslashes, control characters, emoji, lone surrogates)', async () => {
+    const one = uniquePrefix('one');
+    const three = uniquePrefix('three');
+    const r1 = new Relay(parseConfig(yaml(one), 'x.yaml', { env: {} }));
+    const r3 = new Relay(parseConfig(yaml(three), 'x.yaml', { env: {} }));
+    relays.push(r1, r3);
+    Object.defineProperty((r3 as unknown as { singleTrip: object }).singleTrip, 'available', { value: false });
+    const texts = ['"quoted" \\back\\slash\\u0041', 'tab\tnew\nline\u0000nul\u007f', 'émoji 🚀 中文', 'lone \ud800 high', 'lone \udfff low', '\\ud83d not one'];
+    const leads = texts.map((t, n) => {
+      const r = parseJsonLead({ source: 'SPZA', action: 'INS', offer: `contoso.${n}${t.slice(0, 8)}`, customer: { email: `t${n}@contoso.com`, firstName: t, company: t }, description: t });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.lead;
+    });
+    for (const r of [r1, r3]) for (const l of leads) expect(await r.accept(l, { clientId: false })).toMatchObject({ duplicate: false });
+    const s1 = await snapshot(redis, one);
+    expect(JSON.stringify(s1)).toContain('🚀');
+    expect(s1).toEqual(await snapshot(redis, three));
+    // The offer index holds the offer as sent, UTF-8 (a lone surrogate as U+FFFD); the jobs read back alike.
+    expect(Object.keys(s1).some((k) => k.includes('contoso.3lone \ufffd'))).toBe(true);
+    for (const l of leads) expect((await r1.queue('a').getJob(`a.${l.id}`))?.data).toEqual((await r3.queue('a').getJob(`a.${l.id}`))?.data);
   });
 
   it('accepts a new lead with one Redis command, and a lead posted many times at once is queued once', async () => {

@@ -71,11 +71,12 @@ const BULL_KEY_SUFFIXES = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed
  * the queue's key prefix (FINISHED_JOB_SCRIPT's and BullMQ's), and the job's data is
  * `{"lead":<the lead JSON BEGIN_SCRIPT stores>` + the trace fields + `}`, byte for byte what
  * JSON.stringify would send.
- * KEYS: begin's (the lead hash first), commit's, the identity key when claimed. ARGV: #begin keys,
- * #commit keys, #destinations, #begin args, #commit args, identity claim ('' none, 'free' when free,
- * 'force'), its window ms, lead id, the job data's trace fields (',"traceparent":…' or ''), begin's
- * args, commit's args, then per destination: queue key prefix (ending in ':'), job id, record field,
- * BullMQ's packed arguments and packed options.
+ * KEYS: begin's (the lead hash first), commit's, the identity key when claimed. ARGV[1]: a JSON array of
+ * strings (one argument instead of some thirty: ioredis spends more on each argument than Redis on decoding
+ * them together): #begin keys, #commit keys, #destinations, #begin args, #commit args, identity claim ('' none,
+ * 'free' when free, 'force'), its window ms, lead id, the job data's trace fields (',"traceparent":…' or ''),
+ * begin's args, commit's args, then per destination: queue key prefix (ending in ':'), job id, record field.
+ * ARGV[2…]: per destination, BullMQ's packed arguments and packed options (binary, so not in the JSON).
  */
 function composeScript(bull: BullScript): string {
   const bullKeys = BULL_KEY_SUFFIXES.map((suffix) => `qp .. '${suffix}'`).join(', ');
@@ -97,8 +98,9 @@ local function slice(t, from, n)
   for i = 1, n do out[i] = t[from + i - 1] end
   return out
 end
-local kb, kc, nd, ab, ac = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local claim, leadId = ARGV[6], ARGV[8]
+local H = cjson.decode(ARGV[1])
+local kb, kc, nd, ab, ac = tonumber(H[1]), tonumber(H[2]), tonumber(H[3]), tonumber(H[4]), tonumber(H[5])
+local claim, leadId = H[6], H[8]
 local identity = nil
 if claim ~= '' then
   identity = KEYS[kb + kc + 1]
@@ -107,23 +109,23 @@ if claim ~= '' then
     if holder and holder ~= leadId then return {'identity', holder} end
   end
 end
-local beginArgs = slice(ARGV, 10, ab)
+local beginArgs = slice(H, 10, ab)
 local begun = leadrelayBegin(slice(KEYS, 1, kb), beginArgs)
 if begun[1] ~= 'new' then return begun end
-local data = '{"lead":' .. beginArgs[2] .. ARGV[9] .. '}'
+local data = '{"lead":' .. beginArgs[2] .. H[9] .. '}'
 local a = 10 + ab + ac
 for i = 1, nd do
-  local qp, jobId = ARGV[a], ARGV[a + 1]
-  local finished = leadrelayFinishedJob({qp .. jobId, qp .. jobId .. ':logs', qp .. 'failed', qp .. 'completed', KEYS[1]}, {jobId, ARGV[a + 2]})
+  local qp, jobId = H[a], H[a + 1]
+  local finished = leadrelayFinishedJob({qp .. jobId, qp .. jobId .. ':logs', qp .. 'failed', qp .. 'completed', KEYS[1]}, {jobId, H[a + 2]})
   if finished ~= 'delivered' then
-    local id = bullmqAddStandardJob({${bullKeys}}, {ARGV[a + 3], data, ARGV[a + 4]})
+    local id = bullmqAddStandardJob({${bullKeys}}, {ARGV[2 * i], data, ARGV[2 * i + 1]})
     if type(id) == 'number' and id < 0 then return redis.error_reply('LEADRELAY_ADD_JOB ' .. id) end
   end
-  a = a + 5
+  a = a + 3
 end
-local first = leadrelayCommit(slice(KEYS, kb + 1, kc), slice(ARGV, 10 + ab, ac))
-if claim == 'force' then redis.call('SET', identity, leadId, 'PX', ARGV[7])
-elseif claim == 'free' then redis.call('SET', identity, leadId, 'PX', ARGV[7], 'NX') end
+local first = leadrelayCommit(slice(KEYS, kb + 1, kc), slice(H, 10 + ab, ac))
+if claim == 'force' then redis.call('SET', identity, leadId, 'PX', H[7])
+elseif claim == 'free' then redis.call('SET', identity, leadId, 'PX', H[7], 'NX') end
 return {'accepted', first}
 `;
 }
@@ -159,24 +161,26 @@ export class SingleTripAccept {
    * the caller then takes the three-trip path.
    */
   async accept(lead: Lead, receivedAt: Date, matched: string[], skipped: string[], targets: FanOutTarget[], dedupe?: { key: string; windowMs: number }, identity?: IdentityClaim, origin?: string, trace?: JobTrace): Promise<SingleTripResult | undefined> {
-    const perDestination: (string | Buffer)[] = [];
+    const perDestination: string[] = [];
+    const packed: Buffer[] = [];
     for (const t of targets) {
       // As Queue.add does: a queue's first job waits until the queue has written its meta (BullMQ version, event limits).
       if (!this.ready.has(t.queue)) await queueMeta(t.queue);
       const insert = this.inserts.args(t);
       const prefix = insert && this.queuePrefix(t, insert);
       if (!prefix) return undefined;
-      perDestination.push(prefix, t.finished.args[0]!, t.finished.args[1]!, insert[9] as Buffer, insert[11] as Buffer);
+      perDestination.push(prefix, t.finished.args[0]!, t.finished.args[1]!);
+      packed.push(insert[9] as Buffer, insert[11] as Buffer);
     }
     const begin: ScriptCall = this.leads.beginCall(lead, receivedAt, matched, skipped, dedupe?.key, origin);
     const commit: ScriptCall = this.leads.commitCall(lead.id, receivedAt, dedupe, { lead, receivedAt });
     const keys: string[] = [...begin.keys, ...commit.keys, ...(identity ? [identity.key] : [])];
     const claim = identity ? (identity.force ? 'force' : 'free') : '';
     const traceFields = trace ? JSON.stringify(trace).slice(1, -1) : '';
-    const argv: (string | Buffer)[] = [String(begin.keys.length), String(commit.keys.length), String(targets.length), String(begin.args.length), String(commit.args.length),
+    const header = [String(begin.keys.length), String(commit.keys.length), String(targets.length), String(begin.args.length), String(commit.args.length),
       claim, String(identity?.windowMs ?? ''), lead.id, traceFields && `,${traceFields}`, ...begin.args, ...commit.args, ...perDestination];
     this.writes.hold();
-    const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, ...argv) as unknown[];
+    const reply = await (this.redis as ScriptedRedis).leadrelayAcceptOneTrip(String(keys.length), ...keys, scriptJson(header), ...packed) as unknown[];
     if (reply[0] === 'accepted') return { outcome: 'accepted', first: Number(reply[1]) === 1 };
     if (reply[0] === 'identity') return { outcome: 'identity', holder: String(reply[1]) };
     return parseBeginResult(reply) as SingleTripResult;
@@ -200,6 +204,16 @@ export class SingleTripAccept {
     this.ready.add(target.queue);
     return prefix;
   }
+}
+
+/**
+ * The strings as a JSON array the script decodes (cjson) into the very bytes ioredis would have sent each as:
+ * UTF-8, where a lone surrogate becomes U+FFFD. JSON.stringify writes lone surrogates as `\udXXX` escapes,
+ * which cjson would not turn into that, so a header with one has its strings re-encoded first (as UTF-8 does).
+ */
+export function scriptJson(strings: string[]): string {
+  const json = JSON.stringify(strings);
+  return /\\ud[89a-f]/i.test(json) ? JSON.stringify(strings.map((x) => Buffer.from(x).toString())) : json;
 }
 
 function queueMeta(queue: Queue): Promise<unknown> {
